@@ -1,0 +1,1 @@
+"""Static costs: the op registry, per-node formulas, the analysis pass and memory."""

@@ -1,0 +1,232 @@
+"""The static analysis: model -> shapes -> graph -> per-node costs -> :class:`StaticReport`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import networkx as nx
+
+from onnxprof.cost.memory import activation_peak
+from onnxprof.cost.parameters import ParameterSummary, is_parameter, parameter_tensors, summarize_parameters
+from onnxprof.cost.registry import CONSTANT, DATA, METADATA, NodeContext, ShapeUnknown, lookup
+from onnxprof.model.dtypes import dtype_name
+from onnxprof.model.graph import TensorInfo, build_graph
+from onnxprof.model.load import LoadedModel, load_model
+from onnxprof.model.shapes import ShapeBinding, bind_shapes, infer_shapes, input_symbols
+from onnxprof.symbolic import Quantity, format_quantity, symbols_of
+
+COUNTED, NO_FORMULA, UNKNOWN_SHAPE = "counted", "no_formula", "unknown_shape"
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    name: str
+    op_type: str
+    domain: str
+    status: str                        # counted | no_formula | unknown_shape
+    macs: Optional[Quantity]
+    flops: Optional[Quantity]
+    bytes_read: Optional[Quantity]
+    bytes_written: Optional[Quantity]
+    params: int                        # parameter elements this node reads
+    output_shapes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OpTypeReport:
+    op_type: str
+    domain: str
+    count: int
+    counted: int
+    macs: Quantity
+    flops: Quantity
+    bytes_moved: Quantity
+    params: int
+
+
+@dataclass(frozen=True)
+class TensorReport:
+    name: str
+    dtype: str
+    shape: Optional[tuple[str, ...]]   # dims as text: "224", "N", "?"
+    size_bytes: Optional[Quantity]
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    weight_bytes: int
+    peak_activation_bytes: Quantity
+    peak_at: Optional[str]
+    input_bytes: Optional[Quantity]
+    output_bytes: Optional[Quantity]
+    unknown_tensors: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    source: str
+    graph_name: str
+    ir_version: int
+    opsets: Mapping[str, int]
+    producer: str
+    nodes: int
+    file_bytes: int
+    external_bytes: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    macs: Quantity
+    flops: Quantity
+    bytes_read: Quantity
+    bytes_written: Quantity
+
+    @property
+    def bytes_moved(self) -> Quantity:
+        return self.bytes_read + self.bytes_written
+
+
+@dataclass(frozen=True)
+class UncountedOp:
+    domain: str
+    op_type: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StaticReport:
+    model: ModelInfo
+    inputs: tuple[TensorReport, ...]
+    outputs: tuple[TensorReport, ...]
+    symbols: tuple[str, ...]               # dims still symbolic: totals are formulas in these
+    bindings: Mapping[str, int]            # dims the user bound (--batch, --input, --dim)
+    totals: Totals
+    parameters: ParameterSummary
+    memory: MemoryReport
+    op_types: tuple[OpTypeReport, ...]
+    nodes: tuple[NodeReport, ...]
+    uncounted_ops: tuple[UncountedOp, ...]
+    unknown_shape_nodes: tuple[str, ...]
+    graph: nx.DiGraph = field(repr=False, compare=False, default=None)
+
+    @property
+    def complete(self) -> bool:
+        return not self.uncounted_ops and not self.unknown_shape_nodes
+
+
+def analyze(source: str | os.PathLike, binding: ShapeBinding = ShapeBinding(), check: bool = True) -> StaticReport:
+    """Analyse a model file (or ``zoo:NAME``) without running it."""
+    loaded = load_model(source, check=check)
+    bound = bind_shapes(loaded.model, binding)
+    inferred, types = infer_shapes(loaded.model, loaded.source)
+    graph = build_graph(inferred, types)
+    return summarize(graph, loaded, bound, sorted(input_symbols(inferred.graph)))
+
+
+def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int], symbols: list[str]) -> StaticReport:
+    tensors = graph.graph["tensors"]
+    opsets = graph.graph["opsets"]
+    ordered = sorted(graph.nodes(data=True), key=lambda kv: kv[1]["order"])
+    nodes = [node_report(key, data, tensors, opsets) for key, data in ordered]
+    counted = [n for n in nodes if n.status == COUNTED]
+    totals = Totals(macs=sum(n.macs for n in counted), flops=sum(n.flops for n in counted),
+                    bytes_read=sum(n.bytes_read for n in counted), bytes_written=sum(n.bytes_written for n in counted))
+    params = parameter_tensors(graph)
+    peak = activation_peak(graph)
+    inputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["inputs"])
+    outputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["outputs"] if name in tensors)
+    memory = MemoryReport(
+        weight_bytes=sum(t.size_bytes or 0 for t in tensors.values() if t.kind == "weight"),
+        peak_activation_bytes=peak.peak_bytes, peak_at=peak.peak_at,
+        input_bytes=_sum_known(t.size_bytes for t in inputs), output_bytes=_sum_known(t.size_bytes for t in outputs),
+        unknown_tensors=peak.unknown_tensors)
+    uncounted: dict[tuple[str, str], int] = {}
+    for n in nodes:
+        if n.status == NO_FORMULA:
+            uncounted[(n.domain, n.op_type)] = uncounted.get((n.domain, n.op_type), 0) + 1
+    model = loaded.model
+    info = ModelInfo(source=loaded.source, graph_name=model.graph.name, ir_version=model.ir_version,
+                     opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
+                     producer=f"{model.producer_name} {model.producer_version}".strip(), nodes=len(nodes),
+                     file_bytes=loaded.file_bytes, external_bytes=loaded.external_bytes)
+    remaining = sorted(set(symbols) - set(bindings) | {s for n in counted for s in symbols_of(n.flops)})
+    return StaticReport(
+        model=info, inputs=inputs, outputs=outputs, symbols=tuple(remaining), bindings=dict(bindings),
+        totals=totals, parameters=summarize_parameters(params), memory=memory, op_types=_by_op_type(nodes),
+        nodes=tuple(nodes), uncounted_ops=tuple(UncountedOp(d, o, c) for (d, o), c in sorted(uncounted.items())),
+        unknown_shape_nodes=tuple(n.name for n in nodes if n.status == UNKNOWN_SHAPE), graph=graph)
+
+
+def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], opsets: Mapping[str, int]) -> NodeReport:
+    inputs = tuple(tensors.get(name) if name else None for name in data["inputs"])
+    outputs = tuple(tensors.get(name) if name else None for name in data["outputs"])
+    params = sum(t.elements for t in {t.name: t for t in inputs if t is not None and is_parameter(t)}.values())
+    shapes = tuple(_shape_text(t.shape) if t is not None else "" for t in outputs)
+    base = dict(name=key, op_type=data["op_type"], domain=data["domain"], params=params, output_shapes=shapes)
+    entry = lookup(data["domain"], data["op_type"])
+    if entry is None:
+        return NodeReport(status=NO_FORMULA, macs=None, flops=None, bytes_read=None, bytes_written=None, **base)
+    ctx = NodeContext(data["op_type"], data["domain"], data["attributes"], inputs, outputs,
+                      opsets.get(data["domain"], 0))
+    try:
+        cost = entry.formula(ctx)
+        read, written = _bytes_moved(entry.moves, inputs, outputs)
+    except ShapeUnknown:
+        return NodeReport(status=UNKNOWN_SHAPE, macs=None, flops=None, bytes_read=None, bytes_written=None, **base)
+    return NodeReport(status=COUNTED, macs=cost.macs, flops=cost.flops, bytes_read=read, bytes_written=written, **base)
+
+
+def _bytes_moved(moves: str, inputs, outputs) -> tuple[Quantity, Quantity]:
+    if moves not in (DATA, METADATA):
+        return 0, 0
+    written = _sizes(outputs)
+    if moves == METADATA:
+        return 0, written
+    return _sizes({t.name: t for t in inputs if t is not None}.values()), written
+
+
+def _sizes(tensors) -> Quantity:
+    total: Quantity = 0
+    for t in tensors:
+        if t is None:
+            continue
+        if t.size_bytes is None:
+            raise ShapeUnknown(t.name)
+        total = total + t.size_bytes
+    return total
+
+
+def _sum_known(values) -> Optional[Quantity]:
+    total: Quantity = 0
+    for v in values:
+        if v is None:
+            return None
+        total = total + v
+    return total
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return "?"
+    return "[" + ", ".join("?" if d is None else format_quantity(d) for d in shape) + "]"
+
+
+def _tensor_report(info: TensorInfo) -> TensorReport:
+    shape = None if info.shape is None else tuple("?" if d is None else format_quantity(d) for d in info.shape)
+    return TensorReport(info.name, dtype_name(info.dtype), shape, info.size_bytes)
+
+
+def _by_op_type(nodes: list[NodeReport]) -> tuple[OpTypeReport, ...]:
+    groups: dict[tuple[str, str], list[NodeReport]] = {}
+    for n in nodes:
+        groups.setdefault((n.domain, n.op_type), []).append(n)
+    reports = []
+    for (domain, op_type), members in groups.items():
+        counted = [m for m in members if m.status == COUNTED]
+        reports.append(OpTypeReport(
+            op_type=op_type, domain=domain, count=len(members), counted=len(counted),
+            macs=sum(m.macs for m in counted), flops=sum(m.flops for m in counted),
+            bytes_moved=sum(m.bytes_read + m.bytes_written for m in counted), params=sum(m.params for m in members)))
+    return tuple(reports)

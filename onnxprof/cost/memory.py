@@ -1,0 +1,84 @@
+"""Activation memory: buffer liveness along the topological order.
+
+Every input and activation tensor is a buffer, allocated when produced (inputs: before the first
+node) and freed after its last reader; graph outputs live to the end. View ops (Reshape, Squeeze...)
+alias their input's buffer instead of allocating. The peak is the largest total of live buffers at
+any node, the node's inputs and outputs both live. Symbolic sizes are compared as the symbols grow
+(see :func:`onnxprof.symbolic.greater`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import networkx as nx
+
+from onnxprof.cost.registry import VIEW, lookup
+from onnxprof.model.graph import ACTIVATION
+from onnxprof.symbolic import Quantity, greater
+
+
+@dataclass(frozen=True)
+class ActivationPeak:
+    peak_bytes: Quantity
+    peak_at: Optional[str]        # the node during which the peak occurs
+    unknown_tensors: int          # buffers of unknown size, left out of the peak
+
+
+def activation_peak(graph: nx.DiGraph) -> ActivationPeak:
+    tensors = graph.graph["tensors"]
+    nodes = sorted(graph.nodes(data=True), key=lambda item: item[1]["order"])
+    buffer_of = {name: name for name in graph.graph["inputs"]}   # tensor -> the buffer holding it
+    allocated_at: dict[int, list[str]] = {}
+    last_use: dict[str, int] = {}
+    for index, (_, data) in enumerate(nodes):
+        for name in _reads(data):
+            if name in buffer_of:
+                last_use[buffer_of[name]] = index
+        entry = lookup(data["domain"], data["op_type"])
+        source = data["inputs"][0] if data["inputs"] else ""
+        for name in data["outputs"]:
+            if not name or tensors[name].kind != ACTIVATION:
+                continue
+            if entry is not None and entry.moves == VIEW and source in buffer_of:
+                buffer_of[name] = buffer_of[source]
+            else:
+                buffer_of[name] = name
+                allocated_at.setdefault(index, []).append(name)
+                last_use.setdefault(name, index)   # never read: freed right after its producer
+    for name in graph.graph["outputs"]:
+        if name in buffer_of:
+            last_use[buffer_of[name]] = len(nodes)
+    freed_at: dict[int, list[str]] = {}
+    for buffer, index in last_use.items():
+        freed_at.setdefault(index, []).append(buffer)
+
+    unknown = 0
+
+    def size(name: str) -> Quantity:
+        nonlocal unknown
+        value = tensors[name].size_bytes
+        if value is None:
+            unknown += 1
+            return 0
+        return value
+
+    live: Quantity = sum(size(name) for name in graph.graph["inputs"])
+    peak, peak_at = live, None
+    for index, (key, _) in enumerate(nodes):
+        for name in allocated_at.get(index, ()):
+            live = live + size(name)
+        if greater(live, peak):
+            peak, peak_at = live, key
+        for name in freed_at.get(index, ()):
+            value = tensors[name].size_bytes
+            live = live - (value if value is not None else 0)
+    return ActivationPeak(peak, peak_at, unknown)
+
+
+def _reads(data: dict):
+    yield from (n for n in data["inputs"] if n)
+    for sub in data["subgraphs"].values():
+        for body in (sub if isinstance(sub, list) else [sub]):
+            yield from body.graph["captured"]

@@ -1,0 +1,22 @@
+"""Reductions: reducing n values takes n - 1 operations, so in - out per tensor."""
+
+from __future__ import annotations
+
+from onnxprof.cost.registry import NodeContext, OpCost, register
+
+
+@register(["ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"], flops="input - output elements")
+def reduce(ctx: NodeContext) -> OpCost:
+    return OpCost(flops=ctx.in_elements(0) - ctx.out_elements())
+
+
+@register("ReduceMean", flops="input elements (sums, then one divide per output)")
+def reduce_mean(ctx: NodeContext) -> OpCost:
+    return OpCost(flops=ctx.in_elements(0))
+
+
+@register(["ReduceSumSquare", "ReduceL2", "ReduceLogSumExp"],
+          flops="2 × input - output elements (+1 per output for the root or log)")
+def reduce_with_map(ctx: NodeContext) -> OpCost:
+    finish = ctx.out_elements() if ctx.op_type != "ReduceSumSquare" else 0
+    return OpCost(flops=2 * ctx.in_elements(0) - ctx.out_elements() + finish)

@@ -1,0 +1,1 @@
+"""Reading models: files and external data (load), shapes (shapes, values), the graph (graph)."""

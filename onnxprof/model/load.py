@@ -1,0 +1,225 @@
+"""Read an ONNX model as metadata: graph, types and tensor sizes, never the weight bytes.
+
+External data files are checked (present, inside the model's folder, long enough) but not read.
+Large tensors stored inside the file are parsed by protobuf, then their bytes are dropped at once, so
+everything after loading (checker, shape inference, analysis) works on a graph-sized model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
+
+from onnxprof.errors import ModelError
+from onnxprof.model.dtypes import BITS, storage_bytes
+
+# Tensors at most this large keep their values: shape vectors, axes, scales, pads. Shape inference and
+# constant propagation need them; weights are far larger.
+SMALL_TENSOR_BYTES = 4096
+_DATA_FIELDS = ("raw_data", "float_data", "int32_data", "string_data", "int64_data", "double_data",
+                "uint64_data")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A parsed model whose large tensors carry dims and type only."""
+
+    source: str                 # what the user named: a path or ``zoo:NAME``
+    model: ModelProto
+    file_bytes: int             # size of the .onnx file itself (0 for a model built in memory)
+    external_bytes: int         # bytes referenced in external data files (never read)
+
+
+def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
+    """Load ``source`` (a path, or ``zoo:NAME``), validate it and strip its weight bytes."""
+    text = os.fspath(source)
+    if text.startswith("zoo:"):
+        from onnxprof.zoo import build_model
+
+        return prepare_model(build_model(text[4:]), text, check=check)
+    path = Path(text)
+    if not path.exists():
+        raise ModelError(f"{text}: no such file; give the path of an .onnx model or zoo:NAME")
+    if path.is_dir():
+        raise ModelError(f"{text}: is a folder; give the path of an .onnx model file inside it")
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except DecodeError as exc:
+        raise ModelError(f"{text}: not a readable ONNX file (protobuf parse failed: {exc}); "
+                         "the file may be truncated or corrupted, re-export or re-download it") from None
+    except OSError as exc:
+        raise ModelError(f"{text}: cannot be read ({exc.strerror})") from None
+    if not model.HasField("graph") or (model.ir_version == 0 and not model.graph.node):
+        raise ModelError(f"{text}: parses but holds no ONNX graph (ir_version 0, no nodes); "
+                         "is it really an .onnx model?")
+    external = _check_external_data(model, path.resolve().parent, text)
+    return prepare_model(model, text, file_bytes=path.stat().st_size, external_bytes=external, check=check)
+
+
+def prepare_model(model: ModelProto, source: str, file_bytes: int = 0, external_bytes: int = 0,
+                  check: bool = True) -> LoadedModel:
+    """Validate versions, order the nodes, drop weight bytes and run the ONNX checker."""
+    _check_versions(model, source)
+    for graph in iter_graphs(model.graph):
+        _order_nodes(graph, source)
+    _strip_tensor_data(model)
+    if check:
+        try:
+            onnx.checker.check_model(_checkable_copy(model))
+        except onnx.checker.ValidationError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{source}: the ONNX checker rejects the model: {first} "
+                             "(pass --no-check to analyze it anyway)") from None
+    return LoadedModel(source=source, model=model, file_bytes=file_bytes, external_bytes=external_bytes)
+
+
+def iter_graphs(graph: GraphProto) -> Iterator[GraphProto]:
+    """The graph and every subgraph of If/Loop/Scan (and any other graph attribute), depth first."""
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == AttributeProto.GRAPH:
+                yield from iter_graphs(attr.g)
+            elif attr.type == AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    yield from iter_graphs(sub)
+
+
+def iter_tensors(model: ModelProto) -> Iterator[TensorProto]:
+    """Every stored tensor: initializers and tensor-valued attributes (Constant values), all graphs."""
+    for graph in iter_graphs(model.graph):
+        yield from graph.initializer
+        for node in graph.node:
+            for attr in node.attribute:
+                if attr.type == AttributeProto.TENSOR:
+                    yield attr.t
+                elif attr.type == AttributeProto.TENSORS:
+                    yield from attr.tensors
+
+
+def is_external(tensor: TensorProto) -> bool:
+    return tensor.data_location == TensorProto.EXTERNAL
+
+
+def tensor_nbytes(tensor: TensorProto) -> int:
+    elements = 1
+    for d in tensor.dims:
+        elements *= d
+    return storage_bytes(elements, tensor.data_type) or 0
+
+
+def _check_versions(model: ModelProto, source: str) -> None:
+    if model.ir_version > onnx.IR_VERSION:
+        raise ModelError(f"{source}: IR version {model.ir_version} is newer than this onnx "
+                         f"{onnx.__version__} reads (≤ {onnx.IR_VERSION}); upgrade it: pip install -U onnx")
+    newest = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version > newest:
+            raise ModelError(f"{source}: opset {opset.version} is newer than this onnx {onnx.__version__} "
+                             f"knows (≤ {newest}); upgrade it: pip install -U onnx")
+
+
+def _check_external_data(model: ModelProto, folder: Path, source: str) -> int:
+    """Check every external reference; return the bytes they cover. Reads sizes, never contents."""
+    total = 0
+    sizes: dict[Path, int] = {}
+    for tensor in iter_tensors(model):
+        if not is_external(tensor):
+            continue
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        location = info.get("location", "")
+        where = f"{source}: external data of tensor {tensor.name!r}"
+        if not location:
+            raise ModelError(f"{where} names no file (its 'location' is missing)")
+        target = (folder / location).resolve()
+        if Path(location).is_absolute() or not target.is_relative_to(folder):
+            raise ModelError(f"{where} points outside the model's folder ({location}); "
+                             "external data must sit beside the model")
+        if target not in sizes:
+            if not target.is_file():
+                raise ModelError(f"{where} is missing: {location} not found next to the model; "
+                                 "copy the data file into the model's folder")
+            sizes[target] = target.stat().st_size
+        offset = int(info.get("offset", 0) or 0)
+        length = int(info["length"]) if info.get("length") else tensor_nbytes(tensor)
+        if offset + length > sizes[target]:
+            raise ModelError(f"{where} runs past the end of {location} (needs {offset + length} bytes, "
+                             f"file has {sizes[target]}); the data file is truncated or from another model")
+        total += length
+    return total
+
+
+def _order_nodes(graph: GraphProto, source: str) -> None:
+    """Put nodes in topological order (ONNX requires it; some tools write them unsorted).
+
+    A true cycle cannot be ordered: it is reported with the nodes on it.
+    """
+    produced_before: set[str] = set()
+    outer = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    local_outputs = {o for n in graph.node for o in n.output if o}
+    for node in graph.node:
+        if any(i and i in local_outputs and i not in produced_before for i in node.input):
+            break
+        produced_before.update(node.output)
+    else:
+        return
+    import networkx as nx
+
+    producer = {o: idx for idx, n in enumerate(graph.node) for o in n.output if o}
+    order = nx.DiGraph()
+    order.add_nodes_from(range(len(graph.node)))
+    for idx, node in enumerate(graph.node):
+        for name in node.input:
+            if name and name not in outer and name in producer:
+                order.add_edge(producer[name], idx)
+    try:
+        ranked = list(nx.lexicographical_topological_sort(order))
+    except nx.NetworkXUnfeasible:
+        cycle = nx.find_cycle(order)
+        names = [graph.node[u].name or f"{graph.node[u].op_type}#{u}" for u, _ in cycle]
+        raise ModelError(f"{source}: the graph has a cycle ({' -> '.join(names + names[:1])}); "
+                         "an ONNX graph must be acyclic, fix the exporter or the edit that made it") from None
+    nodes = [graph.node[i] for i in ranked]
+    copies = [type(n)() for n in nodes]
+    for copy, node in zip(copies, nodes):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+def _strip_tensor_data(model: ModelProto) -> None:
+    """Drop the bytes of large in-file tensors and the references of external ones: dims and type
+    stay, which is all shape inference and the analysis need of a weight."""
+    for tensor in iter_tensors(model):
+        if not is_external(tensor) and tensor_nbytes(tensor) <= SMALL_TENSOR_BYTES:
+            continue
+        for field in _DATA_FIELDS + ("external_data",):
+            tensor.ClearField(field)
+        tensor.data_location = TensorProto.DEFAULT
+
+
+def has_values(tensor: TensorProto) -> bool:
+    """Whether the tensor still carries its values (small tensors do; weights were stripped)."""
+    return any(len(getattr(tensor, f)) for f in _DATA_FIELDS) or tensor_nbytes(tensor) == 0
+
+
+def _checkable_copy(model: ModelProto) -> ModelProto:
+    """A copy the ONNX checker accepts: each stripped tensor becomes one zero element of its type.
+
+    The checker validates structure, schemas and attribute types, not weight shapes, so this loses
+    nothing it would check; the copy is graph-sized, as weights are already gone.
+    """
+    copy = ModelProto()
+    copy.CopyFrom(model)
+    for tensor in iter_tensors(copy):
+        if not has_values(tensor):
+            del tensor.dims[:]
+            tensor.dims.append(1)
+            tensor.raw_data = bytes(max(1, BITS.get(tensor.data_type, 8) // 8))
+    return copy

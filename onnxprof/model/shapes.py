@@ -1,0 +1,199 @@
+"""Tensor shapes: bind user-given dims, run ONNX shape inference, fill what it leaves unknown.
+
+ONNX's own inference (with data propagation) does most of the work. PyTorch exports also compute
+shapes arithmetically (``Shape -> Gather -> Mul -> Unsqueeze -> Concat -> Reshape``), where ONNX gives
+up on symbolic dims; :mod:`onnxprof.model.values` evaluates those chains symbolically and the results
+are fed back as value_info, so ONNX carries them on through the rest of the graph.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+import onnx
+from onnx import GraphProto, ModelProto, TypeProto, ValueInfoProto
+
+from onnxprof.errors import ModelError, UsageError
+from onnxprof.model.load import iter_graphs
+from onnxprof.symbolic import Poly, Quantity, format_quantity, parse_dim
+
+Dim = Optional[Quantity]  # int, symbolic Poly, or None when unknown
+MAX_REFINE_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class TensorType:
+    dtype: int
+    shape: Optional[tuple[Dim, ...]]  # None when even the rank is unknown
+
+    @property
+    def is_known(self) -> bool:
+        return self.shape is not None and all(d is not None for d in self.shape)
+
+
+@dataclass(frozen=True)
+class ShapeBinding:
+    """What the user fixed: whole input shapes, the batch, and named dims."""
+
+    inputs: Mapping[str, tuple[int, ...]] = None
+    batch: Optional[int] = None
+    dims: Mapping[str, int] = None
+
+
+def graph_inputs(graph: GraphProto) -> list[ValueInfoProto]:
+    """Inputs a user feeds: IR < 4 models also list their initializers as inputs; those are weights."""
+    weights = {t.name for t in graph.initializer}
+    return [i for i in graph.input if i.name not in weights]
+
+
+def parse_input_spec(spec: str) -> tuple[str, tuple[int, ...]]:
+    """``NAME:1x3x224x224`` -> (``NAME``, (1, 3, 224, 224)); the name may itself hold colons."""
+    name, sep, dims = spec.rpartition(":")
+    if not sep or not name or not re.fullmatch(r"\d+(x\d+)*|", dims):
+        raise UsageError(f"--input {spec!r}: expected NAME:DIMS such as images:1x3x224x224")
+    return name, tuple(int(d) for d in dims.split("x")) if dims else ()
+
+
+def bind_shapes(model: ModelProto, binding: ShapeBinding) -> dict[str, int]:
+    """Make dynamic input dims concrete, in place. Returns the symbols bound, by name."""
+    inputs = {i.name: i for i in graph_inputs(model.graph)}
+    symbols: dict[str, int] = dict(binding.dims or {})
+    for name, dims in (binding.inputs or {}).items():
+        if name not in inputs:
+            known = ", ".join(inputs) or "none"
+            raise UsageError(f"--input {name}: the model has no input of that name (its inputs: {known})")
+        shape = inputs[name].type.tensor_type.shape
+        if inputs[name].type.tensor_type.HasField("shape") and len(shape.dim) != len(dims):
+            raise UsageError(f"--input {name}: gives {len(dims)} dims but the input has rank {len(shape.dim)} "
+                             f"({_describe(shape)})")
+        for axis, (dim, value) in enumerate(zip(shape.dim, dims)):
+            if dim.HasField("dim_value") and dim.dim_value != value:
+                raise UsageError(f"--input {name}: dim {axis} is fixed at {dim.dim_value} by the model, "
+                                 f"cannot be {value}")
+            if dim.HasField("dim_param") and dim.dim_param in symbols and symbols[dim.dim_param] != value:
+                raise UsageError(f"--input {name}: dim {axis} ({dim.dim_param}) is bound twice, "
+                                 f"to {symbols[dim.dim_param]} and {value}")
+            if dim.HasField("dim_param"):
+                symbols[dim.dim_param] = value
+        _set_shape(inputs[name].type, dims)
+    if binding.batch is not None:
+        for info in inputs.values():
+            if info.name in (binding.inputs or {}):
+                continue
+            dims = info.type.tensor_type.shape.dim
+            if dims and not dims[0].HasField("dim_value"):
+                if dims[0].HasField("dim_param"):
+                    symbols.setdefault(dims[0].dim_param, binding.batch)
+                dims[0].dim_value = binding.batch
+    if symbols:
+        _substitute_symbols(model, symbols)
+    return symbols
+
+
+def infer_shapes(model: ModelProto, source: str) -> tuple[ModelProto, dict[str, TensorType]]:
+    """Shape-infer ``model``; return the inferred model and every tensor's type, dims symbolic where
+    they depend on the input symbols and None where unknown."""
+    from onnxprof.model.values import refine_shapes
+
+    symbols = input_symbols(model.graph)
+    for _ in range(MAX_REFINE_ROUNDS):
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
+                                                         data_prop=True)
+        except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
+            raise ModelError(f"{source}: ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
+        types = collect_types(inferred, symbols)
+        fixes = refine_shapes(inferred, types)
+        if not fixes:
+            return inferred, types
+        _record_shapes(model.graph, fixes, types)
+    return inferred, types
+
+
+def input_symbols(graph: GraphProto) -> set[str]:
+    """Names of the dynamic dims of the model's inputs: the symbols totals may be formulas in."""
+    found: set[str] = set()
+    for info in graph_inputs(graph):
+        for dim in info.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                value = parse_dim(dim.dim_param)
+                if isinstance(value, Poly):
+                    found |= value.symbols()
+    return found
+
+
+def collect_types(model: ModelProto, symbols: set[str]) -> dict[str, TensorType]:
+    """Types of all inputs, initializers, inferred values and outputs, in every graph."""
+    types: dict[str, TensorType] = {}
+    cache: dict[str, Dim] = {}
+    for graph in iter_graphs(model.graph):
+        for tensor in graph.initializer:
+            types[tensor.name] = TensorType(tensor.data_type, tuple(int(d) for d in tensor.dims))
+        for info in (*graph.input, *graph.value_info, *graph.output):
+            if info.name in types and types[info.name].is_known:
+                continue
+            tensor_type = info.type.tensor_type
+            if not info.type.HasField("tensor_type"):
+                continue
+            shape = None
+            if tensor_type.HasField("shape"):
+                shape = tuple(_dim_of(d, symbols, cache) for d in tensor_type.shape.dim)
+            types[info.name] = TensorType(tensor_type.elem_type, shape)
+    return types
+
+
+def _dim_of(dim, symbols: set[str], cache: dict[str, Dim]) -> Dim:
+    if dim.HasField("dim_value"):
+        return int(dim.dim_value)
+    if not dim.HasField("dim_param"):
+        return None
+    text = dim.dim_param
+    if text not in cache:
+        value = parse_dim(text)
+        # Only formulas in the inputs' symbols are meaningful; exporter-made names are unknowns.
+        cache[text] = value if value is not None and (isinstance(value, int) or value.symbols() <= symbols) else None
+    return cache[text]
+
+
+def _record_shapes(graph: GraphProto, fixes: Mapping[str, tuple[Dim, ...]], types: Mapping[str, TensorType]):
+    existing = {v.name: v for v in graph.value_info}
+    for name, shape in fixes.items():
+        info = existing.get(name)
+        if info is None:
+            info = graph.value_info.add()
+            info.name = name
+        info.type.tensor_type.elem_type = types[name].dtype if name in types else 0
+        _set_shape(info.type, shape)
+
+
+def _set_shape(type_proto: TypeProto, dims) -> None:
+    shape = type_proto.tensor_type.shape
+    shape.ClearField("dim")
+    for value in dims:
+        dim = shape.dim.add()
+        if isinstance(value, int):
+            dim.dim_value = value
+        elif value is not None:
+            dim.dim_param = format_quantity(value)
+
+
+def _substitute_symbols(model: ModelProto, symbols: Mapping[str, int]) -> None:
+    """Replace bound symbols in every declared shape (inputs, outputs, value_info), all graphs."""
+    for graph in iter_graphs(model.graph):
+        for info in (*graph.input, *graph.output, *graph.value_info):
+            for dim in info.type.tensor_type.shape.dim:
+                if not dim.HasField("dim_param"):
+                    continue
+                value = parse_dim(dim.dim_param)
+                if isinstance(value, Poly) and value.symbols() & symbols.keys():
+                    value = value.substitute(symbols)
+                    if isinstance(value, int):
+                        dim.dim_value = value
+                    else:
+                        dim.dim_param = format_quantity(value)
+
+
+def _describe(shape) -> str:
+    return "x".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in shape.dim)
