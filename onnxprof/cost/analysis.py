@@ -9,13 +9,14 @@ from typing import Mapping, Optional
 import networkx as nx
 
 from onnxprof.cost.memory import activation_peak
-from onnxprof.cost.parameters import ParameterSummary, is_parameter, parameter_tensors, summarize_parameters
+from onnxprof.gcpause import cyclic_gc_paused
+from onnxprof.cost.parameters import ParameterSummary, parameter_tensors, summarize_parameters
 from onnxprof.cost.registry import CONSTANT, DATA, METADATA, NodeContext, ShapeUnknown, lookup
 from onnxprof.model.dtypes import dtype_name
 from onnxprof.model.graph import TensorInfo, build_graph
 from onnxprof.model.load import LoadedModel, load_model
 from onnxprof.model.shapes import ShapeBinding, bind_shapes, infer_shapes, input_symbols
-from onnxprof.symbolic import Quantity, format_quantity, symbols_of
+from onnxprof.symbolic import Quantity, symbols_of
 
 COUNTED, NO_FORMULA, UNKNOWN_SHAPE = "counted", "no_formula", "unknown_shape"
 
@@ -31,7 +32,7 @@ class NodeReport:
     bytes_read: Optional[Quantity]
     bytes_written: Optional[Quantity]
     params: int                        # parameter elements this node reads
-    output_shapes: tuple[str, ...]
+    output_shapes: tuple[Optional[tuple], ...]  # dims: int, symbolic, or None when unknown
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class OpTypeReport:
 class TensorReport:
     name: str
     dtype: str
-    shape: Optional[tuple[str, ...]]   # dims as text: "224", "N", "?"
+    shape: Optional[tuple]             # dims: int, symbolic, or None when unknown; None if rank unknown
     size_bytes: Optional[Quantity]
 
 
@@ -118,22 +119,22 @@ class StaticReport:
 
 def analyze(source: str | os.PathLike, binding: ShapeBinding = ShapeBinding(), check: bool = True) -> StaticReport:
     """Analyse a model file (or ``zoo:NAME``) without running it."""
-    loaded = load_model(source, check=check)
-    bound = bind_shapes(loaded.model, binding)
-    inferred, types = infer_shapes(loaded.model, loaded.source)
-    graph = build_graph(inferred, types)
-    return summarize(graph, loaded, bound, sorted(input_symbols(inferred.graph)))
+    with cyclic_gc_paused():
+        loaded = load_model(source, check=check)
+        bound = bind_shapes(loaded.model, binding)
+        inferred, types = infer_shapes(loaded.model, loaded.source)
+        graph = build_graph(inferred, types)
+        return summarize(graph, loaded, bound, sorted(input_symbols(inferred.graph)))
 
 
 def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int], symbols: list[str]) -> StaticReport:
     tensors = graph.graph["tensors"]
     opsets = graph.graph["opsets"]
-    ordered = sorted(graph.nodes(data=True), key=lambda kv: kv[1]["order"])
-    nodes = [node_report(key, data, tensors, opsets) for key, data in ordered]
+    params = parameter_tensors(graph)
+    nodes = [node_report(key, data, tensors, params, opsets) for key, data in graph.nodes(data=True)]
     counted = [n for n in nodes if n.status == COUNTED]
     totals = Totals(macs=sum(n.macs for n in counted), flops=sum(n.flops for n in counted),
                     bytes_read=sum(n.bytes_read for n in counted), bytes_written=sum(n.bytes_written for n in counted))
-    params = parameter_tensors(graph)
     peak = activation_peak(graph)
     inputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["inputs"])
     outputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["outputs"] if name in tensors)
@@ -159,23 +160,24 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
         unknown_shape_nodes=tuple(n.name for n in nodes if n.status == UNKNOWN_SHAPE), graph=graph)
 
 
-def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], opsets: Mapping[str, int]) -> NodeReport:
+def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], params: Mapping[str, TensorInfo],
+                opsets: Mapping[str, int]) -> NodeReport:
+    """One node's costs; ``params`` are the graph's parameter tensors, by name."""
+    op_type, domain = data["op_type"], data["domain"]
     inputs = tuple(tensors.get(name) if name else None for name in data["inputs"])
     outputs = tuple(tensors.get(name) if name else None for name in data["outputs"])
-    params = sum(t.elements for t in {t.name: t for t in inputs if t is not None and is_parameter(t)}.values())
-    shapes = tuple(_shape_text(t.shape) if t is not None else "" for t in outputs)
-    base = dict(name=key, op_type=data["op_type"], domain=data["domain"], params=params, output_shapes=shapes)
-    entry = lookup(data["domain"], data["op_type"])
+    own_params = sum(params[name].elements for name in set(data["inputs"]) if name in params)
+    shapes = tuple(None if t is None else t.shape for t in outputs)
+    entry = lookup(domain, op_type)
     if entry is None:
-        return NodeReport(status=NO_FORMULA, macs=None, flops=None, bytes_read=None, bytes_written=None, **base)
-    ctx = NodeContext(data["op_type"], data["domain"], data["attributes"], inputs, outputs,
-                      opsets.get(data["domain"], 0))
+        return NodeReport(key, op_type, domain, NO_FORMULA, None, None, None, None, own_params, shapes)
+    ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opsets.get(domain, 0))
     try:
         cost = entry.formula(ctx)
         read, written = _bytes_moved(entry.moves, inputs, outputs)
     except ShapeUnknown:
-        return NodeReport(status=UNKNOWN_SHAPE, macs=None, flops=None, bytes_read=None, bytes_written=None, **base)
-    return NodeReport(status=COUNTED, macs=cost.macs, flops=cost.flops, bytes_read=read, bytes_written=written, **base)
+        return NodeReport(key, op_type, domain, UNKNOWN_SHAPE, None, None, None, None, own_params, shapes)
+    return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params, shapes)
 
 
 def _bytes_moved(moves: str, inputs, outputs) -> tuple[Quantity, Quantity]:
@@ -207,15 +209,8 @@ def _sum_known(values) -> Optional[Quantity]:
     return total
 
 
-def _shape_text(shape) -> str:
-    if shape is None:
-        return "?"
-    return "[" + ", ".join("?" if d is None else format_quantity(d) for d in shape) + "]"
-
-
 def _tensor_report(info: TensorInfo) -> TensorReport:
-    shape = None if info.shape is None else tuple("?" if d is None else format_quantity(d) for d in info.shape)
-    return TensorReport(info.name, dtype_name(info.dtype), shape, info.size_bytes)
+    return TensorReport(info.name, dtype_name(info.dtype), info.shape, info.size_bytes)
 
 
 def _by_op_type(nodes: list[NodeReport]) -> tuple[OpTypeReport, ...]:

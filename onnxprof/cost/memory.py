@@ -28,15 +28,18 @@ class ActivationPeak:
 
 def activation_peak(graph: nx.DiGraph) -> ActivationPeak:
     tensors = graph.graph["tensors"]
-    nodes = sorted(graph.nodes(data=True), key=lambda item: item[1]["order"])
+    nodes = list(graph.nodes(data=True))  # insertion order is the topological order
     buffer_of = {name: name for name in graph.graph["inputs"]}   # tensor -> the buffer holding it
     allocated_at: dict[int, list[str]] = {}
     last_use: dict[str, int] = {}
+    entries: dict = {}
     for index, (_, data) in enumerate(nodes):
         for name in _reads(data):
             if name in buffer_of:
                 last_use[buffer_of[name]] = index
-        entry = lookup(data["domain"], data["op_type"])
+        entry = entries.get((data["domain"], data["op_type"]), False)
+        if entry is False:
+            entry = entries[data["domain"], data["op_type"]] = lookup(data["domain"], data["op_type"])
         source = data["inputs"][0] if data["inputs"] else ""
         for name in data["outputs"]:
             if not name or tensors[name].kind != ACTIVATION:
@@ -77,8 +80,5 @@ def activation_peak(graph: nx.DiGraph) -> ActivationPeak:
     return ActivationPeak(peak, peak_at, unknown)
 
 
-def _reads(data: dict):
-    yield from (n for n in data["inputs"] if n)
-    for sub in data["subgraphs"].values():
-        for body in (sub if isinstance(sub, list) else [sub]):
-            yield from body.graph["captured"]
+def _reads(data: dict) -> tuple[str, ...]:
+    return data["inputs"] + data["captured"] if data["captured"] else data["inputs"]

@@ -1,8 +1,9 @@
 """The model as a ``networkx.DiGraph``: the one structure every later stage reads.
 
 Nodes are ONNX nodes keyed by a unique name, carrying ``op_type``, ``domain``, ``attributes``, the
-ordered ``inputs``/``outputs`` tensor names, their topological ``order`` and, for If/Loop/Scan, their
-``subgraphs`` as nested DiGraphs. An edge runs from producer to consumer and carries the
+ordered ``inputs``/``outputs`` tensor names, their topological ``order`` (also the nodes' iteration
+order) and, for If/Loop/Scan, their ``subgraphs`` as nested DiGraphs with the outer tensors those
+read as ``captured``. An edge runs from producer to consumer and carries the
 :class:`TensorInfo` of each tensor between them (usually one). Graph-level facts live in ``G.graph``:
 ``tensors`` (every tensor by name), ``inputs``, ``outputs``, ``weights`` and ``opsets``.
 """
@@ -46,51 +47,53 @@ def build_graph(model: ModelProto, types: Mapping[str, TensorType]) -> nx.DiGrap
 
 def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> nx.DiGraph:
     tensors: dict[str, TensorInfo] = {}
+    inputs = [i.name for i in graph_inputs(proto)]
     weights = {t.name for t in proto.initializer}
-    constants = {o for n in proto.node if n.op_type == "Constant" for o in n.output}
-    for info in graph_inputs(proto):
-        tensors[info.name] = _tensor(info.name, types, INPUT)
+    for name in inputs:
+        tensors[name] = _tensor(name, types, INPUT)
     for name in weights:
         tensors[name] = _tensor(name, types, WEIGHT)
 
-    g = nx.DiGraph(tensors=tensors, inputs=[i.name for i in graph_inputs(proto)],
-                   outputs=[o.name for o in proto.output], weights=weights, opsets=opsets)
     producer: dict[str, str] = {}
     keys: set[str] = set()
+    nodes: list[tuple[str, dict]] = []
+    edges: dict[tuple[str, str], list[TensorInfo]] = {}
     reads: set[str] = set()
     for order, node in enumerate(proto.node):
-        key = _unique_key(node.name or f"{node.op_type}_{order}", keys)
-        attributes, subgraphs = {}, {}
+        op_type = node.op_type
+        key = _unique_key(node.name or f"{op_type}_{order}", keys)
+        attributes, subgraphs, captured = {}, {}, []
         for attr in node.attribute:
             if attr.type == AttributeProto.GRAPH:
                 subgraphs[attr.name] = _build(attr.g, types, opsets)
+                captured.extend(subgraphs[attr.name].graph["captured"])
             elif attr.type == AttributeProto.GRAPHS:
                 subgraphs[attr.name] = [_build(s, types, opsets) for s in attr.graphs]
+                captured.extend(n for body in subgraphs[attr.name] for n in body.graph["captured"])
             else:
                 attributes[attr.name] = helper.get_attribute_value(attr)
-        for name in node.output:
+        input_names, output_names = tuple(node.input), tuple(node.output)
+        kind = CONSTANT if op_type == "Constant" else ACTIVATION
+        for name in output_names:
             if name:
-                tensors[name] = _tensor(name, types, CONSTANT if name in constants else ACTIVATION)
+                tensors[name] = _tensor(name, types, kind)
                 producer[name] = key
-        g.add_node(key, op_type=node.op_type, domain=node.domain or "ai.onnx", attributes=attributes,
-                   inputs=tuple(node.input), outputs=tuple(node.output), subgraphs=subgraphs, order=order)
-        used = list(node.input)
-        for sub in subgraphs.values():
-            for body in (sub if isinstance(sub, list) else [sub]):
-                used.extend(body.graph["captured"])
-        reads.update(used)
-        for name in used:
+        nodes.append((key, {"op_type": op_type, "domain": node.domain or "ai.onnx", "attributes": attributes,
+                            "inputs": input_names, "outputs": output_names, "subgraphs": subgraphs,
+                            "captured": tuple(captured), "order": order}))
+        for name in (*input_names, *captured) if captured else input_names:
+            reads.add(name)
             source = producer.get(name)
             if source is None or source == key:
                 continue
-            info = tensors[name]
-            if g.has_edge(source, key):
-                edge = g.edges[source, key]
-                if info not in edge["tensors"]:
-                    edge["tensors"] = edge["tensors"] + (info,)
-            else:
-                g.add_edge(source, key, tensors=(info,))
-    # Names a subgraph reads from its enclosing scope: they become edges into the control-flow node.
+            between = edges.setdefault((source, key), [])
+            if tensors[name] not in between:
+                between.append(tensors[name])
+    g = nx.DiGraph(tensors=tensors, inputs=inputs, outputs=[o.name for o in proto.output], weights=weights,
+                   opsets=opsets)
+    g.add_nodes_from(nodes)
+    g.add_edges_from((u, v, {"tensors": tuple(infos)}) for (u, v), infos in edges.items())
+    # Names this graph reads from an enclosing scope (If/Loop/Scan bodies): edges into the parent node.
     g.graph["captured"] = sorted(n for n in reads if n and n not in tensors)
     return g
 
@@ -108,8 +111,8 @@ def _tensor(name: str, types: Mapping[str, TensorType], kind: str) -> TensorInfo
     found = types.get(name)
     if found is None:
         return TensorInfo(name, 0, None, kind, None, None)
-    elements: Optional[Quantity] = None
-    if found.is_known:
-        elements = product(found.shape)
-    size = storage_bytes(elements, found.dtype) if elements is not None else None
-    return TensorInfo(name, found.dtype, found.shape, kind, elements, size)
+    shape = found.shape
+    if shape is None or None in shape:
+        return TensorInfo(name, found.dtype, shape, kind, None, None)
+    elements = product(shape)
+    return TensorInfo(name, found.dtype, shape, kind, elements, storage_bytes(elements, found.dtype))

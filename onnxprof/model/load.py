@@ -1,8 +1,8 @@
 """Read an ONNX model as metadata: graph, types and tensor sizes, never the weight bytes.
 
-External data files are checked (present, inside the model's folder, long enough) but not read.
-Large tensors stored inside the file are parsed by protobuf, then their bytes are dropped at once, so
-everything after loading (checker, shape inference, analysis) works on a graph-sized model.
+Large tensors stored inside the file are skipped while parsing (:mod:`onnxprof.model.wire`); external
+data files are checked (present, inside the model's folder, long enough) but not read. Everything
+after loading (checker, shape inference, analysis) works on a graph-sized model.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 
 from onnxprof.errors import ModelError
 from onnxprof.model.dtypes import BITS, storage_bytes
+from onnxprof.model.wire import load_without_payloads
 
 # Tensors at most this large keep their values: shape vectors, axes, scales, pads. Shape inference and
 # constant propagation need them; weights are far larger.
@@ -49,7 +50,7 @@ def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
     if path.is_dir():
         raise ModelError(f"{text}: is a folder; give the path of an .onnx model file inside it")
     try:
-        model = onnx.load_model(str(path), load_external_data=False)
+        model = load_without_payloads(path)
     except DecodeError as exc:
         raise ModelError(f"{text}: not a readable ONNX file (protobuf parse failed: {exc}); "
                          "the file may be truncated or corrupted, re-export or re-download it") from None
@@ -68,10 +69,10 @@ def prepare_model(model: ModelProto, source: str, file_bytes: int = 0, external_
     _check_versions(model, source)
     for graph in iter_graphs(model.graph):
         _order_nodes(graph, source)
-    _strip_tensor_data(model)
+    stripped = _strip_tensor_data(model)
     if check:
         try:
-            onnx.checker.check_model(_checkable_copy(model))
+            _check_model(model, stripped)
         except onnx.checker.ValidationError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{source}: the ONNX checker rejects the model: {first} "
@@ -160,15 +161,14 @@ def _order_nodes(graph: GraphProto, source: str) -> None:
 
     A true cycle cannot be ordered: it is reported with the nodes on it.
     """
-    produced_before: set[str] = set()
-    outer = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    local_outputs = {o for n in graph.node for o in n.output if o}
+    available = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
     for node in graph.node:
-        if any(i and i in local_outputs and i not in produced_before for i in node.input):
-            break
-        produced_before.update(node.output)
+        if not available.issuperset(node.input):
+            break  # produced later, or read from an enclosing graph: look closer below
+        available.update(node.output)
     else:
         return
+    outer = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     import networkx as nx
 
     producer = {o: idx for idx, n in enumerate(graph.node) for o in n.output if o}
@@ -185,6 +185,8 @@ def _order_nodes(graph: GraphProto, source: str) -> None:
         names = [graph.node[u].name or f"{graph.node[u].op_type}#{u}" for u, _ in cycle]
         raise ModelError(f"{source}: the graph has a cycle ({' -> '.join(names + names[:1])}); "
                          "an ONNX graph must be acyclic, fix the exporter or the edit that made it") from None
+    if ranked == sorted(ranked):
+        return  # already in order: only outer-scope names made the quick check look closer
     nodes = [graph.node[i] for i in ranked]
     copies = [type(n)() for n in nodes]
     for copy, node in zip(copies, nodes):
@@ -193,15 +195,19 @@ def _order_nodes(graph: GraphProto, source: str) -> None:
     graph.node.extend(copies)
 
 
-def _strip_tensor_data(model: ModelProto) -> None:
+def _strip_tensor_data(model: ModelProto) -> list[TensorProto]:
     """Drop the bytes of large in-file tensors and the references of external ones: dims and type
-    stay, which is all shape inference and the analysis need of a weight."""
+    stay, which is all shape inference and the analysis need of a weight. Returns the tensors
+    without values (including those whose payload the loader already skipped)."""
+    stripped = []
     for tensor in iter_tensors(model):
-        if not is_external(tensor) and tensor_nbytes(tensor) <= SMALL_TENSOR_BYTES:
-            continue
-        for field in _DATA_FIELDS + ("external_data",):
-            tensor.ClearField(field)
-        tensor.data_location = TensorProto.DEFAULT
+        if is_external(tensor) or tensor_nbytes(tensor) > SMALL_TENSOR_BYTES:
+            for field in _DATA_FIELDS + ("external_data",):
+                tensor.ClearField(field)
+            tensor.data_location = TensorProto.DEFAULT
+        if not has_values(tensor):
+            stripped.append(tensor)
+    return stripped
 
 
 def has_values(tensor: TensorProto) -> bool:
@@ -209,17 +215,19 @@ def has_values(tensor: TensorProto) -> bool:
     return any(len(getattr(tensor, f)) for f in _DATA_FIELDS) or tensor_nbytes(tensor) == 0
 
 
-def _checkable_copy(model: ModelProto) -> ModelProto:
-    """A copy the ONNX checker accepts: each stripped tensor becomes one zero element of its type.
-
-    The checker validates structure, schemas and attribute types, not weight shapes, so this loses
-    nothing it would check; the copy is graph-sized, as weights are already gone.
-    """
-    copy = ModelProto()
-    copy.CopyFrom(model)
-    for tensor in iter_tensors(copy):
-        if not has_values(tensor):
+def _check_model(model: ModelProto, stripped: list[TensorProto]) -> None:
+    """Run the ONNX checker. It validates structure, schemas and attribute types, and also that each
+    tensor's data fills its dims, which a stripped weight cannot: for the check, each one briefly
+    becomes a single zero element of its type, then gets its dims back."""
+    dims = [tuple(t.dims) for t in stripped]
+    for tensor in stripped:
+        del tensor.dims[:]
+        tensor.dims.append(1)
+        tensor.raw_data = bytes(max(1, BITS.get(tensor.data_type, 8) // 8))
+    try:
+        onnx.checker.check_model(model)
+    finally:
+        for tensor, shape in zip(stripped, dims):
+            tensor.ClearField("raw_data")
             del tensor.dims[:]
-            tensor.dims.append(1)
-            tensor.raw_data = bytes(max(1, BITS.get(tensor.data_type, 8) // 8))
-    return copy
+            tensor.dims.extend(shape)

@@ -127,21 +127,30 @@ def input_symbols(graph: GraphProto) -> set[str]:
 def collect_types(model: ModelProto, symbols: set[str]) -> dict[str, TensorType]:
     """Types of all inputs, initializers, inferred values and outputs, in every graph."""
     types: dict[str, TensorType] = {}
-    cache: dict[str, Dim] = {}
+    dims: dict[str, Dim] = {}
+    by_proto: dict[bytes, Optional[TensorType]] = {}  # most tensors share a handful of types
     for graph in iter_graphs(model.graph):
         for tensor in graph.initializer:
             types[tensor.name] = TensorType(tensor.data_type, tuple(int(d) for d in tensor.dims))
         for info in (*graph.input, *graph.value_info, *graph.output):
             if info.name in types and types[info.name].is_known:
                 continue
-            tensor_type = info.type.tensor_type
-            if not info.type.HasField("tensor_type"):
-                continue
-            shape = None
-            if tensor_type.HasField("shape"):
-                shape = tuple(_dim_of(d, symbols, cache) for d in tensor_type.shape.dim)
-            types[info.name] = TensorType(tensor_type.elem_type, shape)
+            key = info.type.SerializeToString()
+            if key not in by_proto:
+                by_proto[key] = _tensor_type(info.type, symbols, dims)
+            if by_proto[key] is not None:
+                types[info.name] = by_proto[key]
     return types
+
+
+def _tensor_type(type_proto: TypeProto, symbols: set[str], cache: dict[str, Dim]) -> Optional[TensorType]:
+    if not type_proto.HasField("tensor_type"):
+        return None  # sequences, maps, optionals: not tensors
+    tensor_type = type_proto.tensor_type
+    shape = None
+    if tensor_type.HasField("shape"):
+        shape = tuple(_dim_of(d, symbols, cache) for d in tensor_type.shape.dim)
+    return TensorType(tensor_type.elem_type, shape)
 
 
 def _dim_of(dim, symbols: set[str], cache: dict[str, Dim]) -> Dim:

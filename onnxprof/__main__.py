@@ -1,0 +1,3 @@
+from onnxprof.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Rendering: rich tables for people, JSON and CSV for scripts. Nothing else prints."""

@@ -1,0 +1,127 @@
+"""The terminal report of ``onnxprof analyze``, drawn with rich."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from onnxprof.cost.analysis import COUNTED, NodeReport, StaticReport
+from onnxprof.report.units import at_unit_symbols, count, megabytes, ratio, shape_text, si, size
+from onnxprof.symbolic import growth_key
+
+TOP_LAYERS = 10
+MAX_NAMED = 10
+
+
+def render_analysis(report: StaticReport, console: Console, layers: bool = False) -> None:
+    console.print(_header(report))
+    console.print(_tensors(report))
+    console.print(_summary(report))
+    console.print(_op_types(report))
+    if layers:
+        console.print(_layers(report.nodes, f"All {len(report.nodes)} nodes"))
+    else:
+        ranked = sorted((n for n in report.nodes if n.status == COUNTED and n.macs),
+                        key=lambda n: growth_key(n.macs), reverse=True)[:TOP_LAYERS]
+        if ranked:
+            console.print(_layers(ranked, f"Top {len(ranked)} layers by MACs (--layers for every node)"))
+    for line in _notes(report):
+        console.print(line)
+
+
+def _header(report: StaticReport) -> Panel:
+    m = report.model
+    opsets = ", ".join(f"{d} {v}" for d, v in m.opsets.items())
+    lines = [f"[bold]{m.source}[/]  graph [cyan]{m.graph_name or '-'}[/]  {m.nodes} nodes",
+             f"IR {m.ir_version} · opsets {opsets} · producer {m.producer or '-'}"]
+    if m.file_bytes:
+        extra = f" + {megabytes(m.external_bytes)} external data" if m.external_bytes else ""
+        lines.append(f"file {megabytes(m.file_bytes)}{extra}")
+    return Panel("\n".join(lines), title="onnxprof analyze", expand=False)
+
+
+def _tensors(report: StaticReport) -> Table:
+    table = Table(title="Inputs and outputs", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("", "name", "dtype", "shape", "size"):
+        table.add_column(column, justify="right" if column == "size" else "left")
+    for role, tensors in (("input", report.inputs), ("output", report.outputs)):
+        for t in tensors:
+            table.add_row(role, t.name, t.dtype, shape_text(t.shape), size(t.size_bytes))
+    return table
+
+
+def _summary(report: StaticReport) -> Table:
+    p, mem, totals = report.parameters, report.memory, report.totals
+    table = Table(title="Summary", box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column(style="dim")
+    dtypes = ", ".join(f"{d.dtype} {si(d.elements)}" for d in p.by_dtype)
+    table.add_row("Parameters", si(p.elements), f"{p.elements:,} in {p.tensors} tensors ({dtypes or 'none'})")
+    table.add_row("MACs", count(totals.macs), "multiply-accumulates of Conv/Gemm/MatMul (the paper's operations)")
+    table.add_row("FLOPs", count(totals.flops), "all arithmetic: 2 × MACs + bias, activations, norms, pooling")
+    table.add_row("Weights", megabytes(mem.weight_bytes), f"parameters {megabytes(p.bytes)}")
+    peak_note = f"during {mem.peak_at}" if mem.peak_at else "the inputs alone"
+    if mem.unknown_tensors:
+        peak_note += f"; {mem.unknown_tensors} tensors of unknown size left out"
+    table.add_row("Peak activations", size(mem.peak_activation_bytes), peak_note)
+    table.add_row("Bytes moved", size(totals.bytes_moved), "read + written by all nodes")
+    intensity = ratio(totals.flops, totals.bytes_moved)
+    where = f" (at {', '.join(s + '=1' for s in report.symbols)})" if report.symbols else ""
+    table.add_row("Arithmetic intensity", "-" if intensity is None else f"{intensity:.2f}", f"FLOPs per byte{where}")
+    counted = sum(1 for n in report.nodes if n.status == COUNTED)
+    status = Text(f"{counted} / {len(report.nodes)}", style="green" if report.complete else "yellow")
+    table.add_row("Nodes counted", status, "complete" if report.complete else "totals are lower bounds, see below")
+    return table
+
+
+def _op_types(report: StaticReport) -> Table:
+    table = Table(title="By op type", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("op", "nodes", "MACs", "FLOPs", "% FLOPs", "params", "bytes moved"):
+        table.add_column(column, justify="left" if column == "op" else "right")
+    ranked = sorted(report.op_types, key=lambda o: growth_key(o.flops), reverse=True)
+    for o in ranked:
+        share = ratio(o.flops, report.totals.flops)
+        name = o.op_type if o.domain == "ai.onnx" else f"{o.domain}::{o.op_type}"
+        nodes = str(o.count) if o.counted == o.count else f"{o.count} ({o.count - o.counted} uncounted)"
+        table.add_row(name, nodes, count(o.macs), count(o.flops), "-" if share is None else f"{share:.1%}",
+                      si(o.params) if o.params else "", size(o.bytes_moved))
+    return table
+
+
+def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("node", "op", "output shape", "MACs", "FLOPs", "params", "bytes moved", "FLOP/B"):
+        table.add_column(column, justify="left" if column in ("node", "op", "output shape") else "right")
+    for n in nodes:
+        if n.status != COUNTED:
+            table.add_row(n.name, n.op_type, ", ".join(shape_text(s) for s in n.output_shapes), Text(n.status.replace("_", " "), style="yellow"),
+                          "", si(n.params) if n.params else "", "", "")
+            continue
+        moved = n.bytes_read + n.bytes_written
+        intensity = ratio(n.flops, moved)
+        table.add_row(n.name, n.op_type, ", ".join(shape_text(s) for s in n.output_shapes), count(n.macs), count(n.flops),
+                      si(n.params) if n.params else "", size(moved),
+                      "" if intensity is None or not at_unit_symbols(moved) else f"{intensity:.1f}")
+    return table
+
+
+def _notes(report: StaticReport) -> list[str]:
+    notes = []
+    if report.symbols:
+        names = ", ".join(report.symbols)
+        notes.append(f"[dim]Totals are formulas in {names}; bind them with --batch N, --input NAME:DIMS "
+                     f"or --dim NAME=VALUE.[/]")
+    if report.uncounted_ops:
+        ops = ", ".join(f"{u.op_type if u.domain == 'ai.onnx' else u.domain + '::' + u.op_type} ×{u.count}"
+                        for u in report.uncounted_ops)
+        notes.append(f"[yellow]No cost formula for: {ops}. These nodes are not in the totals.[/]")
+    if report.unknown_shape_nodes:
+        shown = ", ".join(report.unknown_shape_nodes[:MAX_NAMED])
+        more = len(report.unknown_shape_nodes) - MAX_NAMED
+        notes.append(f"[yellow]Shapes unknown, not counted: {shown}{f' and {more} more' if more > 0 else ''}. "
+                     "Binding the inputs' dynamic dims (--input, --dim) may resolve them.[/]")
+    return notes
