@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 import networkx as nx
+from onnx import ModelProto
 
 from onnxprof.cost.memory import activation_peak
 from onnxprof.gcpause import cyclic_gc_paused
@@ -14,7 +15,7 @@ from onnxprof.cost.parameters import ParameterSummary, parameter_tensors, summar
 from onnxprof.cost.registry import CONSTANT, DATA, METADATA, NodeContext, ShapeUnknown, lookup
 from onnxprof.model.dtypes import dtype_name
 from onnxprof.model.graph import TensorInfo, build_graph
-from onnxprof.model.load import LoadedModel, load_model
+from onnxprof.model.load import LoadedModel, load_model, prepare_model
 from onnxprof.model.shapes import ShapeBinding, bind_shapes, infer_shapes, input_symbols
 from onnxprof.symbolic import Quantity, symbols_of
 
@@ -120,11 +121,23 @@ class StaticReport:
 def analyze(source: str | os.PathLike, binding: ShapeBinding = ShapeBinding(), check: bool = True) -> StaticReport:
     """Analyse a model file (or ``zoo:NAME``) without running it."""
     with cyclic_gc_paused():
-        loaded = load_model(source, check=check)
-        bound = bind_shapes(loaded.model, binding)
-        inferred, types = infer_shapes(loaded.model, loaded.source)
-        graph = build_graph(inferred, types)
-        return summarize(graph, loaded, bound, sorted(input_symbols(inferred.graph)))
+        return analyze_loaded(load_model(source, check=check), binding)
+
+
+def analyze_model(model: ModelProto, binding: ShapeBinding = ShapeBinding(), check: bool = True,
+                  name: str = "<in memory>") -> StaticReport:
+    """Analyse a ModelProto held in memory (the caller's copy is left untouched)."""
+    own = ModelProto()
+    own.CopyFrom(model)
+    with cyclic_gc_paused():
+        return analyze_loaded(prepare_model(own, name, check=check), binding)
+
+
+def analyze_loaded(loaded: LoadedModel, binding: ShapeBinding = ShapeBinding()) -> StaticReport:
+    bound = bind_shapes(loaded.model, binding)
+    inferred, types = infer_shapes(loaded.model, loaded.source)
+    graph = build_graph(inferred, types)
+    return summarize(graph, loaded, bound, sorted(input_symbols(inferred.graph)))
 
 
 def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int], symbols: list[str]) -> StaticReport:

@@ -43,6 +43,8 @@ def load_without_payloads(path: Path) -> ModelProto:
         if f.seek(0, 2) == 0:
             raise DecodeError("the file is empty")
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            if hasattr(mmap, "MADV_RANDOM"):  # no read-ahead: touch tensor headers, not the payloads around them
+                mapped.madvise(mmap.MADV_RANDOM)
             view = memoryview(mapped)
             try:
                 data = b"".join(_filter(view, 0, len(view), _MODEL))
