@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+import functools
+from typing import Callable
 
 import typer
 
@@ -15,7 +16,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command(name="analyze")(analyze.analyze_command)
+
+
+def _reporting_user_errors(command: Callable) -> Callable:
+    """A user's mistake ends the command with one line on stderr and exit code 2, no traceback."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from onnxprof.errors import OnnxprofError
+
+        try:
+            return command(*args, **kwargs)
+        except OnnxprofError as exc:
+            typer.echo(f"onnxprof: error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return run
+
+
+app.command(name="analyze")(_reporting_user_errors(analyze.analyze_command))
 
 
 def _print_version(value: bool) -> None:
@@ -33,12 +52,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 
 def main() -> None:
-    from onnxprof.errors import OnnxprofError
     from onnxprof.gcpause import cyclic_gc_paused
 
-    try:
-        with cyclic_gc_paused():
-            app()
-    except OnnxprofError as exc:
-        print(f"onnxprof: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+    with cyclic_gc_paused():
+        app()

@@ -80,7 +80,7 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
                 producer[name] = key
         nodes.append((key, {"op_type": op_type, "domain": node.domain or "ai.onnx", "attributes": attributes,
                             "inputs": input_names, "outputs": output_names, "subgraphs": subgraphs,
-                            "captured": tuple(captured), "order": order}))
+                            "captured": tuple(dict.fromkeys(captured)), "order": order}))
         for name in (*input_names, *captured) if captured else input_names:
             reads.add(name)
             source = producer.get(name)

@@ -44,7 +44,7 @@ def _header(report: StaticReport) -> Panel:
 
 
 def _tensors(report: StaticReport) -> Table:
-    table = Table(title="Inputs and outputs", box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(title="Inputs and outputs", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     for column in ("", "name", "dtype", "shape", "size"):
         table.add_column(column, justify="right" if column == "size" else "left")
     for role, tensors in (("input", report.inputs), ("output", report.outputs)):
@@ -55,14 +55,14 @@ def _tensors(report: StaticReport) -> Table:
 
 def _summary(report: StaticReport) -> Table:
     p, mem, totals = report.parameters, report.memory, report.totals
-    table = Table(title="Summary", box=box.SIMPLE_HEAD, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    table = Table(title="Summary", box=box.SIMPLE_HEAD, show_header=False, title_justify="left", pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
     table.add_column(style="dim")
     dtypes = ", ".join(f"{d.dtype} {si(d.elements)}" for d in p.by_dtype)
     table.add_row("Parameters", si(p.elements), f"{p.elements:,} in {p.tensors} tensors ({dtypes or 'none'})")
-    table.add_row("MACs", count(totals.macs), "multiply-accumulates of Conv/Gemm/MatMul (the paper's operations)")
-    table.add_row("FLOPs", count(totals.flops), "all arithmetic: 2 × MACs + bias, activations, norms, pooling")
+    table.add_row("MACs", count(totals.macs), "multiply-accumulates (the paper's operations)")
+    table.add_row("FLOPs", count(totals.flops), "all arithmetic: 2 × MACs + the rest")
     table.add_row("Weights", megabytes(mem.weight_bytes), f"parameters {megabytes(p.bytes)}")
     peak_note = f"during {mem.peak_at}" if mem.peak_at else "the inputs alone"
     if mem.unknown_tensors:
@@ -79,32 +79,36 @@ def _summary(report: StaticReport) -> Table:
 
 
 def _op_types(report: StaticReport) -> Table:
-    table = Table(title="By op type", box=box.SIMPLE_HEAD, title_justify="left")
-    for column in ("op", "nodes", "MACs", "FLOPs", "% FLOPs", "params", "bytes moved"):
-        table.add_column(column, justify="left" if column == "op" else "right")
+    table = Table(title="By op type", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("op", no_wrap=True)
+    for column in ("nodes", "MACs", "FLOPs", "% FLOPs", "params"):
+        table.add_column(column, justify="right", no_wrap=column not in ("MACs", "FLOPs"))
     ranked = sorted(report.op_types, key=lambda o: growth_key(o.flops), reverse=True)
     for o in ranked:
         share = ratio(o.flops, report.totals.flops)
         name = o.op_type if o.domain == "ai.onnx" else f"{o.domain}::{o.op_type}"
         nodes = str(o.count) if o.counted == o.count else f"{o.count} ({o.count - o.counted} uncounted)"
         table.add_row(name, nodes, count(o.macs), count(o.flops), "-" if share is None else f"{share:.1%}",
-                      si(o.params) if o.params else "", size(o.bytes_moved))
+                      si(o.params) if o.params else "")
     return table
 
 
 def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    for column in ("node", "op", "output shape", "MACs", "FLOPs", "params", "bytes moved", "FLOP/B"):
-        table.add_column(column, justify="left" if column in ("node", "op", "output shape") else "right")
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("node", overflow="fold", min_width=12)
+    table.add_column("op", no_wrap=True)
+    table.add_column("output shape", no_wrap=True)
+    for column in ("MACs", "FLOPs", "params", "FLOP/B"):
+        table.add_column(column, justify="right", no_wrap=True)
     for n in nodes:
+        shapes = ", ".join(shape_text(s) for s in n.output_shapes)
         if n.status != COUNTED:
-            table.add_row(n.name, n.op_type, ", ".join(shape_text(s) for s in n.output_shapes), Text(n.status.replace("_", " "), style="yellow"),
-                          "", si(n.params) if n.params else "", "", "")
+            table.add_row(n.name, n.op_type, shapes, Text(n.status.replace("_", " "), style="yellow"), "",
+                          si(n.params) if n.params else "", "")
             continue
         moved = n.bytes_read + n.bytes_written
         intensity = ratio(n.flops, moved)
-        table.add_row(n.name, n.op_type, ", ".join(shape_text(s) for s in n.output_shapes), count(n.macs), count(n.flops),
-                      si(n.params) if n.params else "", size(moved),
+        table.add_row(n.name, n.op_type, shapes, count(n.macs), count(n.flops), si(n.params) if n.params else "",
                       "" if intensity is None or not at_unit_symbols(moved) else f"{intensity:.1f}")
     return table
 

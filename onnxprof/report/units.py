@@ -13,12 +13,12 @@ def si(value: float) -> str:
     """``4089184256`` -> ``4.089 G``; below a thousand the exact number."""
     for scale, prefix in _PREFIXES:
         if abs(value) >= scale:
-            return f"{value / scale:.4g} {prefix}"
+            return f"{value / scale:.4g}\u00a0{prefix}"  # no-break space: tables wrap between terms only
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def megabytes(value: float) -> str:
-    return f"{value / 1e6:,.2f} MB" if abs(value) >= 1e4 else f"{value:,.0f} B"
+    return f"{value / 1e6:,.2f}\u00a0MB" if abs(value) >= 1e4 else f"{value:,.0f}\u00a0B"
 
 
 def count(value: Optional[Quantity]) -> str:

@@ -1,0 +1,110 @@
+"""Shapes: ONNX inference, the symbolic arithmetic PyTorch exports need, and user binding."""
+
+from __future__ import annotations
+
+import pytest
+from onnx import TensorProto, helper
+
+from onnxprof.errors import UsageError
+from onnxprof.model.shapes import parse_input_spec
+from onnxprof.symbolic import Poly
+from tests.builders import analyze, ints, make_model, weight
+
+N, S = Poly.symbol("N"), Poly.symbol("S")
+
+
+def attention_model():
+    """x[N,S,64] reshaped to [N*S, 64] through Shape → Gather → Mul → Unsqueeze → Concat (ONNX's own
+    inference gives up at the Mul of two symbols), projected, reshaped back, then scores q·kᵀ."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+        helper.make_node("Gather", ["shape", "i0"], ["n"], name="gather_n", axis=0),
+        helper.make_node("Gather", ["shape", "i1"], ["s"], name="gather_s", axis=0),
+        helper.make_node("Mul", ["n", "s"], ["ns"], name="mul"),
+        helper.make_node("Unsqueeze", ["ns", "axes"], ["ns1"], name="unsqueeze"),
+        helper.make_node("Concat", ["ns1", "width"], ["flat_shape"], name="concat", axis=0),
+        helper.make_node("Reshape", ["x", "flat_shape"], ["flat"], name="flatten"),
+        helper.make_node("MatMul", ["flat", "wq"], ["q_flat"], name="q_proj"),
+        helper.make_node("Reshape", ["q_flat", "shape"], ["q"], name="unflatten"),
+        helper.make_node("Transpose", ["x"], ["kt"], name="transpose", perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["scores"], name="scores"),
+    ]
+    inits = [ints("i0", 0), ints("i1", 1), ints("axes", [0]), ints("width", [64]), weight("wq", [64, 64])]
+    return make_model(nodes, [("x", ["N", "S", 64])], [("scores", None)], inits)
+
+
+def test_symbolic_reshape_chain_and_quadratic_attention_term():
+    report = analyze(attention_model())
+    shapes = {n.name: n.output_shapes[0] for n in report.nodes}
+    assert shapes["flatten"] == (N * S, 64)
+    assert shapes["unflatten"] == (N, S, 64)
+    assert shapes["scores"] == (N, S, S)
+    assert report.complete
+    assert report.totals.macs == 64 * 64 * N * S + 64 * N * S * S
+    assert report.symbols == ("N", "S")
+
+
+def test_dim_binding_leaves_the_other_symbol():
+    report = analyze(attention_model(), dims={"S": 128})
+    assert report.totals.macs == (64 * 64 * 128 + 64 * 128 * 128) * N
+
+
+def test_input_binding_makes_everything_concrete():
+    report = analyze(attention_model(), inputs={"x": (2, 16, 64)})
+    assert report.totals.macs == 2 * 16 * 64 * 64 + 2 * 16 * 16 * 64
+    assert report.bindings == {"N": 2, "S": 16}
+
+
+def test_batch_binds_only_the_leading_dim():
+    report = analyze(attention_model(), batch=8)
+    assert report.totals.macs == 8 * (64 * 64 * S + 64 * S * S)
+
+
+@pytest.mark.parametrize("binding, message", [
+    ({"inputs": {"images": (1, 3)}}, "no input of that name (its inputs: x)"),
+    ({"inputs": {"x": (1, 16)}}, "gives 2 dims but the input has rank 3"),
+    ({"inputs": {"x": (1, 16, 32)}}, "dim 2 is fixed at 64"),
+])
+def test_bad_bindings_say_what_is_wrong(binding, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        analyze(attention_model(), **binding)
+
+
+@pytest.mark.parametrize("spec, parsed", [
+    ("images:1x3x224x224", ("images", (1, 3, 224, 224))), ("a:b:2x2", ("a:b", (2, 2))), ("s:", ("s", ())),
+])
+def test_parse_input_spec(spec, parsed):
+    assert parse_input_spec(spec) == parsed
+
+
+@pytest.mark.parametrize("spec", ["images", "images:1x3xH", ":1x3"])
+def test_parse_input_spec_rejects(spec):
+    with pytest.raises(UsageError, match="expected NAME:DIMS"):
+        parse_input_spec(spec)
+
+
+def test_identity_wrapped_weights_and_constant_nodes():
+    # PyTorch wraps a shared weight in Identity and writes small constants as Constant nodes.
+    shape = helper.make_tensor("value", TensorProto.INT64, [2], [-1, 16])
+    nodes = [
+        helper.make_node("Identity", ["w"], ["w_shared"], name="identity"),
+        helper.make_node("MatMul", ["x", "w_shared"], ["h"], name="fc1"),
+        helper.make_node("MatMul", ["h", "w_shared"], ["h2"], name="fc2"),
+        helper.make_node("Constant", [], ["target"], name="const", value=shape),
+        helper.make_node("Reshape", ["h2", "target"], ["y"], name="reshape"),
+    ]
+    report = analyze(make_model(nodes, [("x", ["N", 4, 16])], [("y", None)], [weight("w", [16, 16])]))
+    assert report.totals.macs == 2 * 4 * 16 * 16 * N
+    assert report.parameters.elements == 256          # shared through Identity, counted once
+    assert {n.name: n.output_shapes[0] for n in report.nodes}["reshape"] == (4 * N, 16)
+
+
+def test_data_dependent_dims_are_unknowns_not_symbols():
+    # NonZero's output length depends on values; an exporter may name it, but no binding reaches it.
+    nodes = [helper.make_node("NonZero", ["x"], ["idx"], name="nonzero"),
+             helper.make_node("Cast", ["idx"], ["f"], name="cast", to=TensorProto.FLOAT),
+             helper.make_node("Relu", ["f"], ["y"], name="relu")]
+    info = helper.make_tensor_value_info("idx", TensorProto.INT64, [2, "NonZero_dim_1"])
+    report = analyze(make_model(nodes, [("x", ["N", 4])], [("y", None)], value_info=[info]))
+    assert report.unknown_shape_nodes == ("nonzero", "cast", "relu")
+    assert report.symbols == ("N",)
