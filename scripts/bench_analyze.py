@@ -69,9 +69,10 @@ def external_model(folder: Path, gigabytes: float, width: int = 8192) -> Path:
 
 def run_analyze(path: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one `onnxprof analyze --format json` process."""
-    code = ("import resource, sys, runpy; sys.argv = ['onnxprof', 'analyze', sys.argv[1], '--format', 'json', "
+    # VmHWM: peak resident size of this process image (ru_maxrss would include the forking parent's).
+    code = ("import sys, runpy; sys.argv = ['onnxprof', 'analyze', sys.argv[1], '--format', 'json', "
             "'-o', sys.argv[2]];\ntry:\n    runpy.run_module('onnxprof', run_name='__main__')\nfinally:\n"
-            "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+            "    print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0], file=sys.stderr)")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, str(path), os.devnull], capture_output=True, text=True)
     elapsed = time.perf_counter() - start
