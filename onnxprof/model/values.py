@@ -61,17 +61,20 @@ def refine_shapes(model: ModelProto, types: Mapping) -> dict[str, tuple]:
                 rule(values, node)
             except (IndexError, TypeError, ValueError, ZeroDivisionError):
                 pass  # an unusual form of the op: its value simply stays unknown
-        shape_rule = _SHAPE_RULES.get(node.op_type)
-        if shape_rule is None or node.domain not in ("", "ai.onnx") or not node.output:
+        if not node.output or node.domain not in ("", "ai.onnx"):
             continue
         out = node.output[0]
         current = types.get(out)
         if current is not None and current.is_known:
             continue
-        derived = shape_rule(values, node)
+        derived = None
+        if out in values.known:  # a value's length is its shape
+            derived = () if out in values.scalars else (len(values.known[out]),)
+        elif node.op_type in _SHAPE_RULES:
+            derived = _SHAPE_RULES[node.op_type](values, node)
         if derived is None or not _improves(derived, current):
             continue
-        dtype = current.dtype if current is not None else _dtype_of(node, types)
+        dtype = current.dtype if current is not None and current.dtype else _dtype_of(node, types)
         types[out] = TensorType(dtype, derived)
         fixes[out] = derived
     return fixes
@@ -180,27 +183,95 @@ def _divide(a: Quantity, b: Quantity) -> Optional[Quantity]:
     return quotient
 
 
-def _binary(op: Callable) -> Callable:
+def _broadcast(*operands: Value) -> Optional[list[Value]]:
+    """Equal-length operands, length-1 ones repeated (1-D broadcasting); None if incompatible."""
+    width = max(len(o) for o in operands)
+    if any(len(o) not in (1, width) for o in operands):
+        return None
+    return [o * width if len(o) == 1 else o for o in operands]
+
+
+def _elementwise(op: Callable) -> Callable:
+    """A rule applying ``op`` position by position; ``op`` returns None where it cannot decide."""
+
     def rule(values: _Values, node: NodeProto) -> None:
-        a, b = values.known.get(node.input[0]), values.known.get(node.input[1])
-        if a is None or b is None:
+        operands = [values.known.get(name) for name in node.input]
+        if any(o is None for o in operands) or not operands:
             return
-        if len(a) != len(b) and 1 not in (len(a), len(b)):
+        aligned = _broadcast(*operands)
+        if aligned is None:
             return
-        width = max(len(a), len(b))
-        a, b = (a * width if len(a) == 1 else a), (b * width if len(b) == 1 else b)
-        result = tuple(None if x is None or y is None else op(x, y) for x, y in zip(a, b))
-        scalar = node.input[0] in values.scalars and node.input[1] in values.scalars
-        values.put(node.output[0], result, scalar=scalar)
+        result = tuple(None if None in items else op(*items) for items in zip(*aligned))
+        values.put(node.output[0], result, scalar=all(name in values.scalars for name in node.input))
 
     return rule
 
 
+def _equal(x: Quantity, y: Quantity) -> Optional[int]:
+    if isinstance(x, int) and isinstance(y, int):
+        return int(x == y)
+    if x == y:
+        return 1
+    # A dim symbol stands for a positive size: it never equals 0 or a negative marker such as -1.
+    constant = x if isinstance(x, int) else y if isinstance(y, int) else None
+    return 0 if constant is not None and constant <= 0 else None
+
+
+def _reshape_value(values: _Values, node: NodeProto) -> None:
+    target = values.ints(node.input[1])
+    if node.input[0] in values.known and target is not None:
+        values.put(node.output[0], values.known[node.input[0]], scalar=len(target) == 0)
+
+
+def _range(values: _Values, node: NodeProto) -> None:
+    start, limit, delta = (values.ints(name) for name in node.input[:3])
+    if start and limit and delta and delta[0] and abs(limit[0] - start[0]) // abs(delta[0]) <= _MAX_ELEMENTS:
+        values.put(node.output[0], tuple(range(start[0], limit[0], delta[0])))
+
+
+def _constant_of_shape_value(values: _Values, node: NodeProto) -> None:
+    shape = values.ints(node.input[0])
+    if shape is None or len(shape) != 1 or shape[0] > _MAX_ELEMENTS:
+        return
+    fill = 0
+    for attr in node.attribute:
+        if attr.name == "value" and attr.t.data_type in _INTEGER_TYPES:
+            fill = int(numpy_helper.to_array(attr.t).reshape(-1)[0])
+        elif attr.name == "value":
+            return  # a float fill is data, not a shape
+    values.put(node.output[0], (fill,) * shape[0])
+
+
+def _expand_value(values: _Values, node: NodeProto) -> None:
+    data, shape = values.known.get(node.input[0]), values.ints(node.input[1])
+    if data is not None and shape is not None and len(shape) <= 1:
+        width = max([len(data)] + shape)
+        aligned = _broadcast(data, (None,) * width)
+        if aligned is not None:
+            values.put(node.output[0], aligned[0])
+
+
+def _mod(x: Quantity, y: Quantity) -> Optional[int]:
+    return x % y if isinstance(x, int) and isinstance(y, int) and y else None
+
+
+def _min_max(pick: Callable) -> Callable:
+    def op(*items: Quantity) -> Optional[Quantity]:
+        return pick(items) if all(isinstance(v, int) for v in items) else None
+
+    return op
+
+
 _VALUE_RULES: dict[str, Callable] = {
     "Shape": _shape, "Gather": _gather, "Slice": _slice, "Concat": _concat, "Unsqueeze": _unsqueeze,
-    "Squeeze": _squeeze, "Cast": _copy, "Identity": _copy,
-    "Add": _binary(lambda x, y: x + y), "Sub": _binary(lambda x, y: x - y),
-    "Mul": _binary(lambda x, y: x * y), "Div": _binary(_divide),
+    "Squeeze": _squeeze, "Cast": _copy, "Identity": _copy, "Reshape": _reshape_value, "Range": _range,
+    "ConstantOfShape": _constant_of_shape_value, "Expand": _expand_value,
+    "Add": _elementwise(lambda x, y: x + y), "Sub": _elementwise(lambda x, y: x - y),
+    "Mul": _elementwise(lambda x, y: x * y), "Div": _elementwise(_divide), "Mod": _elementwise(_mod),
+    "Neg": _elementwise(lambda x: -x), "Equal": _elementwise(_equal),
+    "Not": _elementwise(lambda x: int(not x) if isinstance(x, int) else None),
+    "Where": _elementwise(lambda c, x, y: (x if c else y) if isinstance(c, int) else None),
+    "Max": _elementwise(_min_max(max)), "Min": _elementwise(_min_max(min)),
 }
 
 

@@ -108,3 +108,25 @@ def test_data_dependent_dims_are_unknowns_not_symbols():
     report = analyze(make_model(nodes, [("x", ["N", 4])], [("y", None)], value_info=[info]))
     assert report.unknown_shape_nodes == ("nonzero", "cast", "relu")
     assert report.symbols == ("N",)
+
+
+def test_constant_arithmetic_on_shape_values_is_folded():
+    # TorchScript's MultiheadAttention export: Slice(Shape(x), 0, Reshape(Mod(-1, 3), [1])) and
+    # Where(Equal(shape, -1), ...) patterns, all on small integer tensors.
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+        helper.make_node("Mod", ["minus1", "three"], ["mod"], name="mod"),
+        helper.make_node("Reshape", ["mod", "one"], ["end"], name="end"),
+        helper.make_node("Slice", ["shape", "zero", "end"], ["lead"], name="slice"),       # [N, S]
+        helper.make_node("Concat", ["lead", "heads"], ["target"], name="concat", axis=0),  # [N, S, 4, 16]
+        helper.make_node("Equal", ["target", "minus1"], ["is_minus1"], name="equal"),
+        helper.make_node("Where", ["is_minus1", "ones", "target"], ["fixed"], name="where"),
+        helper.make_node("Reshape", ["x", "fixed"], ["y"], name="split_heads"),
+    ]
+    inits = [ints("minus1", -1), ints("three", 3), ints("one", [1]), ints("zero", [0]), ints("heads", [4, 16]),
+             ints("ones", [1, 1, 1, 1])]
+    report = analyze(make_model(nodes, [("x", ["N", "S", 64])], [("y", None)], inits))
+    shapes = {n.name: n.output_shapes[0] for n in report.nodes}
+    assert shapes["slice"] == (2,)
+    assert shapes["split_heads"] == (N, S, 4, 16)
+    assert report.complete
