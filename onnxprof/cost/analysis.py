@@ -34,6 +34,7 @@ class NodeReport:
     bytes_written: Optional[Quantity]
     params: int                        # parameter elements this node reads
     output_shapes: tuple[Optional[tuple], ...]  # dims: int, symbolic, or None when unknown
+    output_bytes: tuple[Optional[Quantity], ...]  # activation bytes of each output tensor
 
 
 @dataclass(frozen=True)
@@ -181,16 +182,17 @@ def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], params:
     outputs = tuple(tensors.get(name) if name else None for name in data["outputs"])
     own_params = sum(params[name].elements for name in set(data["inputs"]) if name in params)
     shapes = tuple(None if t is None else t.shape for t in outputs)
+    sizes = tuple(None if t is None else t.size_bytes for t in outputs)
     entry = lookup(domain, op_type)
     if entry is None:
-        return NodeReport(key, op_type, domain, NO_FORMULA, None, None, None, None, own_params, shapes)
+        return NodeReport(key, op_type, domain, NO_FORMULA, None, None, None, None, own_params, shapes, sizes)
     ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opsets.get(domain, 0))
     try:
         cost = entry.formula(ctx)
         read, written = _bytes_moved(entry.moves, inputs, outputs)
     except ShapeUnknown:
-        return NodeReport(key, op_type, domain, UNKNOWN_SHAPE, None, None, None, None, own_params, shapes)
-    return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params, shapes)
+        return NodeReport(key, op_type, domain, UNKNOWN_SHAPE, None, None, None, None, own_params, shapes, sizes)
+    return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params, shapes, sizes)
 
 
 def _bytes_moved(moves: str, inputs, outputs) -> tuple[Quantity, Quantity]:

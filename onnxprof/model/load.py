@@ -59,17 +59,19 @@ def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
     if not model.HasField("graph") or (model.ir_version == 0 and not model.graph.node):
         raise ModelError(f"{text}: parses but holds no ONNX graph (ir_version 0, no nodes); "
                          "is it really an .onnx model?")
-    external = _check_external_data(model, path.resolve().parent, text)
-    return prepare_model(model, text, file_bytes=path.stat().st_size, external_bytes=external, check=check)
+    return prepare_model(model, text, folder=path.resolve().parent, file_bytes=path.stat().st_size, check=check)
 
 
-def prepare_model(model: ModelProto, source: str, file_bytes: int = 0, external_bytes: int = 0,
+def prepare_model(model: ModelProto, source: str, folder: Path | None = None, file_bytes: int = 0,
                   check: bool = True) -> LoadedModel:
-    """Validate versions, order the nodes, drop weight bytes and run the ONNX checker."""
+    """Validate versions and external data (relative to ``folder``, the model file's), order the
+    nodes, drop weight bytes and run the ONNX checker."""
     _check_versions(model, source)
-    for graph in iter_graphs(model.graph):
+    graphs, tensors = _contents(model)
+    external_bytes = _check_external_data(tensors, folder, source)
+    for graph in graphs:
         _order_nodes(graph, source)
-    stripped = _strip_tensor_data(model)
+    stripped = _strip_tensor_data(tensors)
     if check:
         try:
             _check_model(model, stripped)
@@ -92,16 +94,26 @@ def iter_graphs(graph: GraphProto) -> Iterator[GraphProto]:
                     yield from iter_graphs(sub)
 
 
-def iter_tensors(model: ModelProto) -> Iterator[TensorProto]:
-    """Every stored tensor: initializers and tensor-valued attributes (Constant values), all graphs."""
-    for graph in iter_graphs(model.graph):
-        yield from graph.initializer
+def _contents(model: ModelProto) -> tuple[list[GraphProto], list[TensorProto]]:
+    """All graphs (main and subgraphs) and every stored tensor in them: initializers and
+    tensor-valued attributes (Constant values), in one walk over the nodes."""
+    graphs, tensors, pending = [], [], [model.graph]
+    while pending:
+        graph = pending.pop()
+        graphs.append(graph)
+        tensors.extend(graph.initializer)
         for node in graph.node:
             for attr in node.attribute:
-                if attr.type == AttributeProto.TENSOR:
-                    yield attr.t
-                elif attr.type == AttributeProto.TENSORS:
-                    yield from attr.tensors
+                kind = attr.type
+                if kind == AttributeProto.TENSOR:
+                    tensors.append(attr.t)
+                elif kind == AttributeProto.TENSORS:
+                    tensors.extend(attr.tensors)
+                elif kind == AttributeProto.GRAPH:
+                    pending.append(attr.g)
+                elif kind == AttributeProto.GRAPHS:
+                    pending.extend(attr.graphs)
+    return graphs, tensors
 
 
 def is_external(tensor: TensorProto) -> bool:
@@ -126,13 +138,16 @@ def _check_versions(model: ModelProto, source: str) -> None:
                              f"knows (≤ {newest}); upgrade it: pip install -U onnx")
 
 
-def _check_external_data(model: ModelProto, folder: Path, source: str) -> int:
+def _check_external_data(tensors: list[TensorProto], folder: Path | None, source: str) -> int:
     """Check every external reference; return the bytes they cover. Reads sizes, never contents."""
     total = 0
     sizes: dict[Path, int] = {}
-    for tensor in iter_tensors(model):
+    for tensor in tensors:
         if not is_external(tensor):
             continue
+        if folder is None:
+            raise ModelError(f"{source}: tensor {tensor.name!r} refers to external data, but the model was "
+                             "not loaded from a file; save it next to its data and analyse the file")
         info = {entry.key: entry.value for entry in tensor.external_data}
         location = info.get("location", "")
         where = f"{source}: external data of tensor {tensor.name!r}"
@@ -195,12 +210,12 @@ def _order_nodes(graph: GraphProto, source: str) -> None:
     graph.node.extend(copies)
 
 
-def _strip_tensor_data(model: ModelProto) -> list[TensorProto]:
+def _strip_tensor_data(tensors: list[TensorProto]) -> list[TensorProto]:
     """Drop the bytes of large in-file tensors and the references of external ones: dims and type
     stay, which is all shape inference and the analysis need of a weight. Returns the tensors
     without values (including those whose payload the loader already skipped)."""
     stripped = []
-    for tensor in iter_tensors(model):
+    for tensor in tensors:
         if is_external(tensor) or tensor_nbytes(tensor) > SMALL_TENSOR_BYTES:
             for field in _DATA_FIELDS + ("external_data",):
                 tensor.ClearField(field)

@@ -58,6 +58,7 @@ def test_json_schema_and_exact_values(model_path, tmp_path):
     assert doc["complete"] is True and doc["uncounted_ops"] == [] and doc["unknown_shape_nodes"] == []
     fc = next(n for n in doc["nodes"] if n["name"] == "fc")
     assert fc["output_shapes"] == [["N", 10]] and fc["params"] == 90
+    assert fc["output_bytes"] == [{"formula": "40*N", "terms": [{"coefficient": 40, "powers": {"N": 1}}]}]
     assert set(doc) >= {"model", "symbols", "bindings", "totals", "memory", "op_types", "nodes"}
 
 
@@ -72,6 +73,7 @@ def test_csv_has_a_row_per_node(model_path):
     assert len(rows) == 17
     conv1 = next(r for r in rows if r["name"] == "conv1")
     assert int(conv1["macs"]) == 8 * 1024 * 27 and conv1["output_shapes"] == "1×8×32×32"
+    assert int(conv1["output_bytes"]) == 8 * 1024 * 4
 
 
 def test_zoo_default_runs():
