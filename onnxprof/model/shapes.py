@@ -37,9 +37,9 @@ class TensorType:
 class ShapeBinding:
     """What the user fixed: whole input shapes, the batch, and named dims."""
 
-    inputs: Mapping[str, tuple[int, ...]] = None
+    inputs: Optional[Mapping[str, tuple[int, ...]]] = None
     batch: Optional[int] = None
-    dims: Mapping[str, int] = None
+    dims: Optional[Mapping[str, int]] = None
 
 
 def graph_inputs(graph: GraphProto) -> list[ValueInfoProto]:
@@ -105,6 +105,8 @@ def infer_shapes(model: ModelProto, source: str) -> tuple[ModelProto, dict[str, 
         except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
             raise ModelError(f"{source}: ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
         types = collect_types(inferred, symbols)
+        if all(t.is_known for t in types.values()):
+            return inferred, types  # nothing left for symbolic evaluation to find
         fixes = refine_shapes(inferred, types)
         if not fixes:
             return inferred, types
