@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -35,6 +36,15 @@ class NodeReport:
     params: int                        # parameter elements this node reads
     output_shapes: tuple[Optional[tuple], ...]  # dims: int, symbolic, or None when unknown
     output_bytes: tuple[Optional[Quantity], ...]  # activation bytes of each output tensor
+    subgraphs: tuple["SubgraphReport", ...] = ()  # If/Loop/Scan bodies, costed once (per iteration)
+
+
+@dataclass(frozen=True)
+class SubgraphReport:
+    attribute: str                     # then_branch, else_branch, body ...
+    macs: Quantity                     # one execution of the body, counted nodes only
+    flops: Quantity
+    nodes: tuple[NodeReport, ...]
 
 
 @dataclass(frozen=True)
@@ -143,9 +153,8 @@ def analyze_loaded(loaded: LoadedModel, binding: ShapeBinding = ShapeBinding()) 
 
 def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int], symbols: list[str]) -> StaticReport:
     tensors = graph.graph["tensors"]
-    opsets = graph.graph["opsets"]
     params = parameter_tensors(graph)
-    nodes = [node_report(key, data, tensors, params, opsets) for key, data in graph.nodes(data=True)]
+    nodes = cost_nodes(graph, tensors, graph.graph["values"], params, graph.graph["opsets"])
     counted = [n for n in nodes if n.status == COUNTED]
     totals = Totals(macs=sum(n.macs for n in counted), flops=sum(n.flops for n in counted),
                     bytes_read=sum(n.bytes_read for n in counted), bytes_written=sum(n.bytes_written for n in counted))
@@ -158,9 +167,12 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
         input_bytes=_sum_known(t.size_bytes for t in inputs), output_bytes=_sum_known(t.size_bytes for t in outputs),
         unknown_tensors=peak.unknown_tensors)
     uncounted: dict[tuple[str, str], int] = {}
-    for n in nodes:
+    unknown_shape: list[str] = []
+    for path, n in _all_nodes(nodes):
         if n.status == NO_FORMULA:
             uncounted[(n.domain, n.op_type)] = uncounted.get((n.domain, n.op_type), 0) + 1
+        elif n.status == UNKNOWN_SHAPE:
+            unknown_shape.append(path)
     model = loaded.model
     info = ModelInfo(source=loaded.source, graph_name=model.graph.name, ir_version=model.ir_version,
                      opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
@@ -171,28 +183,61 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
         model=info, inputs=inputs, outputs=outputs, symbols=tuple(remaining), bindings=dict(bindings),
         totals=totals, parameters=summarize_parameters(params), memory=memory, op_types=_by_op_type(nodes),
         nodes=tuple(nodes), uncounted_ops=tuple(UncountedOp(d, o, c) for (d, o), c in sorted(uncounted.items())),
-        unknown_shape_nodes=tuple(n.name for n in nodes if n.status == UNKNOWN_SHAPE), graph=graph)
+        unknown_shape_nodes=tuple(unknown_shape), graph=graph)
+
+
+def cost_nodes(graph: nx.DiGraph, tensors: Mapping[str, TensorInfo], values: Mapping[str, object],
+               params: Mapping[str, TensorInfo], opsets: Mapping[str, int]) -> list[NodeReport]:
+    """Reports for the nodes of ``graph``; ``tensors`` and ``values`` hold its scope (a subgraph also
+    sees its enclosing graphs' tensors)."""
+    reports = []
+    for key, data in graph.nodes(data=True):
+        bodies: dict[str, list[SubgraphReport]] = {}
+        for attribute, sub in data["subgraphs"].items():
+            for body in (sub if isinstance(sub, list) else [sub]):
+                inner = cost_nodes(body, ChainMap(body.graph["tensors"], tensors),
+                                   ChainMap(body.graph["values"], values), params, opsets)
+                counted = [n for n in inner if n.status == COUNTED]
+                bodies.setdefault(attribute, []).append(SubgraphReport(
+                    attribute, sum(n.macs for n in counted), sum(n.flops for n in counted), tuple(inner)))
+        reports.append(node_report(key, data, tensors, params, opsets, values, bodies))
+    return reports
+
+
+def _all_nodes(nodes, prefix: str = ""):
+    """(qualified name, report) for every node, subgraph bodies included: ``loop/body/inner``."""
+    for n in nodes:
+        yield prefix + n.name, n
+        for sub in n.subgraphs:
+            yield from _all_nodes(sub.nodes, f"{prefix}{n.name}/{sub.attribute}/")
 
 
 def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], params: Mapping[str, TensorInfo],
-                opsets: Mapping[str, int]) -> NodeReport:
-    """One node's costs; ``params`` are the graph's parameter tensors, by name."""
+                opsets: Mapping[str, int], values: Mapping[str, object] = None,
+                bodies: Mapping[str, list] = None) -> NodeReport:
+    """One node's costs; ``params`` are the graph's parameter tensors, by name; ``bodies`` the costed
+    subgraphs of a control-flow node."""
     op_type, domain = data["op_type"], data["domain"]
     inputs = tuple(tensors.get(name) if name else None for name in data["inputs"])
     outputs = tuple(tensors.get(name) if name else None for name in data["outputs"])
     own_params = sum(params[name].elements for name in set(data["inputs"]) if name in params)
     shapes = tuple(None if t is None else t.shape for t in outputs)
     sizes = tuple(None if t is None else t.size_bytes for t in outputs)
+    subgraphs = tuple(s for group in (bodies or {}).values() for s in group)
     entry = lookup(domain, op_type)
     if entry is None:
-        return NodeReport(key, op_type, domain, NO_FORMULA, None, None, None, None, own_params, shapes, sizes)
-    ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opsets.get(domain, 0))
+        return NodeReport(key, op_type, domain, NO_FORMULA, None, None, None, None, own_params, shapes, sizes, subgraphs)
+    body_costs = {a: (g[0] if len(g) == 1 else g) for a, g in (bodies or {}).items()}
+    ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opsets.get(domain, 0),
+                      values if values is not None else {}, body_costs, key)
     try:
         cost = entry.formula(ctx)
         read, written = _bytes_moved(entry.moves, inputs, outputs)
     except ShapeUnknown:
-        return NodeReport(key, op_type, domain, UNKNOWN_SHAPE, None, None, None, None, own_params, shapes, sizes)
-    return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params, shapes, sizes)
+        return NodeReport(key, op_type, domain, UNKNOWN_SHAPE, None, None, None, None, own_params, shapes, sizes,
+                          subgraphs)
+    return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params, shapes, sizes,
+                      subgraphs)
 
 
 def _bytes_moved(moves: str, inputs, outputs) -> tuple[Quantity, Quantity]:

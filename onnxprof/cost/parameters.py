@@ -1,13 +1,16 @@
 """Parameters: the weight tensors a model's computation reads, each counted once.
 
-A parameter is an initializer or Constant output that feeds at least one node, has rank ≥ 1 (rank-0
-literals such as the 0.5 of a Gelu are constants, not parameters) and a floating or quantized
-(8-bit and narrower integer) type: int64/int32 tensors are shapes, axes and indices.
+A parameter is a constant tensor (initializer, Constant output, or computed from constants only) that
+a computing node reads, with rank ≥ 1 (rank-0 literals such as the 0.5 of a Gelu are constants, not
+parameters) and a floating or quantized (8-bit and narrower integer) type: int64/int32 tensors are
+shapes, axes and indices.
 """
 
 from __future__ import annotations
 
+from collections import ChainMap
 from dataclasses import dataclass
+from typing import Mapping
 
 import networkx as nx
 
@@ -30,23 +33,42 @@ class ParameterSummary:
     by_dtype: tuple[DtypeShare, ...]
 
 
+_NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
+                     "Multinomial"}
+
+
 def is_parameter(info: TensorInfo) -> bool:
-    return (info.kind in (WEIGHT, CONSTANT) and info.shape is not None and len(info.shape) >= 1
-            and info.dtype in FLOATING | QUANTIZED and isinstance(info.elements, int))
+    """Has the type and rank of a parameter (whether it is one depends on who reads it)."""
+    return (info.shape is not None and len(info.shape) >= 1 and info.dtype in FLOATING | QUANTIZED
+            and isinstance(info.elements, int))
 
 
-def parameter_tensors(graph: nx.DiGraph) -> dict[str, TensorInfo]:
-    """Parameters read by the graph and its subgraphs, by name (so shared tensors count once)."""
+def parameter_tensors(graph: nx.DiGraph, scope: Mapping[str, TensorInfo] = None,
+                      outer_constants: frozenset = frozenset()) -> dict[str, TensorInfo]:
+    """Parameters read by the graph and its subgraphs, by name (so shared tensors count once).
+
+    Constant tensors are initializers, Constant outputs and whatever deterministic nodes compute from
+    constants alone (old ONNX-zoo models build their weights with ConstantOfShape at run time). A
+    constant is a parameter where a node that is not itself constant computation reads it: a weight
+    cast to float16 counts once, as the float16 tensor the Conv reads.
+    """
+    tensors = ChainMap(graph.graph["tensors"], scope) if scope is not None else graph.graph["tensors"]
+    constant = set(outer_constants)
+    constant.update(name for name, info in graph.graph["tensors"].items() if info.kind in (WEIGHT, CONSTANT))
     found: dict[str, TensorInfo] = {}
-    tensors = graph.graph["tensors"]
     for _, data in graph.nodes(data=True):
-        for name in data["inputs"]:
+        names = [n for n in data["inputs"] if n]
+        if data["op_type"] != "Constant" and names and data["op_type"] not in _NONDETERMINISTIC \
+                and not data["subgraphs"] and all(n in constant for n in names):
+            constant.update(o for o in data["outputs"] if o)   # constant computation: not a reader
+            continue
+        for name in names:
             info = tensors.get(name)
-            if info is not None and is_parameter(info):
+            if name in constant and info is not None and is_parameter(info):
                 found[name] = info
         for sub in data["subgraphs"].values():
             for body in (sub if isinstance(sub, list) else [sub]):
-                found.update(parameter_tensors(body))
+                found.update(parameter_tensors(body, tensors, frozenset(constant)))
     return found
 
 

@@ -7,7 +7,7 @@ from the tensors and the op's ``moves`` kind, the same way for every op.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from onnxprof.model.graph import TensorInfo
@@ -17,8 +17,9 @@ DEFAULT_DOMAIN = "ai.onnx"
 
 # How an op touches memory. "data": reads its inputs, writes its outputs. "view": shares its input's
 # buffer (Reshape, Squeeze...), moves nothing. "metadata": reads only shapes, writes its small output.
-# "constant": baked into the model, moves nothing at run time.
-DATA, VIEW, METADATA, CONSTANT = "data", "view", "metadata", "constant"
+# "constant": baked into the model, moves nothing at run time. "opaque": sequences, optionals and
+# strings, whose sizes are not static: no bytes counted.
+DATA, VIEW, METADATA, CONSTANT, OPAQUE = "data", "view", "metadata", "constant", "opaque"
 
 
 class ShapeUnknown(Exception):
@@ -39,6 +40,9 @@ class NodeContext:
     inputs: tuple[Optional[TensorInfo], ...]   # None for an omitted optional input
     outputs: tuple[Optional[TensorInfo], ...]
     opset: int
+    constants: Mapping[str, Any] = field(default_factory=dict)  # small constant tensors by name (numpy)
+    bodies: Mapping[str, Any] = field(default_factory=dict)     # subgraph attribute -> its OpCost(s)
+    name: str = ""
 
     def attr(self, name: str, default: Any = None) -> Any:
         return self.attributes.get(name, default)
@@ -51,6 +55,12 @@ class NodeContext:
 
     def out_shape(self, index: int = 0) -> tuple[Quantity, ...]:
         return _known_shape(self.outputs, index, self.op_type)
+
+    def input_value(self, index: int) -> Any:
+        """The input's value when it is a small constant (numpy array), else None."""
+        if not self.has_input(index):
+            return None
+        return self.constants.get(self.inputs[index].name)
 
     def in_elements(self, index: int = 0) -> Quantity:
         return _elements(self.inputs, index)

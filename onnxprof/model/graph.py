@@ -3,7 +3,8 @@
 Nodes are ONNX nodes keyed by a unique name, carrying ``op_type``, ``domain``, ``attributes``, the
 ordered ``inputs``/``outputs`` tensor names, their topological ``order`` (also the nodes' iteration
 order) and, for If/Loop/Scan, their ``subgraphs`` as nested DiGraphs with the outer tensors those
-read as ``captured``. An edge runs from producer to consumer and carries the
+read as ``captured``. ``G.graph["values"]`` holds the small constant tensors (shapes, axes, trip
+counts) as numpy arrays. An edge runs from producer to consumer and carries the
 :class:`TensorInfo` of each tensor between them (usually one). Graph-level facts live in ``G.graph``:
 ``tensors`` (every tensor by name), ``inputs``, ``outputs``, ``weights`` and ``opsets``.
 """
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 import networkx as nx
-from onnx import AttributeProto, GraphProto, ModelProto, helper
+import numpy as np
+from onnx import AttributeProto, GraphProto, ModelProto, helper, numpy_helper
 
 from onnxprof.model.dtypes import storage_bytes
+from onnxprof.model.load import SMALL_TENSOR_BYTES, has_values, tensor_nbytes
 from onnxprof.model.shapes import Dim, TensorType, graph_inputs
 from onnxprof.symbolic import Quantity, product
 
@@ -54,6 +57,8 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
     for name in weights:
         tensors[name] = _tensor(name, types, WEIGHT)
 
+    values = {t.name: numpy_helper.to_array(t) for t in proto.initializer
+              if tensor_nbytes(t) <= SMALL_TENSOR_BYTES and has_values(t)}
     producer: dict[str, str] = {}
     keys: set[str] = set()
     nodes: list[tuple[str, dict]] = []
@@ -74,6 +79,10 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
                 attributes[attr.name] = helper.get_attribute_value(attr)
         input_names, output_names = tuple(node.input), tuple(node.output)
         kind = CONSTANT if op_type == "Constant" else ACTIVATION
+        if kind == CONSTANT and output_names:
+            value = _constant_value(attributes)
+            if value is not None:
+                values[output_names[0]] = value
         for name in output_names:
             if name:
                 tensors[name] = _tensor(name, types, kind)
@@ -90,12 +99,23 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
             if tensors[name] not in between:
                 between.append(tensors[name])
     g = nx.DiGraph(tensors=tensors, inputs=inputs, outputs=[o.name for o in proto.output], weights=weights,
-                   opsets=opsets)
+                   opsets=opsets, values=values)
     g.add_nodes_from(nodes)
     g.add_edges_from((u, v, {"tensors": tuple(infos)}) for (u, v), infos in edges.items())
     # Names this graph reads from an enclosing scope (If/Loop/Scan bodies): edges into the parent node.
     g.graph["captured"] = sorted(n for n in reads if n and n not in tensors)
     return g
+
+
+def _constant_value(attributes: dict):
+    """A Constant node's value as numpy, when small and present (weights were stripped)."""
+    for name in ("value_int", "value_float", "value_ints", "value_floats"):
+        if name in attributes:
+            return np.asarray(attributes[name])
+    tensor = attributes.get("value")
+    if tensor is not None and has_values(tensor) and tensor_nbytes(tensor) <= SMALL_TENSOR_BYTES:
+        return numpy_helper.to_array(tensor)
+    return None
 
 
 def _unique_key(name: str, taken: set[str]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import onnx
+import onnx.inliner
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 
@@ -79,6 +80,8 @@ def prepare_model(model: ModelProto, source: str, folder: Path | None = None, fi
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{source}: the ONNX checker rejects the model: {first} "
                              "(pass --no-check to analyze it anyway)") from None
+    if model.functions:  # model-local functions are costed through their bodies: inline the calls
+        model = onnx.inliner.inline_local_functions(model)
     return LoadedModel(source=source, model=model, file_bytes=file_bytes, external_bytes=external_bytes)
 
 

@@ -7,7 +7,8 @@ from onnxprof.cost.registry import NodeContext, OpCost, register
 from onnxprof.symbolic import product
 
 per_output_element(["Relu", "Tanh", "Erf", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Sign",
-                    "Floor", "Ceil", "Round", "Softplus", "Softsign", "Sin", "Cos"], 1, "1 per element")
+                    "Floor", "Ceil", "Round", "Softplus", "Softsign", "Sin", "Cos", "Tan", "Asin", "Acos",
+                    "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "BitwiseNot"], 1, "1 per element")
 per_output_element(["LeakyRelu", "PRelu", "Clip", "ThresholdedRelu"], 2,
                    "2 per element (compare, scale or clamp)")
 per_output_element(["Elu", "Celu"], 4, "4 per element (compare, exp, subtract, scale)")
@@ -16,6 +17,9 @@ per_output_element("Sigmoid", 4, "4 per element (negate, exp, add, reciprocal)")
 per_output_element("HardSigmoid", 4, "4 per element (scale, shift, clamp low, clamp high)")
 per_output_element("HardSwish", 5, "5 per element (hard sigmoid, multiply)")
 per_output_element("Mish", 5, "5 per element (exp, add, log, tanh, multiply)")
+per_output_element("Shrink", 2, "2 per element (compare, shift)")
+per_output_element("Swish", 6, "6 per element (scale, sigmoid, multiply)")
+per_output_element("SwiGLU", 7, "7 per element (swish of the gate, multiply by the value)")
 
 
 @register("Gelu", flops="5 per element (erf form) or 9 (tanh approximation)")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from onnxprof.cost.registry import NodeContext, OpCost, register
+from onnxprof.cost.registry import DEFAULT_DOMAIN, NodeContext, OpCost, register
 
 
-def per_output_element(op_types, flops_per_element: int, words: str, exact: bool = True) -> None:
+def per_output_element(op_types, flops_per_element: int, words: str, exact: bool = True,
+                       domain: str = DEFAULT_DOMAIN) -> None:
     """Register ops costing a fixed number of FLOPs per output element (activations, unary math)."""
 
     def formula(ctx: NodeContext) -> OpCost:
         return OpCost(flops=flops_per_element * ctx.out_elements())
 
-    register(op_types, flops=words, exact=exact)(formula)
+    register(op_types, flops=words, exact=exact, domain=domain)(formula)
 
 
 def variadic_elementwise(op_types, extra_per_element: int = 0, words: str = "") -> None:

@@ -29,3 +29,21 @@ def global_average_pool(ctx: NodeContext) -> OpCost:
 @register("GlobalMaxPool", flops="input elements - output elements")
 def global_max_pool(ctx: NodeContext) -> OpCost:
     return OpCost(flops=ctx.in_elements(0) - ctx.out_elements())
+
+
+@register("GlobalLpPool", flops="2 × input elements + output elements (power, sum, root)")
+def global_lp_pool(ctx: NodeContext) -> OpCost:
+    return OpCost(flops=2 * ctx.in_elements(0) + ctx.out_elements())
+
+
+@register("MaxRoiPool", flops="regions × one feature map (an upper bound: region sizes are data)", exact=False)
+def max_roi_pool(ctx: NodeContext) -> OpCost:
+    shape = ctx.in_shape(0)
+    regions = ctx.in_shape(1)[0]
+    return OpCost(flops=regions * product(shape[1:]))
+
+
+@register("RoiAlign", flops="per output: samples × (4 bilinear taps × 2 + pooling)", exact=False)
+def roi_align(ctx: NodeContext) -> OpCost:
+    ratio = ctx.attr("sampling_ratio", 0) or 2   # adaptive sampling: about 2 per axis for typical regions
+    return OpCost(flops=ctx.out_elements() * ratio * ratio * 9)

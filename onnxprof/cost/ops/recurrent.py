@@ -1,0 +1,34 @@
+"""Recurrent layers, unrolled over the sequence: every step of every direction for every batch row.
+
+Per step a cell multiplies the input (I) and the previous hidden state (H) by G gate matrices:
+G·H·(I + H) MACs, G = 1 (RNN), 3 (GRU), 4 (LSTM). Then, per step: G·H adds joining the two products,
+2·G·H bias adds when B is given, and the gate arithmetic (sigmoid 4, tanh 1, as the activations count):
+RNN H; GRU 14·H (2 sigmoid gates, reset product, tanh, interpolation); LSTM 18·H (3 sigmoid gates,
+tanh candidate, cell update, tanh of the cell, output product) + 6·H with peepholes.
+"""
+
+from __future__ import annotations
+
+from onnxprof.cost.registry import NodeContext, OpCost, register
+
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+_GATE_FLOPS = {"RNN": 1, "GRU": 14, "LSTM": 18}
+
+
+@register(["RNN", "GRU", "LSTM"], macs="directions × steps × batch × gates·H × (input + H)",
+          flops="2 × MACs + per step: gates·H joins, 2·gates·H bias, gate arithmetic (module docs)")
+def recurrent(ctx: NodeContext) -> OpCost:
+    x = ctx.in_shape(0)
+    weight = ctx.in_shape(1)                        # [directions, gates·H, input]
+    steps, batch = (x[1], x[0]) if ctx.attr("layout", 0) else (x[0], x[1])
+    gates = _GATES[ctx.op_type]
+    hidden = ctx.attr("hidden_size") or weight[1] // gates
+    directions, inputs = weight[0], weight[2]
+    cells = directions * steps * batch
+    macs = cells * gates * hidden * (inputs + hidden)
+    per_cell = gates * hidden + _GATE_FLOPS[ctx.op_type] * hidden
+    if ctx.has_input(3):
+        per_cell += 2 * gates * hidden
+    if ctx.op_type == "LSTM" and ctx.has_input(7):
+        per_cell += 6 * hidden
+    return OpCost(macs=macs, flops=2 * macs + cells * per_cell)

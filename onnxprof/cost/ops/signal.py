@@ -1,0 +1,49 @@
+"""Signal processing. FFTs are estimated at 5·n·log2(n) FLOPs per complex transform of length n
+(half for real input), the classic radix-2 count."""
+
+from __future__ import annotations
+
+import math
+
+from onnxprof.cost.registry import NodeContext, OpCost, register
+
+
+def _fft_flops(length) -> float:
+    return 5 * length * math.log2(length) if isinstance(length, int) and length > 1 else 0
+
+
+@register("DFT", flops="5·n·log2(n) per transform (half for real input)", exact=False)
+def dft(ctx: NodeContext) -> OpCost:
+    shape = ctx.in_shape(0)
+    axis_value = ctx.input_value(2)
+    axis = int(axis_value) if axis_value is not None else ctx.attr("axis", 1)
+    axis %= len(shape)
+    length_value = ctx.input_value(1)
+    length = int(length_value) if length_value is not None else shape[axis]
+    transforms = ctx.in_elements(0) // (shape[axis] * shape[-1]) if isinstance(shape[axis], int) else None
+    if transforms is None or not isinstance(length, int):
+        return OpCost(flops=0)
+    real = shape[-1] == 1
+    return OpCost(flops=transforms * round(_fft_flops(length) / (2 if real else 1)))
+
+
+@register("STFT", flops="per frame: window multiply + 5·n·log2(n)", exact=False)
+def stft(ctx: NodeContext) -> OpCost:
+    out = ctx.out_shape()                           # [batch, frames, bins, 2]
+    length_value = ctx.input_value(3)
+    window = ctx.in_shape(2)[0] if ctx.has_input(2) else None
+    length = int(length_value) if length_value is not None else window
+    if not isinstance(length, int):
+        return OpCost(flops=0)
+    frames = out[0] * out[1]
+    return OpCost(flops=frames * (length + round(_fft_flops(length) / 2)))
+
+
+@register(["HannWindow", "HammingWindow", "BlackmanWindow"], flops="4 per element (cos terms, scale, sum)")
+def window(ctx: NodeContext) -> OpCost:
+    return OpCost(flops=4 * ctx.out_elements())
+
+
+@register("MelWeightMatrix", flops="4 per element (triangle filter evaluation)", exact=False)
+def mel_weight_matrix(ctx: NodeContext) -> OpCost:
+    return OpCost(flops=4 * ctx.out_elements())
