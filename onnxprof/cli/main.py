@@ -7,7 +7,7 @@ from typing import Callable
 
 import typer
 
-from onnxprof.cli import analyze
+from onnxprof.cli import analyze, ops
 
 app = typer.Typer(
     name="onnxprof",
@@ -35,6 +35,7 @@ def _reporting_user_errors(command: Callable) -> Callable:
 
 
 app.command(name="analyze")(_reporting_user_errors(analyze.analyze_command))
+app.command(name="ops")(_reporting_user_errors(ops.ops_command))
 
 
 def _print_version(value: bool) -> None:

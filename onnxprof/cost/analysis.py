@@ -37,6 +37,7 @@ class NodeReport:
     output_shapes: tuple[Optional[tuple], ...]  # dims: int, symbolic, or None when unknown
     output_bytes: tuple[Optional[Quantity], ...]  # activation bytes of each output tensor
     subgraphs: tuple["SubgraphReport", ...] = ()  # If/Loop/Scan bodies, costed once (per iteration)
+    compute_dtype: str = ""            # element type of the first input: what the arithmetic runs in
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Totals:
     flops: Quantity
     bytes_read: Quantity
     bytes_written: Quantity
+    macs_by_dtype: Mapping[str, Quantity] = field(default_factory=dict)   # float32, float16, int8 ...
+    flops_by_dtype: Mapping[str, Quantity] = field(default_factory=dict)
 
     @property
     def bytes_moved(self) -> Quantity:
@@ -157,7 +160,8 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
     nodes = cost_nodes(graph, tensors, graph.graph["values"], params, graph.graph["opsets"])
     counted = [n for n in nodes if n.status == COUNTED]
     totals = Totals(macs=sum(n.macs for n in counted), flops=sum(n.flops for n in counted),
-                    bytes_read=sum(n.bytes_read for n in counted), bytes_written=sum(n.bytes_written for n in counted))
+                    bytes_read=sum(n.bytes_read for n in counted), bytes_written=sum(n.bytes_written for n in counted),
+                    macs_by_dtype=_by_dtype(counted, "macs"), flops_by_dtype=_by_dtype(counted, "flops"))
     peak = activation_peak(graph)
     inputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["inputs"])
     outputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["outputs"] if name in tensors)
@@ -204,6 +208,15 @@ def cost_nodes(graph: nx.DiGraph, tensors: Mapping[str, TensorInfo], values: Map
     return reports
 
 
+def _by_dtype(nodes: list[NodeReport], field_name: str) -> dict[str, Quantity]:
+    shares: dict[str, Quantity] = {}
+    for n in nodes:
+        value = getattr(n, field_name)
+        if value != 0:
+            shares[n.compute_dtype or "unknown"] = shares.get(n.compute_dtype or "unknown", 0) + value
+    return shares
+
+
 def _all_nodes(nodes, prefix: str = ""):
     """(qualified name, report) for every node, subgraph bodies included: ``loop/body/inner``."""
     for n in nodes:
@@ -224,9 +237,11 @@ def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], params:
     shapes = tuple(None if t is None else t.shape for t in outputs)
     sizes = tuple(None if t is None else t.size_bytes for t in outputs)
     subgraphs = tuple(s for group in (bodies or {}).values() for s in group)
+    dtype = dtype_name(inputs[0].dtype) if inputs and inputs[0] is not None and inputs[0].dtype else ""
     entry = lookup(domain, op_type)
     if entry is None:
-        return NodeReport(key, op_type, domain, NO_FORMULA, None, None, None, None, own_params, shapes, sizes, subgraphs)
+        return NodeReport(key, op_type, domain, NO_FORMULA, None, None, None, None, own_params, shapes, sizes,
+                          subgraphs, dtype)
     body_costs = {a: (g[0] if len(g) == 1 else g) for a, g in (bodies or {}).items()}
     ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opsets.get(domain, 0),
                       values if values is not None else {}, body_costs, key)
@@ -235,9 +250,9 @@ def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], params:
         read, written = _bytes_moved(entry.moves, inputs, outputs)
     except ShapeUnknown:
         return NodeReport(key, op_type, domain, UNKNOWN_SHAPE, None, None, None, None, own_params, shapes, sizes,
-                          subgraphs)
+                          subgraphs, dtype)
     return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params, shapes, sizes,
-                      subgraphs)
+                      subgraphs, dtype)
 
 
 def _bytes_moved(moves: str, inputs, outputs) -> tuple[Quantity, Quantity]:

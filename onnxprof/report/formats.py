@@ -59,7 +59,7 @@ def _node_json(node: NodeReport) -> dict:
     return {"name": node.name, "op_type": node.op_type, "domain": node.domain, "status": node.status,
             "macs": quantity_json(node.macs), "flops": quantity_json(node.flops),
             "bytes_read": quantity_json(node.bytes_read), "bytes_written": quantity_json(node.bytes_written),
-            "params": node.params, "output_shapes": [_dims(shape) for shape in node.output_shapes],
+            "params": node.params, "compute_dtype": node.compute_dtype, "output_shapes": [_dims(shape) for shape in node.output_shapes],
             "output_bytes": [quantity_json(size) for size in node.output_bytes],
             "subgraphs": [{"attribute": sub.attribute, "macs": quantity_json(sub.macs), "flops": quantity_json(sub.flops),
                            "nodes": [_node_json(inner) for inner in sub.nodes]} for sub in node.subgraphs]}

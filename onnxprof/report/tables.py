@@ -61,7 +61,8 @@ def _summary(report: StaticReport) -> Table:
     table.add_column(style="dim")
     dtypes = ", ".join(f"{d.dtype} {si(d.elements)}" for d in p.by_dtype)
     table.add_row("Parameters", si(p.elements), f"{p.elements:,} in {p.tensors} tensors ({dtypes or 'none'})")
-    table.add_row("MACs", count(totals.macs), "multiply-accumulates (the paper's operations)")
+    table.add_row("MACs", count(totals.macs), "multiply-accumulates (the paper's operations)"
+                  + _dtype_split(totals.macs_by_dtype))
     table.add_row("FLOPs", count(totals.flops), "all arithmetic: 2 × MACs + the rest")
     table.add_row("Weights", megabytes(mem.weight_bytes), f"parameters {megabytes(p.bytes)}")
     peak_note = f"during {mem.peak_at}" if mem.peak_at else "the inputs alone"
@@ -76,6 +77,13 @@ def _summary(report: StaticReport) -> Table:
     status = Text(f"{counted} / {len(report.nodes)}", style="green" if report.complete else "yellow")
     table.add_row("Nodes counted", status, "complete" if report.complete else "totals are lower bounds, see below")
     return table
+
+
+def _dtype_split(shares) -> str:
+    """`` (float16 3.2 G, int8 1.1 G)`` when the arithmetic runs in more than one type."""
+    if len(shares) < 2:
+        return ""
+    return " (" + ", ".join(f"{dtype} {count(value)}" for dtype, value in shares.items()) + ")"
 
 
 def _op_types(report: StaticReport) -> Table:

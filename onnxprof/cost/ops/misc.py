@@ -41,3 +41,11 @@ def softmax_cross_entropy(ctx: NodeContext) -> OpCost:
 def negative_log_likelihood(ctx: NodeContext) -> OpCost:
     shape = ctx.in_shape(0)
     return OpCost(flops=2 * shape[0] * product(shape[2:]))
+
+
+TRAINING = "ai.onnx.preview.training"
+per_output_element("Momentum", 4, "4 per element (velocity update, step)", domain=TRAINING)
+per_output_element("Adagrad", 6, "6 per element (accumulate square, root, divide, step)", domain=TRAINING)
+per_output_element("Adam", 12, "12 per element (two moments, bias corrections, root, step)", domain=TRAINING)
+register("Gradient", domain=TRAINING, flops="0 (the differentiated graph is not modelled: an estimate)",
+         exact=False)(lambda ctx: OpCost())
