@@ -33,8 +33,10 @@ class ParameterSummary:
     by_dtype: tuple[DtypeShare, ...]
 
 
-_NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
-                     "Multinomial"}
+# Not constant computation even on constant inputs: random ops, and DequantizeLinear, whose quantized
+# input is the parameter of a QDQ graph (its float output is an activation).
+_NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
+               "Multinomial", "DequantizeLinear"}
 
 
 def is_parameter(info: TensorInfo) -> bool:
@@ -58,7 +60,7 @@ def parameter_tensors(graph: nx.DiGraph, scope: Mapping[str, TensorInfo] = None,
     found: dict[str, TensorInfo] = {}
     for _, data in graph.nodes(data=True):
         names = [n for n in data["inputs"] if n]
-        if data["op_type"] != "Constant" and names and data["op_type"] not in _NONDETERMINISTIC \
+        if data["op_type"] != "Constant" and names and data["op_type"] not in _NOT_FOLDED \
                 and not data["subgraphs"] and all(n in constant for n in names):
             constant.update(o for o in data["outputs"] if o)   # constant computation: not a reader
             continue

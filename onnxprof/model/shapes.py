@@ -105,7 +105,8 @@ def infer_shapes(model: ModelProto, source: str) -> tuple[ModelProto, dict[str, 
         except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
             raise ModelError(f"{source}: ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
         types = collect_types(inferred, symbols)
-        if all(t.is_known for t in types.values()):
+        if all(t.is_known for t in types.values()) and all(
+                o in types for node in inferred.graph.node for o in node.output if o):
             return inferred, types  # nothing left for symbolic evaluation to find
         fixes = refine_shapes(inferred, types)
         if not fixes:

@@ -13,6 +13,7 @@ from typing import Callable, Mapping, Optional
 import numpy as np
 from onnx import ModelProto, NodeProto, TensorProto, numpy_helper
 
+from onnxprof.model.contrib_shapes import contrib_output_dtype, contrib_output_shapes
 from onnxprof.model.load import has_values
 from onnxprof.symbolic import Quantity, exact_div, product
 
@@ -61,7 +62,10 @@ def refine_shapes(model: ModelProto, types: Mapping) -> dict[str, tuple]:
                 rule(values, node)
             except (IndexError, TypeError, ValueError, ZeroDivisionError):
                 pass  # an unusual form of the op: its value simply stays unknown
-        if not node.output or node.domain not in ("", "ai.onnx"):
+        if not node.output:
+            continue
+        if node.domain not in ("", "ai.onnx") or node.op_type == "SimplifiedLayerNormalization":
+            _contrib_fixes(node, types, fixes)
             continue
         out = node.output[0]
         current = types.get(out)
@@ -78,6 +82,22 @@ def refine_shapes(model: ModelProto, types: Mapping) -> dict[str, tuple]:
         types[out] = TensorType(dtype, derived)
         fixes[out] = derived
     return fixes
+
+
+def _contrib_fixes(node: NodeProto, types: Mapping, fixes: dict) -> None:
+    from onnxprof.model.shapes import TensorType
+
+    inputs = [types.get(name) if name else None for name in node.input]
+    shapes = contrib_output_shapes(node, [None if t is None else t.shape for t in inputs])
+    if not shapes:
+        return
+    first_dtype = inputs[0].dtype if inputs and inputs[0] is not None else TensorProto.FLOAT
+    for name, shape in zip(node.output, shapes):
+        current = types.get(name)
+        if not name or shape is None or (current is not None and current.is_known) or not _improves(shape, current):
+            continue
+        types[name] = TensorType(contrib_output_dtype(node, first_dtype), tuple(shape))
+        fixes[name] = tuple(shape)
 
 
 def _improves(derived: tuple, current) -> bool:

@@ -219,5 +219,10 @@ def group_query_attention(ctx: NodeContext) -> OpCost:
     batch, q_len = q[0], q[1]
     width = heads + (0 if ctx.has_input(1) else 2 * kv_heads)
     head_dim = q[2] // width
-    total = ctx.out_shape(1)[2] if len(ctx.outputs) > 1 and ctx.outputs[1] is not None else q_len
+    if len(ctx.outputs) > 1 and ctx.outputs[1] is not None and ctx.outputs[1].is_known:
+        total = ctx.out_shape(1)[2]                 # present_key: past and new keys (or the buffer)
+    elif ctx.has_input(3):
+        total = ctx.in_shape(3)[2] + q_len
+    else:
+        total = q_len
     return _scores(batch, heads, q_len, total, head_dim, head_dim)
