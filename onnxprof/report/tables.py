@@ -118,6 +118,9 @@ def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> Tab
         intensity = ratio(n.flops, moved)
         table.add_row(n.name, n.op_type, shapes, count(n.macs), count(n.flops), si(n.params) if n.params else "",
                       "" if intensity is None or not at_unit_symbols(moved) else f"{intensity:.1f}")
+        for sub in n.subgraphs:   # If branches, Loop/Scan bodies: one execution each
+            table.add_row(Text(f"  ↳ {sub.attribute}", style="dim"), "", Text("one run", style="dim"),
+                          count(sub.macs), count(sub.flops), "", "")
     return table
 
 

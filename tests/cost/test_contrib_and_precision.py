@@ -115,3 +115,15 @@ def test_fused_conv_and_nhwc_conv_shapes_and_costs():
     report = analyze(_ms_model([nhwc], [("x", [1, 9, 9, 3])], [("y", None)], [weight("w", [4, 3, 3, 3])]))
     assert report.nodes[0].output_shapes == ((1, 4, 4, 4),)
     assert report.totals.macs == 64 * 27
+
+
+def test_multi_head_attention_without_projection():
+    # 2 heads of 4: 1 × 2 × 4 queries × 6 keys = 48 scores, each 4 + 4 MACs (q·k, p·v); the bias
+    # [8 + 8 + 8] is added to 4 query and 2 × 6 key/value tokens.
+    node = helper.make_node("MultiHeadAttention", ["q", "k", "v", "bias"], ["y"], name="mha", domain=MS, num_heads=2)
+    report = analyze(_ms_model([node], [("q", [1, 4, 8]), ("k", [1, 6, 8]), ("v", [1, 6, 8])], [("y", None)],
+                               [weight("bias", [24])]))
+    mha = report.nodes[0]
+    assert mha.output_shapes == ((1, 4, 8),)
+    assert mha.macs == 48 * 8
+    assert mha.flops == 2 * 384 + 7 * 48 - 2 * 2 * 4 + 8 * (4 + 2 * 6)

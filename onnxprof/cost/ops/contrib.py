@@ -206,7 +206,11 @@ def multi_head_attention(ctx: NodeContext) -> OpCost:
             v_dim = v[3] if len(v) == 4 else v[2] // heads
     if ctx.has_input(6):
         kv_len = kv_len + ctx.in_shape(6)[2]
-    bias = ctx.in_elements(3) * batch * q_len // 3 if ctx.has_input(3) and isinstance(q_len, int) else 0
+    bias = 0
+    if ctx.has_input(3):   # [Dq + Dk + Dv], equal thirds: added to the query's tokens and the key/value's
+        width = ctx.in_shape(3)[0] // 3
+        new_kv = kv_len - ctx.in_shape(6)[2] if ctx.has_input(6) else kv_len
+        bias = batch * width * (q_len + 2 * new_kv)
     return _scores(batch, heads, q_len, kv_len, head_dim, v_dim, extra_flops=bias)
 
 
