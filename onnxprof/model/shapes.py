@@ -98,6 +98,7 @@ def infer_shapes(model: ModelProto, source: str) -> tuple[ModelProto, dict[str, 
     from onnxprof.model.values import refine_shapes
 
     symbols = input_symbols(model.graph)
+    _forget_foreign_symbols(model.graph, symbols)
     for _ in range(MAX_REFINE_ROUNDS):
         try:
             inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
@@ -113,6 +114,17 @@ def infer_shapes(model: ModelProto, source: str) -> tuple[ModelProto, dict[str, 
             return inferred, types
         _record_shapes(model.graph, fixes, types)
     return inferred, types
+
+
+def _forget_foreign_symbols(graph: GraphProto, symbols: set[str]) -> None:
+    """Exporters name dims they could not work out (``Gemm419_dim_0``); ONNX inference keeps such a
+    declared name over what it infers. Clearing them lets inference fill in the real dim."""
+    for info in (*graph.output, *graph.value_info):
+        for dim in info.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                value = parse_dim(dim.dim_param)
+                if not isinstance(value, Poly) or not value.symbols() <= symbols:
+                    dim.ClearField("dim_param")
 
 
 def input_symbols(graph: GraphProto) -> set[str]:

@@ -111,3 +111,42 @@ def test_transformer_encoder_export_has_the_quadratic_term(tmp_path):
     # q·kᵀ and attn·v: 2 × heads 4 × head_dim 16 per (query, key) pair; projections: 64×192 (qkv),
     # 64×64 (out), 64×128 and 128×64 (feed-forward) per token.
     assert report.totals.macs == 2 * 64 * b * s * s + (64 * 192 + 64 * 64 + 2 * 64 * 128) * b * s
+
+
+class TinyViT(nn.Module):
+    """ViT with 16×16 patches at 224×224 (196 patches + a class token), width 64, 4 heads, 2 layers."""
+
+    def __init__(self, width: int = 64, layers: int = 2):
+        super().__init__()
+        self.patch = nn.Conv2d(3, width, 16, 16)
+        self.cls = nn.Parameter(torch.randn(1, 1, width))
+        self.pos = nn.Parameter(torch.randn(1, 197, width))
+        layer = nn.TransformerEncoderLayer(width, 4, 128, batch_first=True, dropout=0.0, activation="gelu",
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers)
+        self.head = nn.Linear(width, 1000)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        return self.head(self.encoder(x)[:, 0])
+
+
+# patch conv 196 × 64 × 768; per layer: qkv 197·64·192, scores and weighted sum 4 heads × 197² × 32,
+# output projection 197·64·64, feed-forward 2 × 197·64·128; head 64 × 1000.
+VIT_MACS = 196 * 64 * 768 + 2 * (197 * 64 * 192 + 4 * 197 * 197 * 32 + 197 * 64 * 64 + 2 * 197 * 64 * 128) + 64_000
+
+
+@pytest.mark.parametrize("dynamo", [True, False])
+def test_vit_export_counts_match_the_architecture(tmp_path, dynamo):
+    path = tmp_path / "vit.onnx"
+    model, image = TinyViT().eval(), torch.randn(2, 3, 224, 224)
+    if dynamo:
+        torch.onnx.export(model, (image,), str(path), opset_version=18, dynamo=True,
+                          dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    else:
+        torch.onnx.export(model, (image,), str(path), opset_version=17, dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "batch"}})
+    report = analyze(path)
+    assert report.complete
+    assert report.totals.macs == VIT_MACS * Poly.symbol("batch")
