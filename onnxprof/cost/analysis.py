@@ -233,7 +233,10 @@ def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], params:
     op_type, domain = data["op_type"], data["domain"]
     inputs = tuple(tensors.get(name) if name else None for name in data["inputs"])
     outputs = tuple(tensors.get(name) if name else None for name in data["outputs"])
-    own_params = sum(params[name].elements for name in set(data["inputs"]) if name in params)
+    own_params = 0
+    for index, name in enumerate(data["inputs"]):
+        if name in params and name not in data["inputs"][:index]:   # a tensor read twice counts once
+            own_params += params[name].elements
     shapes = tuple(None if t is None else t.shape for t in outputs)
     sizes = tuple(None if t is None else t.size_bytes for t in outputs)
     subgraphs = tuple(s for group in (bodies or {}).values() for s in group)

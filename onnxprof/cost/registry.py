@@ -115,7 +115,8 @@ def register(op_types: str | Iterable[str], *, flops: str, macs: str = "0", move
 
 
 def lookup(domain: str, op_type: str) -> Optional[OpEntry]:
-    _load_formulas()
+    if not _loaded:
+        _load_formulas()
     return _REGISTRY.get((domain or DEFAULT_DOMAIN, op_type))
 
 
@@ -124,8 +125,14 @@ def all_entries() -> list[OpEntry]:
     return sorted(_REGISTRY.values(), key=lambda e: (e.domain, e.op_type))
 
 
+_loaded = False
+
+
 def _load_formulas() -> None:
+    global _loaded
     import onnxprof.cost.ops  # noqa: F401  (registers every family on first use)
+
+    _loaded = True
 
 
 def zero_cost(ctx: NodeContext) -> OpCost:

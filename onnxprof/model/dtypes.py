@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from onnx import TensorProto
 
 from onnxprof.symbolic import exact_div
@@ -30,6 +32,7 @@ QUANTIZED = frozenset(
 )
 
 
+@lru_cache(maxsize=None)
 def dtype_name(dtype: int) -> str:
     """``float32``-style name of an ONNX element type (``undefined`` for 0 or unknown values)."""
     try:

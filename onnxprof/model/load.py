@@ -26,6 +26,7 @@ from onnxprof.model.wire import load_without_payloads
 SMALL_TENSOR_BYTES = 4096
 _DATA_FIELDS = ("raw_data", "float_data", "int32_data", "string_data", "int64_data", "double_data",
                 "uint64_data")
+_DATA_FIELD_NAMES = frozenset(_DATA_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ def _strip_tensor_data(tensors: list[TensorProto]) -> list[TensorProto]:
 
 def has_values(tensor: TensorProto) -> bool:
     """Whether the tensor still carries its values (small tensors do; weights were stripped)."""
-    return any(len(getattr(tensor, f)) for f in _DATA_FIELDS) or tensor_nbytes(tensor) == 0
+    return any(field.name in _DATA_FIELD_NAMES for field, _ in tensor.ListFields()) or tensor_nbytes(tensor) == 0
 
 
 def _check_model(model: ModelProto, stripped: list[TensorProto]) -> None:
