@@ -43,9 +43,9 @@ def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
     """Load ``source`` (a path, or ``zoo:NAME``), validate it and strip its weight bytes."""
     text = os.fspath(source)
     if text.startswith("zoo:"):
-        from onnxprof.zoo import build_model
+        from onnxprof.zoo import build_for_analysis
 
-        return prepare_model(build_model(text[4:]), text, check=check)
+        return prepare_model(build_for_analysis(text[4:]), text, check=check)
     path = Path(text)
     if not path.exists():
         raise ModelError(f"{text}: no such file; give the path of an .onnx model or zoo:NAME")

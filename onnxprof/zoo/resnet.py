@@ -10,7 +10,7 @@ DEPTHS = {18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]), 50: ("bottle
 
 def _conv_bn(b: GraphBuilder, x: str, name: str, bn_name: str, cin: int, cout: int, k: int, stride: int,
              pad: int, relu: bool) -> str:
-    y = b.batch_norm(b.conv(x, name, cin, cout, k, stride, pad), bn_name, cout)
+    y = b.conv_bn(x, name, bn_name, cin, cout, k, stride, pad)
     return b.relu(y, f"{name}.relu") if relu else y
 
 
@@ -31,10 +31,9 @@ def _block(b: GraphBuilder, x: str, prefix: str, kind: str, cin: int, width: int
     return b.relu(out, f"{prefix}.relu"), cout
 
 
-def resnet(depth: int, batch="N", resolution: int = 224, classes: int = 1000):
+def resnet(b: GraphBuilder, depth: int, resolution: int = 224, classes: int = 1000):
     kind, blocks = DEPTHS[depth]
-    b = GraphBuilder(f"resnet{depth}")
-    x = b.input("input", [batch, 3, resolution, resolution])
+    x = b.image_input(resolution)
     x = _conv_bn(b, x, "conv1", "bn1", 3, 64, 7, 2, 3, True)
     x = b.max_pool(x, "maxpool", 3, 2, 1)
     channels = 64
@@ -42,7 +41,8 @@ def resnet(depth: int, batch="N", resolution: int = 224, classes: int = 1000):
         for i in range(count):
             stride = 2 if stage > 1 and i == 0 else 1
             x, channels = _block(b, x, f"layer{stage}.{i}", kind, channels, width, stride)
-    x = b.node("GlobalAveragePool", [x], "avgpool")
-    x = b.node("Flatten", [x], "flatten", axis=1)
-    x = b.linear(x, "fc", channels, classes)
-    return b.build(x, [batch, classes])
+    x = b.flatten(b.global_avg_pool(x, "avgpool"), "flatten")
+    return b.linear(x, "fc", channels, classes), [b.batch, classes]
+
+
+NETWORKS = {f"resnet{depth}": (lambda b, depth=depth: resnet(b, depth)) for depth in DEPTHS}

@@ -1,0 +1,3 @@
+"""Zoo networks (filled in by the classic builders)."""
+
+NETWORKS: dict = {}

@@ -1,0 +1,3 @@
+"""Zoo networks (filled in by the mobile builders)."""
+
+NETWORKS: dict = {}

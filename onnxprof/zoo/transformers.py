@@ -1,0 +1,3 @@
+"""Zoo networks (filled in by the transformers builders)."""
+
+NETWORKS: dict = {}
