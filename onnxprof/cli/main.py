@@ -8,6 +8,7 @@ from typing import Callable
 import typer
 
 from onnxprof.cli import analyze, ops
+from onnxprof.cli.zoo import zoo_app
 
 app = typer.Typer(
     name="onnxprof",
@@ -36,6 +37,9 @@ def _reporting_user_errors(command: Callable) -> Callable:
 
 app.command(name="analyze")(_reporting_user_errors(analyze.analyze_command))
 app.command(name="ops")(_reporting_user_errors(ops.ops_command))
+for _command in zoo_app.registered_commands:
+    _command.callback = _reporting_user_errors(_command.callback)
+app.add_typer(zoo_app, name="zoo")
 
 
 def _print_version(value: bool) -> None:

@@ -84,7 +84,7 @@ def test_zoo_default_runs():
 
 @pytest.mark.parametrize("args, message", [
     (["missing.onnx"], "missing.onnx: no such file"),
-    (["zoo:nonet"], "zoo:nonet: no such network; available: resnet18"),
+    (["zoo:nonet"], "zoo:nonet: no such network; available: alexnet"),
     (["MODEL", "--input", "images:1x3x224x224"], "no input of that name (its inputs: x)"),
     (["MODEL", "--input", "x:1x3"], "gives 2 dims but the input has rank 4"),
     (["MODEL", "--input", "x1x3"], "expected NAME:DIMS"),
