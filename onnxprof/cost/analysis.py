@@ -126,6 +126,7 @@ class StaticReport:
     uncounted_ops: tuple[UncountedOp, ...]
     unknown_shape_nodes: tuple[str, ...]
     graph: nx.DiGraph = field(repr=False, compare=False, default=None)
+    reference: Optional[object] = None     # a zoo network's published facts (NetworkFacts), when known
 
     @property
     def complete(self) -> bool:
@@ -187,7 +188,23 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
         model=info, inputs=inputs, outputs=outputs, symbols=tuple(remaining), bindings=dict(bindings),
         totals=totals, parameters=summarize_parameters(params), memory=memory, op_types=_by_op_type(nodes),
         nodes=tuple(nodes), uncounted_ops=tuple(UncountedOp(d, o, c) for (d, o), c in sorted(uncounted.items())),
-        unknown_shape_nodes=tuple(unknown_shape), graph=graph)
+        unknown_shape_nodes=tuple(unknown_shape), graph=graph, reference=_zoo_facts(loaded))
+
+
+def _zoo_facts(loaded: LoadedModel):
+    """The manifest entry of a zoo network, by ``zoo:NAME`` or by an exported file's graph name."""
+    from onnxprof.zoo import canonical
+    from onnxprof.zoo.manifest import manifest
+
+    model = loaded.model
+    if loaded.source.startswith("zoo:"):
+        name = loaded.source[4:]
+    elif model.producer_name == "onnxprof.zoo":
+        name = model.graph.name
+    else:
+        return None
+    by_key = {canonical(n): facts for n, facts in manifest().items()}
+    return by_key.get(canonical(name))
 
 
 def cost_nodes(graph: nx.DiGraph, tensors: Mapping[str, TensorInfo], values: Mapping[str, object],

@@ -67,6 +67,8 @@ def _node_json(node: NodeReport) -> dict:
 
 def analysis_json(report: StaticReport) -> str:
     body = {f.name: _plain(getattr(report, f.name)) for f in dataclasses.fields(report) if f.name not in ("graph", "nodes")}
+    if report.reference is not None:
+        body["reference"]["top1_per_mparams"] = report.reference.top1_per_mparams
     for section, records in (("inputs", report.inputs), ("outputs", report.outputs)):
         for plain, record in zip(body[section], records):
             plain["shape"] = _dims(record.shape)  # dims as in ONNX: int, a symbol's formula, or null

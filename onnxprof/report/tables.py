@@ -73,6 +73,11 @@ def _summary(report: StaticReport) -> Table:
     intensity = ratio(totals.flops, totals.bytes_moved)
     where = f" (at {', '.join(s + '=1' for s in report.symbols)})" if report.symbols else ""
     table.add_row("Arithmetic intensity", "-" if intensity is None else f"{intensity:.2f}", f"FLOPs per byte{where}")
+    facts = report.reference
+    if facts is not None and facts.top1 is not None:
+        density = facts.top1_per_mparams
+        table.add_row("ImageNet top-1", f"{facts.top1:g} %", (f"{density:.2f} % per M parameters; " if density else "")
+                      + facts.top1_source.split(";")[0])
     counted = sum(1 for n in report.nodes if n.status == COUNTED)
     status = Text(f"{counted} / {len(report.nodes)}", style="green" if report.complete else "yellow")
     table.add_row("Nodes counted", status, "complete" if report.complete else "totals are lower bounds, see below")

@@ -160,3 +160,12 @@ def test_installed_zoo_works_from_any_folder(tmp_path):
                           text=True, env={**os.environ, "PYTHONPATH": ""})
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["networks"]) == len(NAMES)
+
+
+def test_analyze_of_a_zoo_network_shows_its_accuracy_and_density():
+    result = CliRunner().invoke(app, ["analyze", "zoo:resnet50", "--format", "json"])
+    reference = json.loads(result.output)["reference"]
+    assert reference["top1"] == 75.76 and reference["params"] == 25_557_032
+    assert math.isclose(reference["top1_per_mparams"], 75.76 / 25.557032)
+    table = CliRunner().invoke(app, ["analyze", "zoo:resnet50"], env={"COLUMNS": "160"}).output
+    assert "ImageNet top-1" in table and "75.76 %" in table
