@@ -341,6 +341,55 @@ def _tile(values: _Values, node: NodeProto) -> Optional[tuple]:
     return tuple(None if d is None or r is None else d * r for d, r in zip(source.shape, repeats))
 
 
+_INT_MAX = 2 ** 31 - 1  # "to the end" in exported slices (INT64_MAX and INT32_MAX both reach past this)
+
+
+def _slice_length(dim: Quantity, start, end, step: int) -> Optional[Quantity]:
+    """Length of ``x[start:end:step]`` along an axis of size ``dim``; a symbolic bound is taken to lie
+    inside the axis (``pos_emb[:S]`` with S ≤ 512 has S rows)."""
+    if all(isinstance(v, int) for v in (dim, start, end)):
+        return len(range(*slice(start, end, step).indices(dim)))
+    if step != 1 or not isinstance(start, int):
+        return None
+    if isinstance(end, int) and end >= _INT_MAX:
+        end = dim
+    elif isinstance(end, int) and end < 0:
+        end = dim + end
+    if start < 0:
+        start = dim + start
+    return end - start
+
+
+def _slice_shape(values: _Values, node: NodeProto) -> Optional[tuple]:
+    source = values.types.get(node.input[0])
+    if source is None or source.shape is None or len(node.input) < 3:
+        return None
+    starts, ends = values.known.get(node.input[1]), values.known.get(node.input[2])
+    axes = values.ints(node.input[3]) if len(node.input) > 3 and node.input[3] else list(range(len(starts or ())))
+    steps = values.ints(node.input[4]) if len(node.input) > 4 and node.input[4] else [1] * len(axes)
+    if starts is None or ends is None or axes is None or steps is None or None in starts or None in ends:
+        return None
+    dims = list(source.shape)
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis %= len(dims)
+        if dims[axis] is None:
+            return None
+        dims[axis] = _slice_length(dims[axis], start, end, step)
+    return tuple(dims)
+
+
+def _range_shape(values: _Values, node: NodeProto) -> Optional[tuple]:
+    start, limit, delta = (values.known.get(name) for name in node.input[:3])
+    if start is None or limit is None or delta is None or None in (start[0], limit[0], delta[0]):
+        return None
+    if delta[0] == 1:
+        return (limit[0] - start[0],)
+    if all(isinstance(v[0], int) for v in (start, limit, delta)):
+        return (max(0, -(-(limit[0] - start[0]) // delta[0])),)
+    return None
+
+
 _SHAPE_RULES: dict[str, Callable] = {
     "Reshape": _reshape, "Expand": _expand, "ConstantOfShape": _constant_of_shape, "Tile": _tile,
+    "Slice": _slice_shape, "Range": _range_shape,
 }

@@ -130,3 +130,33 @@ def test_constant_arithmetic_on_shape_values_is_folded():
     assert shapes["slice"] == (2,)
     assert shapes["split_heads"] == (N, S, 4, 16)
     assert report.complete
+
+
+def test_position_embeddings_sliced_to_a_symbolic_length():
+    # pos_emb[:S] (Slice with an end from Shape) and Range(0, S): both S rows, not unknown.
+    nodes = [
+        helper.make_node("Shape", ["ids"], ["shape"], name="shape"),
+        helper.make_node("Gather", ["shape", "i1"], ["s"], name="seq_len", axis=0),
+        helper.make_node("Unsqueeze", ["s", "axes"], ["s1"], name="unsqueeze"),
+        helper.make_node("Slice", ["pos", "zero", "s1"], ["pos_s"], name="slice_pos"),
+        helper.make_node("Range", ["zero_s", "s", "one_s"], ["positions"], name="range"),
+        helper.make_node("Gather", ["pos", "positions"], ["pos_r"], name="gather_pos", axis=0),
+        helper.make_node("Add", ["pos_s", "pos_r"], ["y"], name="add"),
+    ]
+    inits = [ints("i1", 1), ints("axes", [0]), ints("zero", [0]), ints("zero_s", 0), ints("one_s", 1),
+             weight("pos", [512, 8])]
+    report = analyze(make_model(nodes, [("ids", ["N", "S"], TensorProto.INT64)], [("y", None)], inits))
+    shapes = {n.name: n.output_shapes[0] for n in report.nodes}
+    assert shapes["slice_pos"] == (S, 8) and shapes["range"] == (S,) and shapes["add"] == (S, 8)
+    assert report.complete and report.totals.flops == 8 * S
+
+
+def test_a_tied_embedding_counts_once():
+    # The word embedding is read by Gather and, transposed, by the output MatMul: one parameter.
+    nodes = [helper.make_node("Gather", ["wte", "ids"], ["h"], name="embed", axis=0),
+             helper.make_node("Transpose", ["wte"], ["wte_t"], name="tie", perm=[1, 0]),
+             helper.make_node("MatMul", ["h", "wte_t"], ["logits"], name="lm_head")]
+    report = analyze(make_model(nodes, [("ids", ["N", 4], TensorProto.INT64)], [("logits", None)],
+                                [weight("wte", [100, 16])]))
+    assert report.parameters.elements == 1600 and report.parameters.tensors == 1
+    assert {n.name: n.params for n in report.nodes}["lm_head"] == 1600
