@@ -1,0 +1,96 @@
+"""What a measurement run produces: typed, frozen records with units in their names.
+
+These are what the harness returns, the store saves and the reports render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+OK, OUT_OF_MEMORY, FAILED = "ok", "out_of_memory", "failed"
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Statistics of one batch size's timed runs (milliseconds per batch).
+
+    Percentiles use linear interpolation between closest ranks (numpy's default ``linear`` method,
+    the same as trtexec's for p90/p95/p99 up to rank rounding).
+    """
+
+    samples: int
+    total_s: float
+    min_ms: float
+    mean_ms: float
+    median_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    std_ms: float
+    cv: float                      # coefficient of variation: std / mean
+    noisy: bool                    # cv above the warning threshold (trtexec warns at 2.5 %)
+
+
+@dataclass(frozen=True)
+class MemoryMeasurement:
+    peak_rss_bytes: Optional[int] = None         # this process, during the batch's timed runs
+    system_used_bytes: Optional[int] = None      # whole machine (Jetson: CPU and GPU share it)
+    gpu_used_bytes: Optional[int] = None         # NVML, where there is an NVIDIA GPU
+    engine_bytes: Optional[int] = None           # what the engine reports (TensorRT device memory...)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch: int
+    status: str                                   # ok | out_of_memory | failed
+    error: str = ""
+    latency: Optional[LatencyStats] = None        # host wall clock around each synchronous run
+    device_latency: Optional[LatencyStats] = None  # device events (GPU engines), when available
+    throughput_per_s: Optional[float] = None      # images (batch items) per second, from the mean
+    latency_per_image_ms: Optional[float] = None  # mean batch latency / batch
+    memory: Optional[MemoryMeasurement] = None
+    warmup_runs: int = 0
+    started_at: str = ""
+    ended_at: str = ""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    engine: str                                   # onnxruntime | tensorrt
+    provider: str                                 # cpu | cuda | tensorrt (ORT) ; "" for native TensorRT
+    precision: str                                # fp32 | fp16 | int8
+    options: Mapping[str, object] = field(default_factory=dict)
+    nodes_by_provider: Mapping[str, int] = field(default_factory=dict)   # what actually runs where
+    fallback: bool = False                        # some nodes run on another provider than asked
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    hostname: str
+    os: str
+    cpu: str
+    cpu_count: int
+    memory_bytes: int
+    python: str
+    versions: Mapping[str, str] = field(default_factory=dict)   # onnx, onnxruntime, tensorrt, cuda ...
+    gpu: str = ""
+    gpu_driver: str = ""
+    jetson: Mapping[str, str] = field(default_factory=dict)     # L4T release, nvpmodel mode, clocks
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    model_source: str                              # what the user named (path or zoo:NAME)
+    model_path: str
+    model_sha256: str
+    engine: EngineInfo
+    host: HostInfo
+    static: Mapping[str, object]                   # headline figures of the static analysis (JSON-ready)
+    batches: tuple[BatchResult, ...]
+    started_at: str
+    ended_at: str
+    interrupted: bool = False
+    predictions: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # batch -> predicted figures
