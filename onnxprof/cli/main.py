@@ -7,7 +7,8 @@ from typing import Callable
 
 import typer
 
-from onnxprof.cli import analyze, ops
+from onnxprof.cli import analyze, measure, ops
+from onnxprof.cli.results import results_app
 from onnxprof.cli.zoo import zoo_app
 
 app = typer.Typer(
@@ -37,9 +38,13 @@ def _reporting_user_errors(command: Callable) -> Callable:
 
 app.command(name="analyze")(_reporting_user_errors(analyze.analyze_command))
 app.command(name="ops")(_reporting_user_errors(ops.ops_command))
+app.command(name="measure")(_reporting_user_errors(measure.measure_command))
 for _command in zoo_app.registered_commands:
     _command.callback = _reporting_user_errors(_command.callback)
 app.add_typer(zoo_app, name="zoo")
+for _command in results_app.registered_commands:
+    _command.callback = _reporting_user_errors(_command.callback)
+app.add_typer(results_app, name="results")
 
 
 def _print_version(value: bool) -> None:

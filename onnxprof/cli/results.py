@@ -1,0 +1,168 @@
+"""``onnxprof results list|show|export|import-trtexec``: the runs kept in the results database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from onnxprof.errors import UsageError
+
+results_app = typer.Typer(help="The results database: list, show and export stored runs; import trtexec's.",
+                          no_args_is_help=True)
+
+DbOption = typer.Option(None, "--db", metavar="PATH|URL",
+                        help="A SQLite file or a database URL (postgresql://...). Default: $ONNXPROF_DB, else "
+                             "results.sqlite in $XDG_DATA_HOME/onnxprof (~/.local/share/onnxprof).")
+EXPORT_FORMATS = ("json", "csv")
+
+
+def _open(db: Optional[str]):
+    from onnxprof.store.db import Store
+
+    return Store(db)
+
+
+def _ms(value: Optional[float]) -> str:
+    return "–" if value is None else f"{value:,.3f}"
+
+
+def _bytes(value: Optional[int]) -> str:
+    return "–" if value is None else f"{value / 2**20:,.1f} MiB"
+
+
+def _engine_text(engine: str, provider: str) -> str:
+    return f"{engine}/{provider}" if provider else engine
+
+
+@results_app.command("list")
+def list_command(db: Optional[str] = DbOption) -> None:
+    """Every stored run: id, date, model, engine, precision, batch sizes, host."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    with _open(db) as store:
+        summaries = store.list_runs()
+        shown = store.shown
+    console = Console()
+    if not summaries:
+        console.print(f"No runs in {shown} yet: `onnxprof measure` or `onnxprof results import-trtexec` adds them.")
+        return
+    table = Table(title=f"Runs in {shown}", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    for header in ("id", "date", "model", "engine", "precision", "batches", "host"):
+        table.add_column(header, justify="right" if header == "id" else "left")
+    for run in summaries:
+        sizes = ", ".join(str(size) for size in run.batch_sizes) or "–"
+        if run.failed_batches:
+            sizes += f" ({run.failed_batches} not ok)"
+        date = run.started_at[:19].replace("T", " ") + (" (interrupted)" if run.interrupted else "")
+        table.add_row(str(run.id), date, run.model_source, _engine_text(run.engine, run.provider), run.precision,
+                      sizes, run.hostname or "?")
+    console.print(table)
+
+
+@results_app.command("show")
+def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxprof results list`)."),
+                 db: Optional[str] = DbOption) -> None:
+    """A table per run: latency statistics, throughput and memory of each batch size."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    with _open(db) as store:
+        for run_id in ids:
+            record = store.get_run(run_id)
+            provenance = store.trtexec_provenance(run_id)
+            engine = _engine_text(record.engine.engine, record.engine.provider)
+            title = (f"Run {run_id}: {record.model_source} · {engine} · {record.engine.precision} · "
+                     f"{record.host.hostname or '?'} · {record.started_at[:19].replace('T', ' ')}"
+                     + (" · interrupted" if record.interrupted else ""))
+            device = any(b.device_latency is not None for b in record.batches)
+            table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+            table.add_column("batch", justify="right")
+            table.add_column("status")
+            for header in ("median ms", "mean ms", "p90 ms", "p99 ms", *(("device median ms",) if device else ()),
+                           "per image ms", "throughput /s", "peak RSS"):
+                table.add_column(header, justify="right")
+            for b in record.batches:
+                stats = b.latency
+                row = [str(b.batch), b.status if not b.error else f"{b.status}: {b.error}",
+                       *(_ms(None if stats is None else getattr(stats, name))
+                         for name in ("median_ms", "mean_ms", "p90_ms", "p99_ms"))]
+                if device:
+                    row.append(_ms(None if b.device_latency is None else b.device_latency.median_ms))
+                row += [_ms(b.latency_per_image_ms),
+                        "–" if b.throughput_per_s is None else f"{b.throughput_per_s:,.1f}",
+                        _bytes(None if b.memory is None else b.memory.peak_rss_bytes)]
+                table.add_row(*row)
+            console.print(table)
+            noisy = [str(b.batch) for b in record.batches if b.latency is not None and b.latency.noisy]
+            if noisy:
+                console.print(f"Noisy timings (coefficient of variation above 2.5 %) at batch {', '.join(noisy)}.")
+            if provenance is not None and provenance.layers:
+                console.print(_layer_table(provenance))
+
+
+def _layer_table(provenance):
+    from rich import box
+    from rich.table import Table
+
+    top = sorted(provenance.layers, key=lambda layer: layer.time_ms, reverse=True)[:10]
+    table = Table(title=f"trtexec profile: top {len(top)} of {len(provenance.layers)} layers "
+                        f"({provenance.profile_iterations} iterations)",
+                  box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("layer")
+    for header in ("average ms", "median ms", "share"):
+        table.add_column(header, justify="right")
+    for layer in top:
+        table.add_row(layer.name, _ms(layer.average_ms), _ms(layer.median_ms),
+                      "–" if layer.percentage is None else f"{layer.percentage:.1f} %")
+    return table
+
+
+@results_app.command("export")
+def export_command(ids: Optional[List[int]] = typer.Argument(None, help="Run ids (default: every run)."),
+                   fmt: str = typer.Option("json", "--format", "-f", help="json or csv (one row per batch)."),
+                   output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
+                   db: Optional[str] = DbOption) -> None:
+    """Stored runs as a versioned JSON document or as CSV."""
+    from onnxprof.store.export import results_csv, results_json
+
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose json or csv")
+    with _open(db) as store:
+        runs = store.export(ids or ())
+    text = results_json(runs) if fmt == "json" else results_csv(runs)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"--output {output}: cannot be written ({exc.strerror})") from None
+
+
+@results_app.command("import-trtexec")
+def import_trtexec_command(
+    model: str = typer.Option(..., "--model", "-m", help="The .onnx model trtexec ran."),
+    times: str = typer.Option(..., "--times", help="The file trtexec wrote with --exportTimes."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="The file trtexec wrote with --exportProfile."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, help="The batch size trtexec ran (its files do not say)."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 or int8, as built by trtexec."),
+    host: str = typer.Option("", "--host", help="Name of the machine trtexec ran on."),
+    db: Optional[str] = DbOption,
+) -> None:
+    """Store a trtexec run (--exportTimes, optionally --exportProfile) as a run of engine 'tensorrt (trtexec)'."""
+    from onnxprof.store.trtexec import import_trtexec
+
+    if precision not in ("fp32", "fp16", "int8", "best"):
+        raise UsageError(f"--precision {precision!r}: choose fp32, fp16, int8 or best")
+    imported = import_trtexec(model, times, profile, batch=batch, precision=precision, hostname=host)
+    with _open(db) as store:
+        run_id = store.save_trtexec(imported)
+    stats = imported.record.batches[0].latency
+    typer.echo(f"stored run {run_id}: {imported.provenance.queries} queries at batch {batch}, "
+               f"median {stats.median_ms:.3f} ms, {len(imported.provenance.layers)} profiled layers")

@@ -1,0 +1,212 @@
+"""Importing trtexec's exported JSON: ``--exportTimes`` (per query) and ``--exportProfile`` (per layer).
+
+``--exportTimes`` writes a list with one object per timed query (warm-up excluded), in milliseconds:
+``startEnqMs``/``endEnqMs``, ``startH2dMs``/``endH2dMs``, ``startComputeMs``/``endComputeMs``,
+``startD2hMs``/``endD2hMs`` (timestamps), and ``h2dMs``, ``computeMs``, ``d2hMs``, ``latencyMs``
+(durations; ``latencyMs`` = H2D + compute + D2H). Releases before TensorRT 8 spelled the transfers
+``startInMs``/``inMs``/``outMs``; only ``latencyMs`` and ``computeMs`` are needed here.
+
+``--exportProfile`` writes ``[{"count": N}, {"name", "timeMs", "averageMs", "medianMs", "percentage"}, ...]``:
+N profiled iterations, then each layer's total time over them, its mean and median per iteration
+(``medianMs`` since TensorRT 8.6) and its share of the summed layer time. Fused layers join the
+original names with " + ".
+
+Neither file says the batch size (it comes from ``--batch``) nor the model (``--model``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from onnxprof.errors import OnnxprofError
+from onnxprof.measure.records import OK, BatchResult, EngineInfo, HostInfo, LatencyStats, RunRecord
+from onnxprof.measure.stats import latency_stats, latency_per_image_ms, throughput_per_s
+
+TRTEXEC_ENGINE = "tensorrt (trtexec)"
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """One row of ``--exportProfile``."""
+
+    position: int                     # order in the file (TensorRT's execution order)
+    name: str
+    time_ms: float                    # summed over the profiled iterations
+    average_ms: float
+    median_ms: Optional[float]        # absent before TensorRT 8.6
+    percentage: Optional[float]       # share of the summed layer time, 0..100
+
+
+@dataclass(frozen=True)
+class TrtexecTimes:
+    queries: int
+    span_s: Optional[float]           # first start to last end over all timestamps, when present
+    host: LatencyStats                # latencyMs: H2D + compute + D2H per query
+    device: LatencyStats              # computeMs
+
+
+@dataclass(frozen=True)
+class TrtexecProfile:
+    iterations: int
+    layers: tuple[LayerTime, ...]
+
+
+@dataclass(frozen=True)
+class TrtexecProvenance:
+    """Where an imported run came from: the files and what they held beyond the run record."""
+
+    times_file: str
+    times_sha256: str
+    queries: int
+    profile_file: str = ""
+    profile_sha256: str = ""
+    profile_iterations: Optional[int] = None
+    layers: tuple[LayerTime, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrtexecImport:
+    record: RunRecord
+    provenance: TrtexecProvenance
+
+
+def read_json(path: str | os.PathLike, what: str) -> tuple[Any, str]:
+    """The parsed document and the sha256 of its bytes; any problem is one line naming the file."""
+    text = os.fspath(path)
+    try:
+        raw = Path(text).read_bytes()
+    except FileNotFoundError:
+        raise OnnxprofError(f"{text}: no such file; give the {what} JSON trtexec wrote") from None
+    except IsADirectoryError:
+        raise OnnxprofError(f"{text}: is a folder; give the {what} JSON file") from None
+    except OSError as exc:
+        raise OnnxprofError(f"{text}: cannot be read ({exc.strerror})") from None
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise OnnxprofError(f"{text}: not a text file; expected trtexec's {what} JSON") from None
+    except json.JSONDecodeError as exc:
+        raise OnnxprofError(f"{text}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+                            f"is the file complete? re-run trtexec with {what}") from None
+    return document, hashlib.sha256(raw).hexdigest()
+
+
+def _number(entry: dict, key: str, where: str, required: bool = True) -> Optional[float]:
+    value = entry.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        shown = "missing" if value is None else f"{value!r}"
+        raise OnnxprofError(f"{where}: {key!r} is {shown}, expected a finite number of milliseconds")
+    return float(value)
+
+
+def parse_times(document: Any, source: str = "times") -> TrtexecTimes:
+    """Per-query times (``--exportTimes``) as host and device latency statistics."""
+    if not isinstance(document, list) or not all(isinstance(entry, dict) for entry in document):
+        raise OnnxprofError(f"{source}: not trtexec --exportTimes JSON (expected a list of per-query objects)")
+    if not document:
+        raise OnnxprofError(f"{source}: holds no queries; did trtexec time any inference?")
+    host, device = [], []
+    first, last = math.inf, -math.inf
+    for index, entry in enumerate(document):
+        where = f"{source}: query {index}"
+        host.append(_number(entry, "latencyMs", where))
+        device.append(_number(entry, "computeMs", where))
+        for key, value in entry.items():
+            if key.endswith("Ms") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                if key.startswith("start"):
+                    first = min(first, value)
+                elif key.startswith("end"):
+                    last = max(last, value)
+    span_s = (last - first) / 1000.0 if math.isfinite(first) and math.isfinite(last) and last > first else None
+    return TrtexecTimes(queries=len(document), span_s=span_s, host=latency_stats(host, span_s),
+                        device=latency_stats(device, span_s))
+
+
+def parse_profile(document: Any, source: str = "profile") -> TrtexecProfile:
+    """Per-layer times (``--exportProfile``)."""
+    if (not isinstance(document, list) or not document or not isinstance(document[0], dict)
+            or "count" not in document[0]):
+        raise OnnxprofError(f"{source}: not trtexec --exportProfile JSON (expected a list starting with {{\"count\": N}})")
+    count = document[0]["count"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise OnnxprofError(f"{source}: \"count\" is {count!r}, expected a whole number of iterations")
+    layers = []
+    for position, entry in enumerate(document[1:]):
+        where = f"{source}: layer {position}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise OnnxprofError(f"{where}: expected an object with a \"name\" string")
+        layers.append(LayerTime(position=position, name=entry["name"],
+                                time_ms=_number(entry, "timeMs", where),
+                                average_ms=_number(entry, "averageMs", where),
+                                median_ms=_number(entry, "medianMs", where, required=False),
+                                percentage=_number(entry, "percentage", where, required=False)))
+    return TrtexecProfile(iterations=count, layers=tuple(layers))
+
+
+def times_batch(times: TrtexecTimes, batch: int, started_at: str = "", ended_at: str = "") -> BatchResult:
+    """One batch's result, with the harness's definitions of throughput and per-image latency."""
+    mean_ms = times.host.mean_ms
+    return BatchResult(batch=batch, status=OK, latency=times.host, device_latency=times.device,
+                       throughput_per_s=throughput_per_s(mean_ms, batch),
+                       latency_per_image_ms=latency_per_image_ms(mean_ms, batch),
+                       warmup_runs=0, started_at=started_at, ended_at=ended_at)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def static_summary(model: str, batch: int) -> dict:
+    """Headline figures of the static analysis at this batch size, JSON-ready."""
+    from onnxprof.cost.analysis import analyze
+    from onnxprof.model.shapes import ShapeBinding
+    from onnxprof.report.formats import quantity_json
+
+    report = analyze(model, ShapeBinding(batch=batch))
+    return {"parameters": report.parameters.elements, "parameter_bytes": report.parameters.bytes,
+            "macs": quantity_json(report.totals.macs), "flops": quantity_json(report.totals.flops),
+            "weight_bytes": report.memory.weight_bytes, "bindings": dict(report.bindings),
+            "complete": report.complete}
+
+
+def import_trtexec(model: str, times_path: str, profile_path: Optional[str] = None, batch: int = 1,
+                   precision: str = "fp32", hostname: str = "") -> TrtexecImport:
+    """A run record (one batch) from trtexec's files, with the model's sha256 and static summary."""
+    if batch < 1:
+        raise OnnxprofError(f"--batch {batch}: must be at least 1")
+    times_doc, times_sha = read_json(times_path, "--exportTimes")
+    times = parse_times(times_doc, times_path)
+    profile = None
+    profile_sha = ""
+    if profile_path is not None:
+        profile_doc, profile_sha = read_json(profile_path, "--exportProfile")
+        profile = parse_profile(profile_doc, profile_path)
+    static = static_summary(model, batch)      # also checks that the model is a readable ONNX file
+    ended = datetime.fromtimestamp(Path(times_path).stat().st_mtime, timezone.utc)
+    started = ended - timedelta(seconds=times.span_s or 0.0)
+    started_at, ended_at = started.isoformat(timespec="milliseconds"), ended.isoformat(timespec="milliseconds")
+    record = RunRecord(
+        model_source=model, model_path=str(Path(model).resolve()), model_sha256=file_sha256(model),
+        engine=EngineInfo(engine=TRTEXEC_ENGINE, provider="", precision=precision),
+        host=HostInfo(hostname=hostname, os="", cpu="", cpu_count=0, memory_bytes=0, python=""),
+        static=static, batches=(times_batch(times, batch, started_at, ended_at),),
+        started_at=started_at, ended_at=ended_at)
+    provenance = TrtexecProvenance(
+        times_file=str(Path(times_path).resolve()), times_sha256=times_sha, queries=times.queries,
+        profile_file="" if profile_path is None else str(Path(profile_path).resolve()),
+        profile_sha256=profile_sha, profile_iterations=None if profile is None else profile.iterations,
+        layers=() if profile is None else profile.layers)
+    return TrtexecImport(record=record, provenance=provenance)
