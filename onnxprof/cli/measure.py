@@ -1,0 +1,119 @@
+"""``onnxprof measure``: run a model over a batch sweep and show predicted vs measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from onnxprof.cli.options import DimOption, InputOption
+from onnxprof.errors import UsageError
+
+
+def parse_batches(text: str) -> list[int]:
+    """``1,2,4,8`` -> [1, 2, 4, 8]."""
+    try:
+        batches = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        batches = []
+    if not batches or any(b < 1 for b in batches):
+        raise UsageError(f"--batch {text!r}: expected positive sizes separated by commas, e.g. 1,2,4,8")
+    return batches
+
+
+def measure_command(
+    model: str = typer.Argument("zoo:resnet18", help="An .onnx file or zoo:NAME."),
+    engine: str = typer.Option("onnxruntime", "--engine", "-e", help="onnxruntime or tensorrt."),
+    provider: str = typer.Option("cpu", "--provider", "-p", help="ONNX Runtime provider: cpu, cuda or tensorrt."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 (GPU) or int8 (TensorRT, QDQ models)."),
+    batch: str = typer.Option("1", "--batch", "-b", help="Batch sizes, e.g. 1,2,4,8,16,32,64 (the paper's sweep)."),
+    inputs: Optional[List[str]] = InputOption,
+    dims: Optional[List[str]] = DimOption,
+    inputs_file: Optional[Path] = typer.Option(None, "--inputs", help="Feed real data from an .npz (arrays named like the inputs)."),
+    iterations: int = typer.Option(10, "--iterations", min=1, help="Minimum timed runs per batch size."),
+    duration: float = typer.Option(3.0, "--duration", min=0.0, help="Minimum timed seconds per batch size."),
+    warmup: int = typer.Option(10, "--warmup", min=0, help="Minimum warm-up runs."),
+    warmup_time: float = typer.Option(0.2, "--warmup-time", min=0.0, help="Minimum warm-up seconds."),
+    threads: int = typer.Option(0, "--threads", min=0, help="ONNX Runtime intra-op threads (0: its default)."),
+    optimization: str = typer.Option("all", "--optimization", help="ONNX Runtime graph optimisation: disable, basic, extended, all."),
+    device_id: int = typer.Option(0, "--device-id", min=0, help="GPU index."),
+    workspace: int = typer.Option(1024, "--workspace", min=1, help="TensorRT builder workspace, MB."),
+    include_transfers: bool = typer.Option(False, "--include-transfers", help="Time host-device copies too."),
+    allow_fallback: bool = typer.Option(False, "--allow-fallback", help="Accept nodes falling back to another provider."),
+    profile_layers: bool = typer.Option(False, "--profile-layers", help="Per-layer times from the engine's profiler."),
+    db: Optional[str] = typer.Option(None, "--db", help="Results database: a path or postgresql://... (default: user data dir)."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Store the run in the results database."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the JSON record to this file."),
+) -> None:
+    """Run the model with ONNX Runtime or TensorRT; latency, throughput and memory per batch size."""
+    from rich.console import Console
+
+    from onnxprof.cli.options import shape_binding
+    from onnxprof.engines.base import EngineOptions
+    from onnxprof.measure.harness import TimingProtocol
+    from onnxprof.measure.sweep import SweepPlan, run_sweep
+    from onnxprof.report.measure_tables import render_batch, render_engine, render_summary
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt!r}: choose table or json")
+    batches = parse_batches(batch)
+    binding = shape_binding(inputs, None, dims)
+    if inputs_file is not None and not inputs_file.is_file():
+        raise UsageError(f"--inputs {inputs_file}: no such file")
+    path = _model_file(model)
+    options = EngineOptions(provider=provider, precision=precision, threads=threads, optimization=optimization,
+                            device_id=device_id, workspace_mb=workspace, include_transfers=include_transfers,
+                            allow_fallback=allow_fallback, batches=tuple(batches), profile_layers=profile_layers)
+    plan = SweepPlan(source=model, model_path=path, batches=batches if inputs_file is None else batches[:1],
+                     engine=engine, options=options,
+                     protocol=TimingProtocol(warmup_runs=warmup, warmup_s=warmup_time, min_runs=iterations,
+                                             min_duration_s=duration),
+                     inputs=dict(binding.inputs or {}), dims=dict(binding.dims or {}), inputs_file=inputs_file)
+    console = Console(stderr=fmt == "json" and output is None)
+    store = _open_store(db) if save else None
+    run_id: list[int] = []
+
+    def started(record) -> None:
+        render_engine(record.engine, console)
+        if store is not None:
+            run_id.append(store.save_run(record))
+
+    def measured(result, prediction) -> None:
+        render_batch(result, prediction, console)
+        if store is not None:
+            store.append_batch(run_id[0], result)
+
+    record = run_sweep(plan, on_batch=measured, on_start=started)
+    if store is not None:
+        store.finish_run(run_id[0], record.ended_at, record.interrupted, predictions=record.predictions,
+                         engine=record.engine)
+    render_summary(record, console, run_id[0] if run_id else None)
+    if fmt == "json" or output is not None:
+        from onnxprof.report.run_json import run_json
+
+        text = run_json(record, run_id[0] if run_id else None)
+        if output is not None:
+            output.write_text(text)
+        else:
+            typer.echo(text, nl=False)
+    if record.interrupted:
+        raise typer.Exit(130)
+
+
+def _model_file(model: str) -> Path:
+    if model.startswith("zoo:"):
+        from onnxprof.zoo.export import export
+
+        return export(model[4:]).path
+    path = Path(model)
+    if not path.is_file():
+        raise UsageError(f"{model}: no such file; give the path of an .onnx model or zoo:NAME")
+    return path
+
+
+def _open_store(db: Optional[str]):
+    from onnxprof.store.db import Store
+
+    return Store(db)

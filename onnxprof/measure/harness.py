@@ -1,0 +1,97 @@
+"""The timing protocol (trtexec's rules): warm up by count and time, then time synchronous runs until
+both a minimum count and a minimum duration are met.
+
+Host timing is ``time.perf_counter_ns`` around each synchronous ``engine.infer()``; engines with a
+device clock (CUDA events) also report device time per run. The timed loop does nothing else: no
+sampling thread, no allocation beyond appending to a list.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Mapping, Optional
+
+import numpy as np
+
+from onnxprof.engines.base import Engine, EngineOutOfMemory
+from onnxprof.measure.memory import PeakMemory
+from onnxprof.measure.records import FAILED, OK, OUT_OF_MEMORY, BatchResult
+from onnxprof.measure.stats import latency_stats
+
+
+@dataclass(frozen=True)
+class TimingProtocol:
+    warmup_runs: int = 10
+    warmup_s: float = 0.2          # trtexec: 200 ms
+    min_runs: int = 10             # trtexec: 10 iterations
+    min_duration_s: float = 3.0    # trtexec: 3 s
+    noisy_cv: float = 0.025        # trtexec warns above 2.5 %
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
+               protocol: TimingProtocol = TimingProtocol()) -> BatchResult:
+    """Measure one batch size. Out-of-memory becomes a result, not an exception."""
+    started = _now()
+    try:
+        engine.activate(feeds)
+    except EngineOutOfMemory as exc:
+        return BatchResult(batch, OUT_OF_MEMORY, error=str(exc).splitlines()[0], started_at=started, ended_at=_now())
+    try:
+        warmups = _warm_up(engine, protocol)
+        with PeakMemory() as peak:
+            host_ms, device_ms, total_s = _timed_runs(engine, protocol)
+        memory = peak.result(engine.memory_bytes())
+    except EngineOutOfMemory as exc:
+        return BatchResult(batch, OUT_OF_MEMORY, error=str(exc).splitlines()[0], started_at=started, ended_at=_now())
+    finally:
+        engine.deactivate()
+    latency = latency_stats(host_ms, total_s, protocol.noisy_cv)
+    device = latency_stats(device_ms, None, protocol.noisy_cv) if device_ms else None
+    reference = device.mean_ms if device is not None else latency.mean_ms
+    return BatchResult(batch, OK, latency=latency, device_latency=device,
+                       throughput_per_s=batch * 1000.0 / reference, latency_per_image_ms=reference / batch,
+                       memory=memory, warmup_runs=warmups, started_at=started, ended_at=_now())
+
+
+def failed_batch(batch: int, error: Exception) -> BatchResult:
+    now = _now()
+    return BatchResult(batch, FAILED, error=str(error).splitlines()[0] if str(error) else type(error).__name__,
+                       started_at=now, ended_at=now)
+
+
+def _warm_up(engine: Engine, protocol: TimingProtocol) -> int:
+    runs, start = 0, time.perf_counter()
+    while runs < protocol.warmup_runs or time.perf_counter() - start < protocol.warmup_s:
+        engine.infer()
+        runs += 1
+    return runs
+
+
+def _timed_runs(engine: Engine, protocol: TimingProtocol) -> tuple[list[float], list[float], float]:
+    clock, infer = time.perf_counter_ns, engine.infer
+    device_timer = engine.device_time_ms if _has_device_clock(engine) else None
+    samples: list[int] = []
+    device: list[float] = []
+    min_ns = int(protocol.min_duration_s * 1e9)
+    start = clock()
+    while True:
+        t0 = clock()
+        if device_timer is None:
+            infer()
+        else:
+            device.append(device_timer())
+        samples.append(clock() - t0)
+        if len(samples) >= protocol.min_runs and clock() - start >= min_ns:
+            break
+    total_s = (clock() - start) / 1e9
+    return [s / 1e6 for s in samples], device, total_s
+
+
+def _has_device_clock(engine: Engine) -> bool:
+    return type(engine).device_time_ms is not Engine.device_time_ms

@@ -1,0 +1,78 @@
+"""Inputs to feed a model: synthetic from each input's type and bound shape, or real from an .npz.
+
+Synthetic values look like real data so the measurement is not distorted: floats ~ N(0, 1) as
+normalised images or embeddings are; integer ids within the rows of the table they index (found in
+the static graph: the input feeds a Gather); booleans all true (masks that attend everywhere).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Optional
+
+import numpy as np
+from onnx import helper
+
+from onnxprof.cost.analysis import StaticReport
+from onnxprof.errors import UsageError
+
+DEFAULT_INT_HIGH = 2   # an integer input that indexes nothing known: 0/1 (token types, flags)
+
+
+def synthetic_feeds(report: StaticReport, seed: int = 0) -> dict[str, np.ndarray]:
+    """Feeds for every input of an analysed model whose shapes are all bound."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for tensor in report.inputs:
+        shape = _concrete(tensor.name, tensor.shape)
+        dtype = helper.tensor_dtype_to_np_dtype(report.graph.graph["tensors"][tensor.name].dtype)
+        if dtype == np.bool_:
+            feeds[tensor.name] = np.ones(shape, dtype=np.bool_)
+        elif np.issubdtype(dtype, np.integer):
+            high = index_range(report, tensor.name) or DEFAULT_INT_HIGH
+            feeds[tensor.name] = rng.integers(0, high, size=shape).astype(dtype)
+        else:
+            feeds[tensor.name] = rng.standard_normal(shape).astype(dtype)
+    return feeds
+
+
+def index_range(report: StaticReport, name: str) -> Optional[int]:
+    """Rows of the smallest table this input indexes through Gather (its ids must stay below)."""
+    graph = report.graph
+    tensors = graph.graph["tensors"]
+    limits = []
+    for _, data in graph.nodes(data=True):
+        if data["op_type"] == "Gather" and len(data["inputs"]) > 1 and data["inputs"][1] == name:
+            table = tensors.get(data["inputs"][0])
+            axis = data["attributes"].get("axis", 0)
+            if table is not None and table.shape is not None and isinstance(table.shape[axis], int):
+                limits.append(table.shape[axis])
+    return min(limits) if limits else None
+
+
+def _concrete(name: str, shape) -> tuple[int, ...]:
+    if shape is None or any(not isinstance(d, int) for d in shape):
+        dims = "?" if shape is None else "x".join(str(d) for d in shape)
+        raise UsageError(f"input {name} has shape {dims} with unbound dims: bind them with --batch, "
+                         f"--input {name}:DIMS or --dim NAME=VALUE")
+    return tuple(shape)
+
+
+def load_feeds(path: Path, report: StaticReport) -> dict[str, np.ndarray]:
+    """Real inputs from an .npz whose arrays are named like the model's inputs."""
+    try:
+        archive = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--inputs {path}: not a readable .npz file ({exc})") from None
+    expected = {t.name for t in report.inputs}
+    missing = expected - set(archive.files)
+    if missing:
+        raise UsageError(f"--inputs {path}: no array for input(s) {', '.join(sorted(missing))} "
+                         f"(the file has {', '.join(archive.files) or 'none'})")
+    return {name: archive[name] for name in expected}
+
+
+def batch_of(feeds: Mapping[str, np.ndarray]) -> int:
+    """The leading dimension shared by the feeds (1 for scalars)."""
+    leading = {a.shape[0] for a in feeds.values() if a.ndim}
+    return leading.pop() if len(leading) == 1 else 1

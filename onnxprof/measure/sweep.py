@@ -1,0 +1,106 @@
+"""A measurement run: one engine, the paper's batch sweep, every batch saved as it finishes.
+
+A batch that does not fit is recorded as out of memory and the sweep goes on; Ctrl-C stops it
+cleanly and keeps the finished batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from onnxprof.cost.analysis import StaticReport, analyze
+from onnxprof.engines import create_engine
+from onnxprof.engines.base import EngineOptions
+from onnxprof.measure.harness import TimingProtocol, failed_batch, time_batch
+from onnxprof.measure.host import host_info
+from onnxprof.measure.inputs import batch_of, load_feeds, synthetic_feeds
+from onnxprof.measure.records import BatchResult, RunRecord
+from onnxprof.model.shapes import ShapeBinding
+from onnxprof.predict.basic import Prediction, cpu_macs_per_s, predict
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    source: str                          # what the user named
+    model_path: Path                     # the file the engine loads
+    batches: Sequence[int]
+    engine: str = "onnxruntime"
+    options: EngineOptions = EngineOptions()
+    protocol: TimingProtocol = TimingProtocol()
+    inputs: dict = field(default_factory=dict)    # --input NAME:DIMS (batch dim included)
+    dims: dict = field(default_factory=dict)      # --dim NAME=VALUE
+    inputs_file: Optional[Path] = None            # --inputs FILE.npz
+
+
+def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], None] = lambda *_: None,
+              on_start: Callable[[RunRecord], None] = lambda _: None) -> RunRecord:
+    """Measure every batch size; ``on_start`` sees the run before the first batch (to store it),
+    ``on_batch`` each batch's result and prediction as soon as it is measured."""
+    import psutil
+
+    baseline_rss = psutil.Process().memory_info().rss
+    started = _now()
+    reports = {b: _static(plan, b) for b in plan.batches}
+    first = reports[plan.batches[0]]
+    engine = create_engine(plan.engine, plan.model_path, replace(plan.options, batches=tuple(plan.batches)))
+    results: list[BatchResult] = []
+    predictions: dict[int, dict] = {}
+    interrupted = False
+    with engine:
+        rate = cpu_macs_per_s()
+        record = RunRecord(model_source=plan.source, model_path=str(plan.model_path), model_sha256=_sha256(plan.model_path),
+                           engine=engine.info(), host=host_info(), static=_headline(first), batches=(),
+                           started_at=started, ended_at="")
+        on_start(record)
+        try:
+            for batch in plan.batches:
+                report = reports[batch]
+                feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
+                prediction = predict(report, batch_of(feeds), rate, baseline_rss)
+                try:
+                    result = time_batch(engine, feeds, batch_of(feeds), plan.protocol)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # an engine failure on one batch: record it, go on
+                    result = failed_batch(batch, exc)
+                results.append(result)
+                predictions[batch] = _prediction_json(prediction)
+                on_batch(result, prediction)
+        except KeyboardInterrupt:
+            interrupted = True
+    return replace(record, engine=engine.info(), batches=tuple(results), ended_at=_now(), interrupted=interrupted,
+                   predictions=predictions)
+
+
+def _static(plan: SweepPlan, batch: int) -> StaticReport:
+    inputs = {name: (batch,) + tuple(dims[1:]) for name, dims in plan.inputs.items()}
+    return analyze(plan.model_path, ShapeBinding(inputs=inputs, batch=batch, dims=plan.dims), check=False)
+
+
+def _headline(report: StaticReport) -> dict:
+    from onnxprof.report.formats import quantity_json
+
+    return {"parameters": report.parameters.elements, "weight_bytes": report.memory.weight_bytes,
+            "macs": quantity_json(report.totals.macs), "flops": quantity_json(report.totals.flops),
+            "peak_activation_bytes": quantity_json(report.memory.peak_activation_bytes),
+            "complete": report.complete}
+
+
+def _prediction_json(prediction: Prediction) -> dict:
+    return {k: v for k, v in prediction.__dict__.items() if k != "batch"}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

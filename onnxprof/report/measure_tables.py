@@ -1,0 +1,73 @@
+"""The terminal report of ``onnxprof measure``: predicted and measured side by side, per batch."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from onnxprof.measure.records import OK, BatchResult, EngineInfo, RunRecord
+from onnxprof.predict.basic import Prediction
+from onnxprof.report.units import megabytes
+
+
+def render_engine(info: EngineInfo, console: Console) -> None:
+    placed = ", ".join(f"{provider} {count}" for provider, count in info.nodes_by_provider.items()) or "-"
+    line = f"[bold]{info.engine}[/] {info.provider} {info.precision} · nodes by provider: {placed}"
+    if info.fallback:
+        line += "  [yellow](fallback: not all nodes run on the provider asked for)[/]"
+    console.print(line)
+
+
+def render_batch(result: BatchResult, prediction: Optional[Prediction], console: Console) -> None:
+    title = f"batch {result.batch}"
+    if result.status != OK:
+        console.print(Text(f"{title}: {result.status.replace('_', ' ')} — {result.error}", style="yellow"))
+        return
+    lat = result.latency
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    for column in ("", "predicted", "measured", "error"):
+        table.add_column(column, justify="left" if not column else "right", no_wrap=True)
+    measured_ms = result.device_latency.mean_ms if result.device_latency else lat.mean_ms
+    rows = [
+        ("latency per batch (mean)", prediction and prediction.latency_ms, measured_ms, _ms),
+        ("latency per image", prediction and prediction.latency_per_image_ms, result.latency_per_image_ms, _ms),
+        ("throughput (images/s)", prediction and prediction.throughput_per_s, result.throughput_per_s, _rate),
+        ("peak RSS", prediction and prediction.peak_rss_bytes, result.memory and result.memory.peak_rss_bytes, megabytes),
+    ]
+    for label, predicted, measured, fmt in rows:
+        table.add_row(label, "-" if predicted is None else fmt(predicted), "-" if measured is None else fmt(measured),
+                      _error(predicted, measured))
+    console.print(table)
+    spread = (f"median {lat.median_ms:.3f} · p90 {lat.p90_ms:.3f} · p99 {lat.p99_ms:.3f} · min {lat.min_ms:.3f} "
+              f"· max {lat.max_ms:.3f} ms · cv {lat.cv:.1%} · {lat.samples} runs in {lat.total_s:.1f} s")
+    console.print(Text(spread, style="yellow" if lat.noisy else "dim"))
+    if lat.noisy:
+        console.print(Text(f"  noisy: the coefficient of variation {lat.cv:.1%} is above 2.5 %; "
+                           "close other programs or lengthen --duration", style="yellow"))
+
+
+def render_summary(record: RunRecord, console: Console, run_id: Optional[int] = None) -> None:
+    kept = sum(1 for b in record.batches if b.status == OK)
+    where = f"saved as run {run_id}" if run_id is not None else "not saved"
+    if record.interrupted:
+        console.print(Text(f"interrupted: {kept} finished batch(es) kept, {where}", style="yellow"))
+    else:
+        console.print(Text(f"{kept} of {len(record.batches)} batch sizes measured, {where}", style="dim"))
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.3f} ms"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _error(predicted, measured) -> str:
+    if not predicted or not measured:
+        return "-"
+    return f"{(predicted - measured) / measured:+.0%}"

@@ -1,0 +1,24 @@
+"""A measurement run as JSON (the same record the results store exports)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Optional
+
+from onnxprof import __version__
+from onnxprof.measure.records import RunRecord
+
+SCHEMA_VERSION = 1
+
+
+def run_dict(record: RunRecord, run_id: Optional[int] = None) -> dict:
+    body = dataclasses.asdict(record)
+    body["predictions"] = {str(k): v for k, v in record.predictions.items()}
+    return {"id": run_id, **body}
+
+
+def run_json(record: RunRecord, run_id: Optional[int] = None) -> str:
+    document = {"schema": "onnxprof.measurement", "schema_version": SCHEMA_VERSION, "onnxprof_version": __version__,
+                "run": run_dict(record, run_id)}
+    return json.dumps(document, indent=1) + "\n"
