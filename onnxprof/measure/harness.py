@@ -59,9 +59,9 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
                        memory=memory, warmup_runs=warmups, started_at=started, ended_at=_now())
 
 
-def failed_batch(batch: int, error: Exception) -> BatchResult:
+def failed_batch(batch: int, error: Exception, status: str = FAILED) -> BatchResult:
     now = _now()
-    return BatchResult(batch, FAILED, error=str(error).splitlines()[0] if str(error) else type(error).__name__,
+    return BatchResult(batch, status, error=str(error).splitlines()[0] if str(error) else type(error).__name__,
                        started_at=now, ended_at=now)
 
 

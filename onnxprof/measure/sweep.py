@@ -18,7 +18,8 @@ from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.harness import TimingProtocol, failed_batch, time_batch
 from onnxprof.measure.host import host_info
 from onnxprof.measure.inputs import batch_of, load_feeds, synthetic_feeds
-from onnxprof.measure.records import BatchResult, RunRecord
+from onnxprof.errors import OnnxprofError
+from onnxprof.measure.records import OUT_OF_MEMORY, BatchResult, RunRecord
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.predict.basic import Prediction, cpu_macs_per_s, predict
 
@@ -59,11 +60,13 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
         try:
             for batch in plan.batches:
                 report = reports[batch]
-                feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
-                prediction = predict(report, batch_of(feeds), rate, baseline_rss)
+                prediction = predict(report, batch, rate, baseline_rss)
                 try:
+                    feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
                     result = time_batch(engine, feeds, batch_of(feeds), plan.protocol)
-                except KeyboardInterrupt:
+                except MemoryError as exc:  # the inputs alone do not fit in host memory
+                    result = failed_batch(batch, exc, status=OUT_OF_MEMORY)
+                except OnnxprofError:
                     raise
                 except Exception as exc:  # an engine failure on one batch: record it, go on
                     result = failed_batch(batch, exc)
