@@ -59,6 +59,8 @@ def measure_command(
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: choose table or json")
     batches = parse_batches(batch)
+    if profile_layers and len(batches) > 1:
+        raise UsageError("--profile-layers profiles one batch size: give a single --batch")
     binding = shape_binding(inputs, None, dims)
     if inputs_file is not None and not inputs_file.is_file():
         raise UsageError(f"--inputs {inputs_file}: no such file")
@@ -89,6 +91,10 @@ def measure_command(
     if store is not None:
         store.finish_run(run_id[0], record.ended_at, record.interrupted, predictions=record.predictions,
                          engine=record.engine)
+    if record.layers:
+        from onnxprof.report.measure_tables import render_layers
+
+        render_layers(record.layers, console)
     render_summary(record, console, run_id[0] if run_id else None)
     if fmt == "json" or output is not None:
         from onnxprof.report.run_json import run_json

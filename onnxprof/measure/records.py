@@ -94,3 +94,4 @@ class RunRecord:
     ended_at: str
     interrupted: bool = False
     predictions: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # batch -> predicted figures
+    layers: tuple = ()                             # LayerRow per profiled layer (--profile-layers), not stored yet

@@ -18,6 +18,7 @@ from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.harness import TimingProtocol, failed_batch, time_batch
 from onnxprof.measure.host import host_info
 from onnxprof.measure.inputs import batch_of, load_feeds, synthetic_feeds
+from onnxprof.measure.layers import join_layers
 from onnxprof.errors import OnnxprofError
 from onnxprof.measure.records import OUT_OF_MEMORY, BatchResult, RunRecord
 from onnxprof.model.shapes import ShapeBinding
@@ -75,8 +76,11 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
                 on_batch(result, prediction)
         except KeyboardInterrupt:
             interrupted = True
+        layers = ()
+        if plan.options.profile_layers and results:
+            layers = tuple(join_layers(reports[results[-1].batch], engine.layer_profile(), rate))
     return replace(record, engine=engine.info(), batches=tuple(results), ended_at=_now(), interrupted=interrupted,
-                   predictions=predictions)
+                   predictions=predictions, layers=layers)
 
 
 def _static(plan: SweepPlan, batch: int) -> StaticReport:

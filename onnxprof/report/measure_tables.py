@@ -71,3 +71,20 @@ def _error(predicted, measured) -> str:
     if not predicted or not measured:
         return "-"
     return f"{(predicted - measured) / measured:+.0%}"
+
+
+def render_layers(rows, console: Console, top: int = 25) -> None:
+    """Per-layer measured vs predicted, slowest first; a fused kernel is one row with its ONNX nodes."""
+    total = sum(r.measured_ms for r in rows) or 1.0
+    table = Table(title=f"Layers by measured time (top {min(top, len(rows))} of {len(rows)} kernels)",
+                  box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("kernel", overflow="fold")
+    table.add_column("ONNX nodes", overflow="fold")
+    for column in ("measured", "share", "predicted", "error"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in sorted(rows, key=lambda r: r.measured_ms, reverse=True)[:top]:
+        nodes = ", ".join(row.onnx_nodes) if len(row.onnx_nodes) <= 3 else f"{row.onnx_nodes[0]} … ({len(row.onnx_nodes)})"
+        table.add_row(row.name, f"{nodes} [{'+'.join(row.op_types)}]", _ms(row.measured_ms),
+                      f"{row.measured_ms / total:.1%}", "-" if row.predicted_ms is None else _ms(row.predicted_ms),
+                      _error(row.predicted_ms, row.measured_ms))
+    console.print(table)

@@ -15,6 +15,7 @@ SCHEMA_VERSION = 1
 def run_dict(record: RunRecord, run_id: Optional[int] = None) -> dict:
     body = dataclasses.asdict(record)
     body["predictions"] = {str(k): v for k, v in record.predictions.items()}
+    body["layers"] = [dataclasses.asdict(layer) for layer in record.layers]
     return {"id": run_id, **body}
 
 

@@ -1,0 +1,38 @@
+"""Per-layer profiles joined back to the ONNX nodes, with and without the engine's fusions."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from onnxprof.cost.analysis import analyze
+from onnxprof.engines.base import EngineOptions
+from onnxprof.engines.onnxruntime import OnnxRuntimeEngine
+from onnxprof.measure.layers import join_layers
+from onnxprof.model.shapes import ShapeBinding
+from tests.cost.test_models import RESNET_STYLE_MACS, resnet_style_model
+
+
+@pytest.mark.parametrize("optimization", ["disable", "all"])
+def test_every_onnx_node_is_covered_once(tmp_path, optimization):
+    path = tmp_path / "resnet_style.onnx"
+    onnx.save(resnet_style_model(), path)
+    report = analyze(path, ShapeBinding(batch=2))
+    with OnnxRuntimeEngine(path, EngineOptions(profile_layers=True, optimization=optimization)) as engine:
+        engine.activate({"x": np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)})
+        for _ in range(3):
+            engine.infer()
+        profile = engine.layer_profile()
+        engine.deactivate()
+    rows = join_layers(report, profile, macs_per_s=1e10)
+    covered = [node for row in rows for node in row.onnx_nodes]
+    assert sorted(covered) == sorted(n.name for n in report.nodes)        # each node in exactly one row
+    assert sum(row.macs for row in rows) == 2 * RESNET_STYLE_MACS
+    assert sum(row.measured_ms for row in rows) == pytest.approx(sum(p["time_ms"] for p in profile))
+    conv = next(row for row in rows if "conv1" in row.onnx_nodes)
+    assert conv.predicted_ms == pytest.approx(conv.macs / 1e10 * 1000)
+    if optimization == "all":   # Conv + BatchNorm (+ ReLU) run as one kernel: one row
+        assert "bn1" in conv.onnx_nodes and len(rows) < len(report.nodes)
+    else:
+        assert len(rows) == len(report.nodes)
