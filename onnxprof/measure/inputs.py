@@ -36,6 +36,12 @@ def synthetic_feeds(report: StaticReport, seed: int = 0) -> dict[str, np.ndarray
     return feeds
 
 
+def require_bound(report: StaticReport) -> None:
+    """A one-line error naming the first input whose shape still has a symbol."""
+    for tensor in report.inputs:
+        _concrete(tensor.name, tensor.shape)
+
+
 def index_range(report: StaticReport, name: str) -> Optional[int]:
     """Rows of the smallest table this input indexes through Gather (its ids must stay below)."""
     graph = report.graph

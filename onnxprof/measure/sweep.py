@@ -17,7 +17,7 @@ from onnxprof.engines import create_engine
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.harness import TimingProtocol, failed_batch, time_batch
 from onnxprof.measure.host import host_info
-from onnxprof.measure.inputs import batch_of, load_feeds, synthetic_feeds
+from onnxprof.measure.inputs import batch_of, load_feeds, require_bound, synthetic_feeds
 from onnxprof.measure.layers import join_layers
 from onnxprof.errors import OnnxprofError
 from onnxprof.measure.records import OUT_OF_MEMORY, BatchResult, RunRecord
@@ -47,6 +47,9 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
     baseline_rss = psutil.Process().memory_info().rss
     started = _now()
     reports = {b: _static(plan, b) for b in plan.batches}
+    if plan.inputs_file is None:
+        for report in reports.values():
+            require_bound(report)       # before building the engine: a missing --dim fails at once
     first = reports[plan.batches[0]]
     engine = create_engine(plan.engine, plan.model_path, replace(plan.options, batches=tuple(plan.batches)))
     results: list[BatchResult] = []

@@ -136,3 +136,13 @@ def test_ctrl_c_keeps_the_finished_batches(mlp, tmp_path):
     stored = Store(str(db)).list_runs()
     run = Store(str(db)).get_run(stored[0].id)
     assert run.interrupted and 1 <= len(run.batches) < 4 and run.batches[0].status == OK
+
+
+def test_an_unbound_sequence_length_fails_before_the_engine_is_built(tmp_path):
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="embed", axis=0)]
+    path = tmp_path / "tokens.onnx"
+    onnx.save(make_model(nodes, [("ids", ["N", "S"], TensorProto.INT64)], [("e", None)], [weight("table", [37, 8])]), path)
+    result = CliRunner().invoke(app, ["measure", str(path), *FAST, "--no-save"])
+    assert result.exit_code == 2 and "unbound dims" in result.stderr and "onnxruntime cpu" not in result.output
+    bound = CliRunner().invoke(app, ["measure", str(path), "--dim", "S=16", *FAST, "--no-save", "-f", "json"])
+    assert json.loads(bound.stdout)["run"]["batches"][0]["status"] == OK
