@@ -1,0 +1,1 @@
+"""Power meters: lab instruments over VISA, Jetson on-board sensors, tegrastats, NVML, replayed CSVs."""
