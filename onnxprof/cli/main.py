@@ -9,6 +9,7 @@ import typer
 
 from onnxprof.cli import analyze, measure, ops
 from onnxprof.cli.results import results_app
+from onnxprof.cli.meters import meters_app
 from onnxprof.cli.zoo import zoo_app
 
 app = typer.Typer(
@@ -39,12 +40,10 @@ def _reporting_user_errors(command: Callable) -> Callable:
 app.command(name="analyze")(_reporting_user_errors(analyze.analyze_command))
 app.command(name="ops")(_reporting_user_errors(ops.ops_command))
 app.command(name="measure")(_reporting_user_errors(measure.measure_command))
-for _command in zoo_app.registered_commands:
-    _command.callback = _reporting_user_errors(_command.callback)
-app.add_typer(zoo_app, name="zoo")
-for _command in results_app.registered_commands:
-    _command.callback = _reporting_user_errors(_command.callback)
-app.add_typer(results_app, name="results")
+for _name, _group in (("zoo", zoo_app), ("results", results_app), ("meters", meters_app)):
+    for _command in _group.registered_commands:
+        _command.callback = _reporting_user_errors(_command.callback)
+    app.add_typer(_group, name=_name)
 
 
 def _print_version(value: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -42,6 +43,14 @@ def measure_command(
     include_transfers: bool = typer.Option(False, "--include-transfers", help="Time host-device copies too."),
     allow_fallback: bool = typer.Option(False, "--allow-fallback", help="Accept nodes falling back to another provider."),
     profile_layers: bool = typer.Option(False, "--profile-layers", help="Per-layer times from the engine's profiler."),
+    meter: Optional[str] = typer.Option(None, "--meter", "-m", help="Power meter: visa-supply, visa-scope, jetson, tegrastats, nvml, replay or auto."),
+    visa_resource: Optional[str] = typer.Option(None, "--visa-resource", help="VISA resource of the instrument, e.g. GPIB0::5::INSTR."),
+    scope_channel: int = typer.Option(1, "--scope-channel", min=1, help="Scope channel with the current probe."),
+    supply_voltage: Optional[float] = typer.Option(None, "--supply-voltage", help="Volts to multiply the scope's current by."),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="CSV of time and watts for --meter replay."),
+    replay_offset: Optional[float] = typer.Option(None, "--replay-offset", help="Seconds to add to the CSV's times to reach this run's clock."),
+    idle: float = typer.Option(0.0, "--idle", min=0.0, help="Seconds of idle power measured before the sweep (net power = gross - idle)."),
+    min_rate: Optional[float] = typer.Option(None, "--min-rate", help="Sample rate (Hz) the load needs; windows below it are flagged."),
     db: Optional[str] = typer.Option(None, "--db", help="Results database: a path or postgresql://... (default: user data dir)."),
     save: bool = typer.Option(True, "--save/--no-save", help="Store the run in the results database."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
@@ -73,6 +82,14 @@ def measure_command(
                      protocol=TimingProtocol(warmup_runs=warmup, warmup_s=warmup_time, min_runs=iterations,
                                              min_duration_s=duration),
                      inputs=dict(binding.inputs or {}), dims=dict(binding.dims or {}), inputs_file=inputs_file)
+    if meter is not None:
+        from onnxprof.meters import MeterOptions, create_meter
+
+        plan = replace(plan, meter=create_meter(meter, MeterOptions(
+            visa_resource=visa_resource, scope_channel=scope_channel, supply_voltage=supply_voltage,
+            gpu_index=device_id, replay=replay, replay_offset=replay_offset, min_rate_hz=min_rate)), idle_s=idle)
+    elif idle:
+        raise UsageError("--idle measures idle power: it needs a --meter")
     console = Console(stderr=fmt == "json" and output is None)
     store = _open_store(db) if save else None
     run_id: list[int] = []

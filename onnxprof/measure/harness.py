@@ -11,14 +11,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
 
 import numpy as np
 
 from onnxprof.engines.base import Engine, EngineOutOfMemory
 from onnxprof.measure.memory import PeakMemory
-from onnxprof.measure.records import FAILED, OK, OUT_OF_MEMORY, BatchResult
+from onnxprof.measure.records import FAILED, OK, OUT_OF_MEMORY, BatchResult, PowerFigures
 from onnxprof.measure.stats import latency_stats
+
+if TYPE_CHECKING:
+    from onnxprof.meters.base import Meter, PowerWindow
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,10 @@ def _now() -> str:
 
 
 def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
-               protocol: TimingProtocol = TimingProtocol()) -> BatchResult:
-    """Measure one batch size. Out-of-memory becomes a result, not an exception."""
+               protocol: TimingProtocol = TimingProtocol(), meter: Optional["Meter"] = None,
+               idle_w: Optional[float] = None) -> BatchResult:
+    """Measure one batch size. Out-of-memory becomes a result, not an exception. With a meter, the
+    power window is exactly the timed runs (same clock)."""
     started = _now()
     try:
         engine.activate(feeds)
@@ -45,7 +50,9 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
     try:
         warmups = _warm_up(engine, protocol)
         with PeakMemory() as peak:
+            window_start = time.perf_counter()
             host_ms, device_ms, total_s = _timed_runs(engine, protocol)
+            window_end = time.perf_counter()
         memory = peak.result(engine.memory_bytes())
     except EngineOutOfMemory as exc:
         return BatchResult(batch, OUT_OF_MEMORY, error=str(exc).splitlines()[0], started_at=started, ended_at=_now())
@@ -54,9 +61,32 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
     latency = latency_stats(host_ms, total_s, protocol.noisy_cv)
     device = latency_stats(device_ms, None, protocol.noisy_cv) if device_ms else None
     reference = device.mean_ms if device is not None else latency.mean_ms
+    power = None
+    if meter is not None:
+        power = power_figures(meter.name, meter.window(window_start, window_end, meter_min_rate(meter)),
+                              images=len(host_ms) * batch, idle_w=idle_w)
     return BatchResult(batch, OK, latency=latency, device_latency=device,
                        throughput_per_s=batch * 1000.0 / reference, latency_per_image_ms=reference / batch,
-                       memory=memory, warmup_runs=warmups, started_at=started, ended_at=_now())
+                       memory=memory, warmup_runs=warmups, started_at=started, ended_at=_now(), power=power)
+
+
+def meter_min_rate(meter: "Meter") -> Optional[float]:
+    """The sample rate a load needs to be resolved, when the user said (``--min-rate``)."""
+    return getattr(meter, "min_rate_hz", None)
+
+
+def power_figures(meter: str, window: "PowerWindow", images: int, idle_w: Optional[float]) -> PowerFigures:
+    """Gross and net power, energy per image and images per joule from a window."""
+    duration = window.end_s - window.start_s
+    gross, energy = window.mean_w, window.energy_j
+    net = gross - idle_w if gross is not None and idle_w is not None else None
+    per_image = energy / images if energy is not None and images else None
+    net_per_image = net * duration / images if net is not None and images else None
+    return PowerFigures(meter=meter, gross_w=gross, peak_w=window.peak_w, energy_j=energy, idle_w=idle_w, net_w=net,
+                        energy_per_image_j=per_image, net_energy_per_image_j=net_per_image,
+                        images_per_j=1 / per_image if per_image else None, samples=window.samples,
+                        sample_rate_hz=window.sample_rate_hz, rails_w=dict(window.rails_mean_w), method=window.method,
+                        warnings=window.warnings, missing=window.missing)
 
 
 def failed_batch(batch: int, error: Exception, status: str = FAILED) -> BatchResult:

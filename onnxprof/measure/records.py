@@ -42,6 +42,30 @@ class MemoryMeasurement:
 
 
 @dataclass(frozen=True)
+class PowerFigures:
+    """Power during one batch size's timed runs, and what it costs per inference.
+
+    Net = gross − idle (the paper's Figures 4 and 8); energy per image is the window's energy over the
+    images it processed (timed runs × batch)."""
+
+    meter: str
+    gross_w: Optional[float] = None
+    peak_w: Optional[float] = None
+    energy_j: Optional[float] = None
+    idle_w: Optional[float] = None
+    net_w: Optional[float] = None
+    energy_per_image_j: Optional[float] = None
+    net_energy_per_image_j: Optional[float] = None
+    images_per_j: Optional[float] = None
+    samples: int = 0
+    sample_rate_hz: float = 0.0
+    rails_w: Mapping[str, float] = field(default_factory=dict)
+    method: str = ""
+    warnings: tuple[str, ...] = ()
+    missing: str = ""                             # why there is no power (a meter fault), when there is none
+
+
+@dataclass(frozen=True)
 class BatchResult:
     batch: int
     status: str                                   # ok | out_of_memory | failed
@@ -54,6 +78,7 @@ class BatchResult:
     warmup_runs: int = 0
     started_at: str = ""
     ended_at: str = ""
+    power: Optional[PowerFigures] = None          # when a meter was attached
 
 
 @dataclass(frozen=True)
@@ -95,3 +120,5 @@ class RunRecord:
     interrupted: bool = False
     predictions: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # batch -> predicted figures
     layers: tuple = ()                             # LayerRow per profiled layer (--profile-layers), not stored yet
+    meter: str = ""                                # the power meter, described ("" without one)
+    idle_power_w: Optional[float] = None           # measured before the sweep (--idle)

@@ -7,6 +7,8 @@ cleanly and keeps the finished batches.
 from __future__ import annotations
 
 import hashlib
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +38,8 @@ class SweepPlan:
     inputs: dict = field(default_factory=dict)    # --input NAME:DIMS (batch dim included)
     dims: dict = field(default_factory=dict)      # --dim NAME=VALUE
     inputs_file: Optional[Path] = None            # --inputs FILE.npz
+    meter: Optional[object] = None                # a onnxprof.meters Meter, sampling through the sweep
+    idle_s: float = 0.0                           # --idle: seconds of idle power before the sweep
 
 
 def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], None] = lambda *_: None,
@@ -55,11 +59,13 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
     results: list[BatchResult] = []
     predictions: dict[int, dict] = {}
     interrupted = False
-    with engine:
+    with engine, _sampling(plan.meter):
         rate = cpu_macs_per_s()
+        idle_w = _idle_power(plan.meter, plan.idle_s)
         record = RunRecord(model_source=plan.source, model_path=str(plan.model_path), model_sha256=_sha256(plan.model_path),
                            engine=engine.info(), host=host_info(), static=_headline(first), batches=(),
-                           started_at=started, ended_at="")
+                           started_at=started, ended_at="", meter=plan.meter.describe() if plan.meter else "",
+                           idle_power_w=idle_w)
         on_start(record)
         try:
             for batch in plan.batches:
@@ -67,7 +73,7 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
                 prediction = predict(report, batch, rate, baseline_rss)
                 try:
                     feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
-                    result = time_batch(engine, feeds, batch_of(feeds), plan.protocol)
+                    result = time_batch(engine, feeds, batch_of(feeds), plan.protocol, plan.meter, idle_w)
                 except MemoryError as exc:  # the inputs alone do not fit in host memory
                     result = failed_batch(batch, exc, status=OUT_OF_MEMORY)
                 except OnnxprofError:
@@ -84,6 +90,28 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
             layers = tuple(join_layers(reports[results[-1].batch], engine.layer_profile(), rate))
     return replace(record, engine=engine.info(), batches=tuple(results), ended_at=_now(), interrupted=interrupted,
                    predictions=predictions, layers=layers)
+
+
+@contextmanager
+def _sampling(meter):
+    """Run the meter's sampler for the whole sweep (windows are cut from it per batch)."""
+    if meter is None:
+        yield
+        return
+    meter.start()
+    try:
+        yield
+    finally:
+        meter.stop()
+
+
+def _idle_power(meter, seconds: float) -> Optional[float]:
+    """Mean power over ``seconds`` of doing nothing, before the first batch (the paper's 1.30 W)."""
+    if meter is None or seconds <= 0:
+        return None
+    start = time.perf_counter()
+    time.sleep(seconds)
+    return meter.window(start, time.perf_counter()).mean_w
 
 
 def _static(plan: SweepPlan, batch: int) -> StaticReport:

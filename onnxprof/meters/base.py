@@ -59,6 +59,7 @@ class Meter(ABC):
 
     name = "meter"
     nominal_rate_hz: float = 10.0
+    min_rate_hz: Optional[float] = None   # the rate the measured load needs; windows warn below it
 
     def __init__(self, interval_s: Optional[float] = None):
         self.interval_s = interval_s if interval_s is not None else 1.0 / self.nominal_rate_hz

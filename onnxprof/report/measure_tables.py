@@ -38,10 +38,22 @@ def render_batch(result: BatchResult, prediction: Optional[Prediction], console:
         ("throughput (images/s)", prediction and prediction.throughput_per_s, result.throughput_per_s, _rate),
         ("peak RSS", prediction and prediction.peak_rss_bytes, result.memory and result.memory.peak_rss_bytes, megabytes),
     ]
+    power = result.power
+    if power is not None:
+        rows += [
+            ("power (mean, gross)", None, power.gross_w, _watts),
+            ("power (net of idle)", None, power.net_w, _watts),
+            ("energy per image", None, power.energy_per_image_j, _joules),
+            ("images per joule", None, power.images_per_j, _rate),
+        ]
     for label, predicted, measured, fmt in rows:
         table.add_row(label, "-" if predicted is None else fmt(predicted), "-" if measured is None else fmt(measured),
                       _error(predicted, measured))
     console.print(table)
+    if power is not None:
+        note = power.missing and f"power missing: {power.missing}"
+        for message in ([note] if note else []) + list(power.warnings):
+            console.print(Text(f"  {power.meter}: {message}", style="yellow"))
     spread = (f"median {lat.median_ms:.3f} · p90 {lat.p90_ms:.3f} · p99 {lat.p99_ms:.3f} · min {lat.min_ms:.3f} "
               f"· max {lat.max_ms:.3f} ms · cv {lat.cv:.1%} · {lat.samples} runs in {lat.total_s:.1f} s")
     console.print(Text(spread, style="yellow" if lat.noisy else "dim"))
@@ -61,6 +73,14 @@ def render_summary(record: RunRecord, console: Console, run_id: Optional[int] = 
 
 def _ms(value: float) -> str:
     return f"{value:,.3f} ms"
+
+
+def _watts(value: float) -> str:
+    return f"{value:,.3f} W"
+
+
+def _joules(value: float) -> str:
+    return f"{value * 1000:,.3f} mJ" if abs(value) < 1 else f"{value:,.3f} J"
 
 
 def _rate(value: float) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
 from onnxprof.errors import OnnxprofError
-from onnxprof.measure.records import (BatchResult, EngineInfo, HostInfo, LatencyStats, MemoryMeasurement,
+from onnxprof.measure.records import (BatchResult, EngineInfo, HostInfo, LatencyStats, MemoryMeasurement, PowerFigures,
                                       RunRecord)
 from onnxprof.store.trtexec import LayerTime, TrtexecImport, TrtexecProvenance
 
@@ -63,6 +63,8 @@ runs = Table(
     Column("host", JSON, nullable=False),             # HostInfo
     Column("static", JSON, nullable=False),
     Column("predictions", JSON, nullable=False),      # {"batch": {figure: value}}
+    Column("meter", Text, nullable=False, default=""),
+    Column("idle_power_w", Double, nullable=True),
 )
 
 batches = Table(
@@ -82,6 +84,7 @@ batches = Table(
     Column("warmup_runs", Integer, nullable=False),
     Column("started_at", String(40), nullable=False),
     Column("ended_at", String(40), nullable=False),
+    Column("power", JSON, nullable=True),                 # PowerFigures, when a meter was attached
 )
 
 trtexec_imports = Table(
@@ -198,7 +201,8 @@ def _batch_row(run_id: int, position: int, result: BatchResult) -> dict:
                            "error": result.error, "throughput_per_s": result.throughput_per_s,
                            "latency_per_image_ms": result.latency_per_image_ms,
                            "memory_measured": result.memory is not None, "warmup_runs": result.warmup_runs,
-                           "started_at": result.started_at, "ended_at": result.ended_at}
+                           "started_at": result.started_at, "ended_at": result.ended_at,
+                           "power": None if result.power is None else _plain(dataclasses.asdict(result.power))}
     for prefix, stats in zip(LATENCY_PREFIXES, (result.latency, result.device_latency)):
         for name in LATENCY_FIELDS:
             row[f"{prefix}_{name}"] = None if stats is None else getattr(stats, name)
@@ -219,7 +223,13 @@ def _batch_from(row: Mapping) -> BatchResult:
                        latency=_stats_from(row, "host"), device_latency=_stats_from(row, "device"),
                        throughput_per_s=row["throughput_per_s"], latency_per_image_ms=row["latency_per_image_ms"],
                        memory=memory, warmup_runs=row["warmup_runs"], started_at=row["started_at"],
-                       ended_at=row["ended_at"])
+                       ended_at=row["ended_at"], power=_power_from(row["power"]))
+
+
+def _power_from(value: Optional[Mapping]) -> Optional[PowerFigures]:
+    if value is None:
+        return None
+    return PowerFigures(**{**value, "warnings": tuple(value.get("warnings", ())), "rails_w": dict(value.get("rails_w", {}))})
 
 
 def _known(cls, values: Mapping) -> dict:
@@ -243,7 +253,8 @@ def _run_row(record: RunRecord) -> dict:
             "interrupted": record.interrupted, "model_source": record.model_source,
             "model_path": record.model_path, "model_sha256": record.model_sha256,
             **_engine_columns(record.engine), "host": host, "static": _plain(record.static),
-            "predictions": _predictions_json(record.predictions)}
+            "predictions": _predictions_json(record.predictions), "meter": record.meter,
+            "idle_power_w": record.idle_power_w}
 
 
 def _record_from(row: Mapping, batch_rows: Sequence[Mapping]) -> RunRecord:
@@ -253,7 +264,8 @@ def _record_from(row: Mapping, batch_rows: Sequence[Mapping]) -> RunRecord:
                      model_sha256=row["model_sha256"], engine=engine, host=HostInfo(**_known(HostInfo, row["host"])),
                      static=row["static"], batches=tuple(_batch_from(b) for b in batch_rows),
                      started_at=row["started_at"], ended_at=row["ended_at"], interrupted=row["interrupted"],
-                     predictions={int(batch): figures for batch, figures in row["predictions"].items()})
+                     predictions={int(batch): figures for batch, figures in row["predictions"].items()},
+                     meter=row["meter"] or "", idle_power_w=row["idle_power_w"])
 
 
 # ---------------------------------------------------------------------------------------- the store
