@@ -13,7 +13,7 @@ from onnx import ModelProto
 from onnxprof.cost.memory import activation_peak
 from onnxprof.gcpause import cyclic_gc_paused
 from onnxprof.cost.parameters import ParameterSummary, parameter_tensors, summarize_parameters
-from onnxprof.cost.registry import CONSTANT, DATA, METADATA, NodeContext, ShapeUnknown, lookup
+from onnxprof.cost.registry import DATA, METADATA, NodeContext, ShapeUnknown, lookup
 from onnxprof.model.dtypes import dtype_name
 from onnxprof.model.graph import TensorInfo, build_graph
 from onnxprof.model.load import LoadedModel, load_model, prepare_model

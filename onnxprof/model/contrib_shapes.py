@@ -34,7 +34,7 @@ def _attention(shapes: list, attrs: dict) -> list:
 
 
 def _multi_head_attention(shapes: list, attrs: dict) -> list:
-    q, heads = shapes[0], attrs.get("num_heads")
+    q = shapes[0]
     if q is None:
         return [None]
     value = shapes[2] if len(shapes) > 2 else None

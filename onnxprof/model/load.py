@@ -19,11 +19,11 @@ from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 
 from onnxprof.errors import ModelError
 from onnxprof.model.dtypes import BITS, storage_bytes
-from onnxprof.model.wire import load_without_payloads
+from onnxprof.model.wire import SMALL, load_without_payloads
 
 # Tensors at most this large keep their values: shape vectors, axes, scales, pads. Shape inference and
-# constant propagation need them; weights are far larger.
-SMALL_TENSOR_BYTES = 4096
+# constant propagation need them; weights are far larger. The same bound as the parser's.
+SMALL_TENSOR_BYTES = SMALL
 _DATA_FIELDS = ("raw_data", "float_data", "int32_data", "string_data", "int64_data", "double_data",
                 "uint64_data")
 _DATA_FIELD_NAMES = frozenset(_DATA_FIELDS)
