@@ -123,7 +123,7 @@ def test_ctrl_c_keeps_the_finished_batches(mlp, tmp_path):
     command = [sys.executable, "-m", "onnxprof", "measure", str(mlp), "--batch", "1,2,4,8", "--duration", "1.5",
                "--db", str(db)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "COLUMNS": "120"})
+                               env={**os.environ, "COLUMNS": "120", "PYTHONUNBUFFERED": "1"})  # see each batch as it ends
     deadline = time.time() + 60
     seen = ""
     while "batch 1" not in seen and time.time() < deadline:   # the first batch is reported (and stored)
