@@ -58,7 +58,7 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
         tensors[name] = _tensor(name, types, WEIGHT)
 
     values = {t.name: numpy_helper.to_array(t) for t in proto.initializer
-              if tensor_nbytes(t) <= SMALL_TENSOR_BYTES and has_values(t)}
+              if has_values(t) and tensor_nbytes(t) <= SMALL_TENSOR_BYTES}
     producer: dict[str, str] = {}
     keys: set[str] = set()
     nodes: list[tuple[str, dict]] = []

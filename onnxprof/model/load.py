@@ -224,14 +224,15 @@ def _strip_tensor_data(tensors: list[TensorProto]) -> list[TensorProto]:
             for field in _DATA_FIELDS + ("external_data",):
                 tensor.ClearField(field)
             tensor.data_location = TensorProto.DEFAULT
-        if not has_values(tensor):
+            stripped.append(tensor)
+        elif not has_values(tensor):   # already left out by the parser
             stripped.append(tensor)
     return stripped
 
 
 def has_values(tensor: TensorProto) -> bool:
     """Whether the tensor still carries its values (small tensors do; weights were stripped)."""
-    return any(field.name in _DATA_FIELD_NAMES for field, _ in tensor.ListFields()) or tensor_nbytes(tensor) == 0
+    return any(field.name in _DATA_FIELD_NAMES for field, _ in tensor.ListFields()) or 0 in tensor.dims
 
 
 def _check_model(model: ModelProto, stripped: list[TensorProto]) -> None:
