@@ -1,0 +1,38 @@
+"""Calibration end to end on small models with ONNX Runtime's CPU provider: points collected,
+leave-one-model-out predictions made without the held-out model."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+from onnx import helper
+
+from onnxprof.measure.harness import TimingProtocol
+from onnxprof.predict.calibrate import best, collect, leave_one_model_out
+from tests.builders import make_model, weight
+
+
+def _mlp(path, width: int, layers: int):
+    nodes, inits, x = [], [], "x"
+    for i in range(layers):
+        nodes += [helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"], name=f"fc{i}"),
+                  helper.make_node("Relu", [f"m{i}"], [f"r{i}"], name=f"relu{i}")]
+        inits.append(weight(f"w{i}", [width, width], value=0.01))
+        x = f"r{i}"
+    onnx.save(make_model(nodes, [("x", ["N", width])], [(x, ["N", width])], inits), path)
+    return path
+
+
+def test_calibration_points_and_held_out_predictions(tmp_path):
+    models = [(f"mlp{w}x{n}", _mlp(tmp_path / f"mlp{w}x{n}.onnx", w, n)) for w, n in ((128, 2), (256, 2), (256, 4))]
+    points = collect(models, [1, 4], protocol=TimingProtocol(warmup_runs=2, warmup_s=0, min_runs=5, min_duration_s=0))
+    assert [(p.model, p.batch) for p in points] == [(m, b) for m, _ in models for b in (1, 4)]
+    first = points[0]
+    assert first.macs_per_image == 2 * 128 * 128 and first.median_ms > 0
+    assert {layer.group for layer in first.layers} >= {"MatMul"}
+    results = leave_one_model_out(points, compute_flops_per_s=1e10, bandwidth_bytes_per_s=1e10)
+    assert {(r.predictor, r.batch) for r in results} == {(p, b) for p in ("operations", "roofline") for b in (1, 4)}
+    for r in results:
+        assert set(r.predicted_ms) == {m for m, _ in models}
+        assert all(v > 0 for v in r.predicted_ms.values()) and r.quality.n == 3
+    assert best(results) in ("operations", "roofline")
