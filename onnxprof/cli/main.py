@@ -7,7 +7,7 @@ from typing import Callable
 
 import typer
 
-from onnxprof.cli import analyze, measure, ops
+from onnxprof.cli import analyze, measure, ops, predict
 from onnxprof.cli.results import results_app
 from onnxprof.cli.meters import meters_app
 from onnxprof.cli.zoo import zoo_app
@@ -40,6 +40,8 @@ def _reporting_user_errors(command: Callable) -> Callable:
 app.command(name="analyze")(_reporting_user_errors(analyze.analyze_command))
 app.command(name="ops")(_reporting_user_errors(ops.ops_command))
 app.command(name="measure")(_reporting_user_errors(measure.measure_command))
+app.command(name="calibrate")(_reporting_user_errors(predict.calibrate_command))
+app.command(name="predict")(_reporting_user_errors(predict.predict_command))
 for _name, _group in (("zoo", zoo_app), ("results", results_app), ("meters", meters_app)):
     for _command in _group.registered_commands:
         _command.callback = _reporting_user_errors(_command.callback)

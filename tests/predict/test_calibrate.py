@@ -36,3 +36,40 @@ def test_calibration_points_and_held_out_predictions(tmp_path):
         assert set(r.predicted_ms) == {m for m, _ in models}
         assert all(v > 0 for v in r.predicted_ms.values()) and r.quality.n == 3
     assert best(results) in ("operations", "roofline")
+
+
+def test_calibrate_then_predict_from_the_profile(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from onnxprof.cli.main import app
+
+    paths = [str(_mlp(tmp_path / f"m{w}.onnx", w, 2)) for w in (64, 128, 192)]
+    profile = tmp_path / "here.json"
+    runner = CliRunner()
+    done = runner.invoke(app, ["calibrate", "--models", ",".join(paths), "--batch", "1", "--duration", "0",
+                               "-o", str(profile), "--name", "test-box"], env={"COLUMNS": "160"})
+    assert done.exit_code == 0, done.output
+    assert "Held-out error" in done.output and profile.is_file()
+    body = json.loads(profile.read_text())
+    assert body["schema"] == "onnxprof.device-profile" and body["profile"]["name"] == "test-box"
+    predicted = runner.invoke(app, ["predict", paths[1], "--device", str(profile), "--batch", "1,2"],
+                              env={"COLUMNS": "160"})
+    assert predicted.exit_code == 0 and "held-out RMSPE" in predicted.output
+
+
+def test_predict_from_published_facts_and_bad_profiles(tmp_path):
+    from typer.testing import CliRunner
+
+    from onnxprof.cli.main import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["predict", "zoo:resnet18", "--device", "jetson-tx1", "--batch", "1"], env={"COLUMNS": "160"})
+    assert out.exit_code == 0 and "uncalibrated" in out.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    result = runner.invoke(app, ["predict", "zoo:resnet18", "--device", str(bad)])
+    assert result.exit_code == 2 and "not a readable device profile" in result.stderr
+    few = runner.invoke(app, ["calibrate", "--models", "resnet18,alexnet"])
+    assert few.exit_code == 2 and "at least 3 models" in few.stderr
