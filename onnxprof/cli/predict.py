@@ -11,7 +11,7 @@ from onnxprof.errors import UsageError
 
 
 def calibrate_command(
-    models: str = typer.Option("resnet18,resnet34,mobilenet-v2,squeezenet1.1,googlenet,alexnet", "--models",
+    models: str = typer.Option("resnet18,resnet34,mobilenet-v2,efficientnet-b0,squeezenet1.1,googlenet,alexnet", "--models",
                                help="Zoo names or .onnx paths, comma-separated."),
     batch: str = typer.Option("1,8", "--batch", "-b", help="Batch sizes to calibrate."),
     engine: str = typer.Option("onnxruntime", "--engine", "-e"),

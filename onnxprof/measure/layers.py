@@ -51,9 +51,17 @@ def join_layers(report: StaticReport, profile: list[dict], macs_per_s: float) ->
     for layer in profile:
         nodes = tuple(covered[layer["name"]])
         macs = sum(by_name[n].macs for n in nodes if by_name[n].status == COUNTED and isinstance(by_name[n].macs, int))
-        rows.append(LayerRow(layer["name"], nodes, tuple(dict.fromkeys(graph.nodes[n]["op_type"] for n in nodes)),
+        rows.append(LayerRow(layer["name"], nodes, tuple(dict.fromkeys(op_class(graph.nodes[n]) for n in nodes)),
                              float(layer["time_ms"]), macs / macs_per_s * 1000 if macs else None, macs))
     return rows
+
+
+def op_class(data: Mapping) -> str:
+    """The op type, with grouped convolutions told apart: a depthwise or grouped Conv runs at a very
+    different fraction of the roofline than a dense one, so predictors fit them separately."""
+    if data["op_type"] == "Conv" and data["attributes"].get("group", 1) > 1:
+        return "Conv(grouped)"
+    return data["op_type"]
 
 
 def _anchor(name: str, graph: nx.DiGraph, producers: Mapping[str, str]) -> Optional[str]:

@@ -19,6 +19,7 @@ from typing import Mapping, Sequence, Union
 import numpy as np
 
 from onnxprof.cost.analysis import COUNTED, StaticReport
+from onnxprof.measure.layers import op_class
 from onnxprof.predict.metrics import nonnegative_least_squares, r_squared
 
 # -- operations model ---------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ class RooflineModel:
             if not isinstance(flops, (int, float)) or not isinstance(moved, (int, float)):
                 raise ValueError(f"node {node.name} has symbolic costs: bind the model's dimensions first")
             if flops or moved:
-                total += self.layer_ms(float(flops), float(moved), node.op_type)
+                total += self.layer_ms(float(flops), float(moved), op_class(report.graph.nodes[node.name]))
         return total
 
 
@@ -236,7 +237,8 @@ def layer_samples(rows: Sequence, report: StaticReport) -> list[LayerSample]:
                 raise ValueError(f"node {name} has symbolic costs: bind the model's dimensions first")
             flops += node.flops
             moved += node_moved
-            flops_by_op[node.op_type] = flops_by_op.get(node.op_type, 0.0) + node.flops
+            kind = op_class(report.graph.nodes[name])
+            flops_by_op[kind] = flops_by_op.get(kind, 0.0) + node.flops
         op_types = tuple(row.op_types)
         samples.append(LayerSample(op_types, flops, moved, float(row.measured_ms),
                                    tuple(flops_by_op.get(op, 0.0) for op in op_types)))
