@@ -33,7 +33,7 @@ from typing import Iterable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from onnxprof.engines.base import Engine, EngineOptions, EngineOutOfMemory, EngineUnavailable, ProviderFallback
-from onnxprof.errors import ModelError, UsageError
+from onnxprof.errors import ModelError, UsageError, first_line
 from onnxprof.measure.records import EngineInfo
 
 INSTALL_HINT = ("onnxruntime is not installed: pip install 'onnxprof[onnxruntime]' "
@@ -145,11 +145,6 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or any(marker in text for marker in OOM_MARKERS)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _is_ort_error(error: BaseException) -> bool:
     return type(error).__module__.startswith("onnxruntime")
 
@@ -159,9 +154,9 @@ def _raise_run_error(exc: Exception) -> None:
     if isinstance(exc, (EngineOutOfMemory, UsageError)):
         raise exc
     if is_out_of_memory(exc):
-        raise EngineOutOfMemory(_first_line(exc)) from exc
+        raise EngineOutOfMemory(first_line(exc)) from exc
     if type(exc).__name__ == "InvalidArgument" and _is_ort_error(exc):
-        raise UsageError(f"ONNX Runtime refused the inputs: {_first_line(exc)}") from exc
+        raise UsageError(f"ONNX Runtime refused the inputs: {first_line(exc)}") from exc
     raise exc
 
 
@@ -362,10 +357,10 @@ class OnnxRuntimeEngine(Engine):
             return self._ort.InferenceSession(str(self.model_path), sess_options=session_options, providers=chain)
         except Exception as exc:
             if is_out_of_memory(exc):
-                raise EngineOutOfMemory(_first_line(exc)) from exc
+                raise EngineOutOfMemory(first_line(exc)) from exc
             if not _is_ort_error(exc):
                 raise
-            line = _first_line(exc)
+            line = first_line(exc)
             if "Unsupported model IR version" in line:
                 raise ModelError(f"{self.model_path}: {line} - save the model with an IR version this "
                                  "onnxruntime accepts (set model.ir_version, then onnx.save) or upgrade "

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Mapping, Optional
 import numpy as np
 
 from onnxprof.engines.base import Engine, EngineOutOfMemory
+from onnxprof.errors import first_line
 from onnxprof.measure.memory import PeakMemory
 from onnxprof.measure.records import FAILED, OK, OUT_OF_MEMORY, BatchResult, PowerFigures
 from onnxprof.measure.stats import latency_stats
@@ -33,7 +34,8 @@ class TimingProtocol:
     noisy_cv: float = 0.025        # trtexec warns above 2.5 %
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """UTC now, as stored in records."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
@@ -42,11 +44,11 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
                idle_w: Optional[float] = None) -> BatchResult:
     """Measure one batch size. Out-of-memory becomes a result, not an exception. With a meter, the
     power window is exactly the timed runs (same clock)."""
-    started = _now()
+    started = now_iso()
     try:
         engine.activate(feeds)
     except EngineOutOfMemory as exc:
-        return BatchResult(batch, OUT_OF_MEMORY, error=str(exc).splitlines()[0], started_at=started, ended_at=_now())
+        return BatchResult(batch, OUT_OF_MEMORY, error=first_line(exc), started_at=started, ended_at=now_iso())
     try:
         warmups = _warm_up(engine, protocol)
         with PeakMemory() as peak:
@@ -55,7 +57,7 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
             window_end = time.perf_counter()
         memory = peak.result(engine.memory_bytes())
     except EngineOutOfMemory as exc:
-        return BatchResult(batch, OUT_OF_MEMORY, error=str(exc).splitlines()[0], started_at=started, ended_at=_now())
+        return BatchResult(batch, OUT_OF_MEMORY, error=first_line(exc), started_at=started, ended_at=now_iso())
     finally:
         engine.deactivate()
     latency = latency_stats(host_ms, total_s, protocol.noisy_cv)
@@ -67,7 +69,7 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
                               images=len(host_ms) * batch, idle_w=idle_w)
     return BatchResult(batch, OK, latency=latency, device_latency=device,
                        throughput_per_s=batch * 1000.0 / reference, latency_per_image_ms=reference / batch,
-                       memory=memory, warmup_runs=warmups, started_at=started, ended_at=_now(), power=power)
+                       memory=memory, warmup_runs=warmups, started_at=started, ended_at=now_iso(), power=power)
 
 
 def meter_min_rate(meter: "Meter") -> Optional[float]:
@@ -90,8 +92,8 @@ def power_figures(meter: str, window: "PowerWindow", images: int, idle_w: Option
 
 
 def failed_batch(batch: int, error: Exception, status: str = FAILED) -> BatchResult:
-    now = _now()
-    return BatchResult(batch, status, error=str(error).splitlines()[0] if str(error) else type(error).__name__,
+    now = now_iso()
+    return BatchResult(batch, status, error=first_line(error),
                        started_at=now, ended_at=now)
 
 

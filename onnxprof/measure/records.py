@@ -5,8 +5,9 @@ These are what the harness returns, the store saves and the reports render.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 OK, OUT_OF_MEMORY, FAILED = "ok", "out_of_memory", "failed"
 
@@ -122,3 +123,14 @@ class RunRecord:
     layers: tuple = ()                             # LayerRow per profiled layer (--profile-layers), not stored yet
     meter: str = ""                                # the power meter, described ("" without one)
     idle_power_w: Optional[float] = None           # measured before the sweep (--idle)
+
+
+def json_ready(value: Any) -> Any:
+    """Records as JSON-ready values: dataclasses to dicts, mapping keys to strings (batch sizes)."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: json_ready(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    return value

@@ -6,23 +6,22 @@ cleanly and keeps the finished batches.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from onnxprof.cost.analysis import StaticReport, analyze
 from onnxprof.engines import create_engine
 from onnxprof.engines.base import EngineOptions
-from onnxprof.measure.harness import TimingProtocol, failed_batch, time_batch
+from onnxprof.measure.harness import TimingProtocol, failed_batch, now_iso, time_batch
 from onnxprof.measure.host import host_info
 from onnxprof.measure.inputs import batch_of, load_feeds, require_bound, synthetic_feeds
 from onnxprof.measure.layers import join_layers
 from onnxprof.errors import OnnxprofError
 from onnxprof.measure.records import OUT_OF_MEMORY, BatchResult, RunRecord
+from onnxprof.model.load import file_sha256
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.predict.basic import Prediction, cpu_macs_per_s, predict
 
@@ -49,7 +48,7 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
     import psutil
 
     baseline_rss = psutil.Process().memory_info().rss
-    started = _now()
+    started = now_iso()
     reports = {b: _static(plan, b) for b in plan.batches}
     if plan.inputs_file is None:
         for report in reports.values():
@@ -62,7 +61,7 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
     with engine, _sampling(plan.meter):
         rate = cpu_macs_per_s()
         idle_w = _idle_power(plan.meter, plan.idle_s)
-        record = RunRecord(model_source=plan.source, model_path=str(plan.model_path), model_sha256=_sha256(plan.model_path),
+        record = RunRecord(model_source=plan.source, model_path=str(plan.model_path), model_sha256=file_sha256(plan.model_path),
                            engine=engine.info(), host=host_info(), static=_headline(first), batches=(),
                            started_at=started, ended_at="", meter=plan.meter.describe() if plan.meter else "",
                            idle_power_w=idle_w)
@@ -88,7 +87,7 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
         layers = ()
         if plan.options.profile_layers and results:
             layers = tuple(join_layers(reports[results[-1].batch], engine.layer_profile(), rate))
-    return replace(record, engine=engine.info(), batches=tuple(results), ended_at=_now(), interrupted=interrupted,
+    return replace(record, engine=engine.info(), batches=tuple(results), ended_at=now_iso(), interrupted=interrupted,
                    predictions=predictions, layers=layers)
 
 
@@ -132,13 +131,3 @@ def _prediction_json(prediction: Prediction) -> dict:
     return {k: v for k, v in prediction.__dict__.items() if k != "batch"}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from onnxprof.errors import UsageError
+from onnxprof.errors import UsageError, first_line
 from onnxprof.meters.base import Meter, MeterUnavailable, PowerWindow, Sample, clock, window_figures
 
 INSTALL_HINT = "pip install 'onnxprof[visa]'"
@@ -164,11 +164,6 @@ def check_error_queue(reply: str, who: str) -> None:
 
 # -- opening a resource --------------------------------------------------------------------------
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _open_resource(who: str, resource: str, backend: str, timeout_ms: int, resource_manager):
     """(resource manager we created or None, open resource). MeterUnavailable when pyvisa, the
     backend or the instrument is not there."""
@@ -182,7 +177,7 @@ def _open_resource(who: str, resource: str, backend: str, timeout_ms: int, resou
         try:
             rm = owned = pyvisa.ResourceManager(backend)
         except Exception as exc:  # backend library missing (pyvisa-py, NI-VISA ...)
-            raise MeterUnavailable(f"{who}: no VISA backend {backend!r} ({_first_line(exc)}): {INSTALL_HINT}") from None
+            raise MeterUnavailable(f"{who}: no VISA backend {backend!r} ({first_line(exc)}): {INSTALL_HINT}") from None
     try:
         res = rm.open_resource(resource, open_timeout=timeout_ms)
         res.timeout = timeout_ms
@@ -191,7 +186,7 @@ def _open_resource(who: str, resource: str, backend: str, timeout_ms: int, resou
     except Exception as exc:
         if owned is not None:
             owned.close()
-        raise MeterUnavailable(f"{who}: cannot open {resource} ({_first_line(exc)})") from None
+        raise MeterUnavailable(f"{who}: cannot open {resource} ({first_line(exc)})") from None
     return owned, res
 
 
@@ -203,7 +198,7 @@ def _identify(who: str, resource: str, res) -> str:
             warnings.simplefilter("ignore")          # pyvisa warns about an unterminated (empty) reply
             idn = res.query("*IDN?").strip()
     except Exception as exc:
-        raise MeterUnavailable(f"{who}: {resource} does not answer *IDN? ({_first_line(exc)})") from None
+        raise MeterUnavailable(f"{who}: {resource} does not answer *IDN? ({first_line(exc)})") from None
     if not idn:
         raise MeterUnavailable(f"{who}: {resource} does not answer *IDN?")
     return idn
@@ -248,7 +243,7 @@ class VisaSupplyMeter(Meter):
             raise
         except Exception as exc:
             self.close()
-            raise MeterUnavailable(f"{self.name}: {self.resource} does not take *CLS ({_first_line(exc)})") from None
+            raise MeterUnavailable(f"{self.name}: {self.resource} does not take *CLS ({first_line(exc)})") from None
 
     def read(self) -> Sample:
         res = self._res
@@ -422,7 +417,7 @@ class VisaScopeMeter(Meter):
             check_error_queue(self._res.query(":SYSTem:ERRor?"), self.resource)
         except Exception as exc:
             self.close()
-            raise MeterUnavailable(f"{self.name}: {self.resource} did not take the set-up ({_first_line(exc)})") from None
+            raise MeterUnavailable(f"{self.name}: {self.resource} did not take the set-up ({first_line(exc)})") from None
 
     def _voltage(self) -> float:
         if self.voltage_v is not None:

@@ -7,6 +7,7 @@ after loading (checker, shape inference, analysis) works on a graph-sized model.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import onnx.inliner
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 
-from onnxprof.errors import ModelError
+from onnxprof.errors import ModelError, first_line
 from onnxprof.model.dtypes import BITS, storage_bytes
 from onnxprof.model.wire import SMALL, load_without_payloads
 
@@ -78,12 +79,20 @@ def prepare_model(model: ModelProto, source: str, folder: Path | None = None, fi
         try:
             _check_model(model, stripped)
         except onnx.checker.ValidationError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{source}: the ONNX checker rejects the model: {first} "
+            raise ModelError(f"{source}: the ONNX checker rejects the model: {first_line(exc)} "
                              "(pass --no-check to analyze it anyway)") from None
     if model.functions:  # model-local functions are costed through their bodies: inline the calls
         model = onnx.inliner.inline_local_functions(model)
     return LoadedModel(source=source, model=model, file_bytes=file_bytes, external_bytes=external_bytes)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def iter_graphs(graph: GraphProto) -> Iterator[GraphProto]:

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Optional
 
 from onnxprof import __version__
-from onnxprof.measure.records import RunRecord
+from onnxprof.measure.records import RunRecord, json_ready
 
 SCHEMA_VERSION = 1
 
 
 def run_dict(record: RunRecord, run_id: Optional[int] = None) -> dict:
-    body = dataclasses.asdict(record)
-    body["predictions"] = {str(k): v for k, v in record.predictions.items()}
-    body["layers"] = [dataclasses.asdict(layer) for layer in record.layers]
-    return {"id": run_id, **body}
+    return {"id": run_id, **json_ready(record)}
 
 
 def run_json(record: RunRecord, run_id: Optional[int] = None) -> str:

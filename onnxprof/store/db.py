@@ -25,9 +25,9 @@ from sqlalchemy import (JSON, Boolean, Column, Double, ForeignKey, Integer, BigI
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
-from onnxprof.errors import OnnxprofError
+from onnxprof.errors import OnnxprofError, first_line
 from onnxprof.measure.records import (BatchResult, EngineInfo, HostInfo, LatencyStats, MemoryMeasurement, PowerFigures,
-                                      RunRecord)
+                                      RunRecord, json_ready)
 from onnxprof.store.trtexec import LayerTime, TrtexecImport, TrtexecProvenance
 
 SCHEMA_VERSION = 1
@@ -181,8 +181,7 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(getattr(exc, "orig", None) or exc)   # SQLAlchemy wraps the driver's error
 
 
 # ---------------------------------------------------------------------------------------- conversions
@@ -437,23 +436,9 @@ class Store:
         exported = []
         for run_id in chosen:
             record = self.get_run(run_id)
-            body = {"id": run_id, "schema_version": SCHEMA_VERSION, **_record_json(record)}
+            body = {"id": run_id, "schema_version": SCHEMA_VERSION, **json_ready(record)}
             provenance = self.trtexec_provenance(run_id)
             if provenance is not None:
-                body["trtexec"] = _dataclass_json(provenance)
+                body["trtexec"] = json_ready(provenance)
             exported.append(body)
         return exported
-
-
-def _dataclass_json(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _dataclass_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(key): _dataclass_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_dataclass_json(item) for item in value]
-    return value
-
-
-def _record_json(record: RunRecord) -> dict:
-    return _dataclass_json(record)

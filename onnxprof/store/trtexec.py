@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from onnxprof.errors import OnnxprofError
+from onnxprof.model.load import file_sha256
 from onnxprof.measure.records import OK, BatchResult, EngineInfo, HostInfo, LatencyStats, RunRecord
 from onnxprof.measure.stats import latency_stats, latency_per_image_ms, throughput_per_s
 
@@ -159,14 +160,6 @@ def times_batch(times: TrtexecTimes, batch: int, started_at: str = "", ended_at:
                        throughput_per_s=throughput_per_s(mean_ms, batch),
                        latency_per_image_ms=latency_per_image_ms(mean_ms, batch),
                        warmup_runs=0, started_at=started_at, ended_at=ended_at)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def static_summary(model: str, batch: int) -> dict:

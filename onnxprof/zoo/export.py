@@ -10,6 +10,7 @@ from typing import Optional, Union
 
 import onnx
 
+from onnxprof.model.load import tensor_nbytes
 from onnxprof.zoo import build_model, resolve
 from onnxprof.zoo.builder import ExternalWeights, MemoryWeights, ShapeOnlyWeights
 
@@ -45,13 +46,7 @@ def default_path(name: str, batch: Union[str, int] = "N", fold_bn: bool = False)
 
 def weight_bytes(name: str) -> int:
     model = build_model(name, weights=ShapeOnlyWeights())
-    total = 0
-    for tensor in model.graph.initializer:
-        count = 1
-        for d in tensor.dims:
-            count *= d
-        total += 4 * count if tensor.data_type == onnx.TensorProto.FLOAT else 0
-    return total
+    return sum(tensor_nbytes(t) for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT)
 
 
 def export(name: str, path: Optional[Path] = None, batch: Union[str, int] = "N", fold_bn: bool = False,

@@ -4,7 +4,6 @@ leave-one-model-out predictions made without the held-out model."""
 from __future__ import annotations
 
 import onnx
-import pytest
 from onnx import helper
 
 from onnxprof.measure.harness import TimingProtocol
