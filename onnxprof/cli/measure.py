@@ -73,7 +73,7 @@ def measure_command(
     binding = shape_binding(inputs, None, dims)
     if inputs_file is not None and not inputs_file.is_file():
         raise UsageError(f"--inputs {inputs_file}: no such file")
-    path = _model_file(model)
+    path = model_file(model)
     options = EngineOptions(provider=provider, precision=precision, threads=threads, optimization=optimization,
                             device_id=device_id, workspace_mb=workspace, include_transfers=include_transfers,
                             allow_fallback=allow_fallback, batches=tuple(batches), profile_layers=profile_layers)
@@ -125,7 +125,8 @@ def measure_command(
         raise typer.Exit(130)
 
 
-def _model_file(model: str) -> Path:
+def model_file(model: str) -> Path:
+    """The .onnx file to run: the path itself, or a zoo network exported to the cache."""
     if model.startswith("zoo:"):
         from onnxprof.zoo.export import export
 

@@ -26,7 +26,7 @@ def calibrate_command(
     from rich.console import Console
     from rich.table import Table
 
-    from onnxprof.cli.measure import parse_batches
+    from onnxprof.cli.measure import model_file, parse_batches
     from onnxprof.engines.base import EngineOptions
     from onnxprof.measure.harness import TimingProtocol
     from onnxprof.predict.calibrate import best, collect, leave_one_model_out
@@ -35,7 +35,9 @@ def calibrate_command(
     from onnxprof.predict.profile import CalibratedProfile, save_profile
 
     batches = parse_batches(batch)
-    chosen = [(m, _model_path(m)) for m in models.split(",") if m.strip()]
+    # a bare name is a zoo network; paths end in .onnx
+    chosen = [(m, model_file(m if m.endswith(".onnx") or m.startswith("zoo:") else f"zoo:{m}"))
+              for m in models.split(",") if m.strip()]
     if len(chosen) < 3:
         raise UsageError("--models: calibration needs at least 3 models (each is predicted by a fit without it)")
     console = Console()
@@ -111,14 +113,3 @@ def predict_command(
         table.add_row(str(b), f"{latency:,.2f}", f"{latency / b:,.2f}", f"{1000 * b / latency:,.1f}",
                       f"{memory / 1e6:,.1f}", "-" if energy is None else f"{energy:.4f}")
     Console().print(table)
-
-
-def _model_path(name: str) -> Path:
-    if name.endswith(".onnx"):
-        path = Path(name)
-        if not path.is_file():
-            raise UsageError(f"--models: {name}: no such file")
-        return path
-    from onnxprof.zoo.export import export
-
-    return export(name.removeprefix("zoo:")).path

@@ -32,14 +32,11 @@ def activation_peak(graph: nx.DiGraph) -> ActivationPeak:
     buffer_of = {name: name for name in graph.graph["inputs"]}   # tensor -> the buffer holding it
     allocated_at: dict[int, list[str]] = {}
     last_use: dict[str, int] = {}
-    entries: dict = {}
     for index, (_, data) in enumerate(nodes):
         for name in _reads(data):
             if name in buffer_of:
                 last_use[buffer_of[name]] = index
-        entry = entries.get((data["domain"], data["op_type"]), False)
-        if entry is False:
-            entry = entries[data["domain"], data["op_type"]] = lookup(data["domain"], data["op_type"])
+        entry = lookup(data["domain"], data["op_type"])
         source = data["inputs"][0] if data["inputs"] else ""
         for name in data["outputs"]:
             if not name or tensors[name].kind != ACTIVATION:
