@@ -62,7 +62,7 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
         rate = cpu_macs_per_s()
         idle_w = _idle_power(plan.meter, plan.idle_s)
         record = RunRecord(model_source=plan.source, model_path=str(plan.model_path), model_sha256=file_sha256(plan.model_path),
-                           engine=engine.info(), host=host_info(), static=_headline(first), batches=(),
+                           engine=engine.info(), host=host_info(), static=_headline(first, plan.batches[0]), batches=(),
                            started_at=started, ended_at="", meter=plan.meter.describe() if plan.meter else "",
                            idle_power_w=idle_w)
         on_start(record)
@@ -118,10 +118,10 @@ def _static(plan: SweepPlan, batch: int) -> StaticReport:
     return analyze(plan.model_path, ShapeBinding(inputs=inputs, batch=batch, dims=plan.dims), check=False)
 
 
-def _headline(report: StaticReport) -> dict:
+def _headline(report: StaticReport, batch: int) -> dict:
     from onnxprof.report.formats import quantity_json
 
-    return {"parameters": report.parameters.elements, "weight_bytes": report.memory.weight_bytes,
+    return {"analysed_batch": batch, "parameters": report.parameters.elements, "weight_bytes": report.memory.weight_bytes,
             "macs": quantity_json(report.totals.macs), "flops": quantity_json(report.totals.flops),
             "peak_activation_bytes": quantity_json(report.memory.peak_activation_bytes),
             "complete": report.complete}
