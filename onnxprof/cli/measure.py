@@ -51,6 +51,9 @@ def measure_command(
     replay_offset: Optional[float] = typer.Option(None, "--replay-offset", help="Seconds to add to the CSV's times to reach this run's clock."),
     idle: float = typer.Option(0.0, "--idle", min=0.0, help="Seconds of idle power measured before the sweep (net power = gross - idle)."),
     min_rate: Optional[float] = typer.Option(None, "--min-rate", help="Sample rate (Hz) the load needs; windows below it are flagged."),
+    device: Optional[str] = typer.Option(None, "--device", help="Predict with this profile file, stored profile or "
+                                                                "published device (default: the newest profile "
+                                                                "calibrated here for this engine and provider)."),
     db: Optional[str] = typer.Option(None, "--db", help="Results database: a path or postgresql://... (default: user data dir)."),
     save: bool = typer.Option(True, "--save/--no-save", help="Store the run in the results database."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
@@ -91,7 +94,9 @@ def measure_command(
     elif idle:
         raise UsageError("--idle measures idle power: it needs a --meter")
     console = Console(stderr=fmt == "json" and output is None)
-    store = _open_store(db) if save else None
+    store = open_store(db) if save else None
+    plan = replace(plan, predictor=_predictor(device, store if store is not None or db is None else open_store(db),
+                                              engine, provider))
     run_id: list[int] = []
 
     def started(record) -> None:
@@ -107,7 +112,7 @@ def measure_command(
     record = run_sweep(plan, on_batch=measured, on_start=started)
     if store is not None:
         store.finish_run(run_id[0], record.ended_at, record.interrupted, predictions=record.predictions,
-                         engine=record.engine)
+                         engine=record.engine, layers=record.layers)
     if record.layers:
         from onnxprof.report.measure_tables import render_layers
 
@@ -125,6 +130,14 @@ def measure_command(
         raise typer.Exit(130)
 
 
+def _predictor(device: Optional[str], store, engine: str, provider: str):
+    import socket
+
+    from onnxprof.predict.resolve import resolve_predictor
+
+    return resolve_predictor(device, store, socket.gethostname(), engine, provider)
+
+
 def model_file(model: str) -> Path:
     """The .onnx file to run: the path itself, or a zoo network exported to the cache."""
     if model.startswith("zoo:"):
@@ -137,7 +150,8 @@ def model_file(model: str) -> Path:
     return path
 
 
-def _open_store(db: Optional[str]):
+def open_store(db: Optional[str]):
+    """The results database (``--db``, else the default file)."""
     from onnxprof.store.db import Store
 
     return Store(db)

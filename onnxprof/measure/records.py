@@ -120,7 +120,7 @@ class RunRecord:
     ended_at: str
     interrupted: bool = False
     predictions: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # batch -> predicted figures
-    layers: tuple = ()                             # LayerRow per profiled layer (--profile-layers), not stored yet
+    layers: tuple = ()                             # LayerRow per profiled layer (--profile-layers)
     meter: str = ""                                # the power meter, described ("" without one)
     idle_power_w: Optional[float] = None           # measured before the sweep (--idle)
 

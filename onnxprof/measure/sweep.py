@@ -39,6 +39,7 @@ class SweepPlan:
     inputs_file: Optional[Path] = None            # --inputs FILE.npz
     meter: Optional[object] = None                # a onnxprof.meters Meter, sampling through the sweep
     idle_s: float = 0.0                           # --idle: seconds of idle power before the sweep
+    predictor: Optional[object] = None            # a calibrated or published-device predictor (predict.resolve)
 
 
 def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], None] = lambda *_: None,
@@ -69,7 +70,8 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
         try:
             for batch in plan.batches:
                 report = reports[batch]
-                prediction = predict(report, batch, rate, baseline_rss)
+                prediction = (plan.predictor.predict(report, batch) if plan.predictor is not None
+                              else predict(report, batch, rate, baseline_rss))
                 try:
                     feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
                     result = time_batch(engine, feeds, batch_of(feeds), plan.protocol, plan.meter, idle_w)

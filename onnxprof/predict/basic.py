@@ -21,6 +21,9 @@ class Prediction:
     throughput_per_s: Optional[float]
     peak_rss_bytes: Optional[int]
     method: str
+    power_w: Optional[float] = None               # gross power while running
+    energy_per_image_j: Optional[float] = None    # gross power × time per image
+    latency_error: Optional[float] = None         # held-out RMSPE of the latency predictor (fraction)
 
 
 @lru_cache(maxsize=1)

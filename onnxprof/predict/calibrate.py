@@ -18,8 +18,13 @@ from onnxprof.measure.inputs import synthetic_feeds
 from onnxprof.measure.layers import join_layers
 from onnxprof.measure.records import OK
 from onnxprof.model.shapes import ShapeBinding
-from onnxprof.predict.latency import LayerSample, OpsSample, fit_operations, fit_roofline, layer_samples
-from onnxprof.predict.metrics import FitQuality, fit_quality
+from onnxprof.measure.harness import now_iso
+from onnxprof.predict.latency import (KernelModel, KernelSample, LayerSample, OperationsModel, OpsSample, RooflineModel,
+                                      fit_kernels, fit_operations, fit_roofline, kernel_features, layer_samples)
+from onnxprof.predict.memory import MemorySample, fit_memory
+from onnxprof.predict.metrics import FitQuality, fit_quality, leave_one_out, rmspe
+from onnxprof.predict.power import PowerModel
+from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
 
 PROFILED_RUNS = 5
 
@@ -29,9 +34,16 @@ class CalibrationPoint:
     model: str
     batch: int
     macs_per_image: float
-    median_ms: float                  # one batch, unprofiled timing
+    median_ms: float                  # one batch, unprofiled: the median over rounds of each round's median
     layers: tuple[LayerSample, ...]   # per-layer profile joined to the ONNX nodes
     report: StaticReport
+    peak_rss_bytes: Optional[int] = None     # the process during the batch's timed runs (median over rounds)
+
+    def memory_sample(self) -> Optional[MemorySample]:
+        peak = self.report.memory.peak_activation_bytes
+        if self.peak_rss_bytes is None or not isinstance(peak, int):
+            return None
+        return MemorySample(self.report.memory.weight_bytes, peak / self.batch, self.batch, self.peak_rss_bytes)
 
 
 @dataclass(frozen=True)
@@ -43,51 +55,133 @@ class PredictorQuality:
     quality: FitQuality
 
 
+def _timed(engine: str, path: Path, options: EngineOptions, feeds, batch: int, protocol: TimingProtocol):
+    with create_engine(engine, path, replace(options, profile_layers=False)) as timed:
+        return time_batch(timed, feeds, batch, protocol)
+
+
+def _profiled(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport) -> list[LayerSample]:
+    with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
+        profiled.activate(feeds)
+        for _ in range(PROFILED_RUNS):
+            profiled.infer()
+        rows = join_layers(report, profiled.layer_profile(), macs_per_s=1e12)
+        profiled.deactivate()
+    return layer_samples(rows, report)
+
+
 def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
             options: EngineOptions = EngineOptions(), protocol: TimingProtocol = TimingProtocol(min_duration_s=1.0),
-            progress: Callable[[str], None] = lambda _: None) -> list[CalibrationPoint]:
-    """Time and profile every (model, batch)."""
+            progress: Callable[[str], None] = lambda _: None, rounds: int = 1) -> list[CalibrationPoint]:
+    """Time every (model, batch) ``rounds`` times, round-robin over the set, then profile each once.
+
+    Rounds interleave the models so that a burst of load from elsewhere on a shared machine lands on
+    one round of several models rather than on every run of one: each point keeps the median over
+    its rounds. A (model, batch) that fails in any round is left out."""
+    reports = {(name, batch): analyze(path, ShapeBinding(batch=batch), check=False)
+               for name, path in models for batch in batches}
+    feeds = {key: synthetic_feeds(report) for key, report in reports.items()}
+    medians: dict[tuple, list[float]] = {key: [] for key in reports}
+    memory: dict[tuple, list[int]] = {key: [] for key in reports}
+    failed: set[tuple] = set()
+    for round_number in range(rounds):
+        for name, path in models:
+            for batch in batches:
+                key = (name, batch)
+                if key in failed:
+                    continue
+                progress(f"{name} batch {batch}" + (f" (round {round_number + 1} of {rounds})" if rounds > 1 else ""))
+                result = _timed(engine, path, options, feeds[key], batch, protocol)
+                if result.status != OK:
+                    failed.add(key)
+                    continue
+                medians[key].append(result.latency.median_ms)
+                if result.memory is not None and result.memory.peak_rss_bytes is not None:
+                    memory[key].append(result.memory.peak_rss_bytes)
     points = []
     for name, path in models:
         for batch in batches:
-            progress(f"{name} batch {batch}")
-            report = analyze(path, ShapeBinding(batch=batch), check=False)
-            feeds = synthetic_feeds(report)
-            with create_engine(engine, path, replace(options, profile_layers=False)) as timed:
-                result = time_batch(timed, feeds, batch, protocol)
-            if result.status != OK:
+            key = (name, batch)
+            if key in failed:
                 continue
-            with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
-                profiled.activate(feeds)
-                for _ in range(PROFILED_RUNS):
-                    profiled.infer()
-                rows = join_layers(report, profiled.layer_profile(), macs_per_s=1e12)
-                profiled.deactivate()
-            points.append(CalibrationPoint(name, batch, float(report.totals.macs) / batch, result.latency.median_ms,
-                                           tuple(layer_samples(rows, report)), report))
+            progress(f"{name} batch {batch}: per-layer profile")
+            report = reports[key]
+            points.append(CalibrationPoint(
+                name, batch, float(report.totals.macs) / batch, float(np.median(medians[key])),
+                tuple(_profiled(engine, path, options, feeds[key], report)), report,
+                int(np.median(memory[key])) if memory[key] else None))
     return points
+
+
+def _fit_latency(points: Sequence[CalibrationPoint], compute_flops_per_s: float, bandwidth_bytes_per_s: float
+                 ) -> tuple[OperationsModel, RooflineModel, KernelModel]:
+    operations = fit_operations([OpsSample(p.macs_per_image, p.batch, p.median_ms) for p in points], per_batch=True)
+    roofline = fit_roofline([layer for p in points for layer in p.layers], compute_flops_per_s, bandwidth_bytes_per_s)
+    kernels = fit_kernels([KernelSample(kernel_features(p.report, roofline), p.batch, p.median_ms) for p in points])
+    return operations, roofline, kernels
+
+
+def _predict_latency(models: tuple[OperationsModel, RooflineModel, KernelModel], point: CalibrationPoint
+                     ) -> dict[str, float]:
+    operations, roofline, kernels = models
+    return {"operations": operations.predict(point.macs_per_image, point.batch),
+            "roofline": roofline.predict_total(point.report),
+            "kernels": kernels.predict_total(point.report, roofline, point.batch)}
 
 
 def leave_one_model_out(points: Sequence[CalibrationPoint], compute_flops_per_s: float,
                         bandwidth_bytes_per_s: float) -> list[PredictorQuality]:
-    """Held-out predictions per batch size for the operations model and the per-node roofline."""
+    """Held-out predictions per batch size for every latency predictor: each model is predicted by
+    fits made without any of its points."""
+    predicted: dict[tuple[str, int], dict[str, float]] = {}
+    for held_out in dict.fromkeys(p.model for p in points):
+        fitted = _fit_latency([p for p in points if p.model != held_out], compute_flops_per_s, bandwidth_bytes_per_s)
+        for point in points:
+            if point.model == held_out:
+                predicted[(point.model, point.batch)] = _predict_latency(fitted, point)
     results = []
     for batch in sorted({p.batch for p in points}):
-        at_batch = [p for p in points if p.batch == batch]
-        predicted: dict[str, dict[str, float]] = {"operations": {}, "roofline": {}}
-        for held_out in at_batch:
-            others = [p for p in points if p.model != held_out.model]
-            ops = fit_operations([OpsSample(p.macs_per_image, p.batch, p.median_ms) for p in others], per_batch=True)
-            predicted["operations"][held_out.model] = ops.predict(held_out.macs_per_image, batch)
-            layers = [layer for p in others for layer in p.layers]
-            roof = fit_roofline(layers, compute_flops_per_s, bandwidth_bytes_per_s)
-            predicted["roofline"][held_out.model] = roof.predict_total(held_out.report)
-        measured = {p.model: p.median_ms for p in at_batch}
-        for name, preds in predicted.items():
-            order = list(measured)
+        measured = {p.model: p.median_ms for p in points if p.batch == batch}
+        for name in LATENCY_PREDICTORS:
+            preds = {model: predicted[(model, batch)][name] for model in measured}
             results.append(PredictorQuality(name, batch, preds, measured,
-                                            fit_quality([preds[m] for m in order], [measured[m] for m in order])))
+                                            fit_quality(list(preds.values()), list(measured.values()))))
     return results
+
+
+def memory_held_out_rmspe(points: Sequence[CalibrationPoint]) -> Optional[float]:
+    """Held-out RMSPE of the memory model (None with fewer than three models measured)."""
+    groups: dict[str, list[MemorySample]] = {}
+    for point in points:
+        sample = point.memory_sample()
+        if sample is not None:
+            groups.setdefault(point.model, []).append(sample)
+    if len(groups) < 3:
+        return None
+    held_out = leave_one_out(groups, fit_memory, lambda model, sample: model.predict_sample(sample))
+    predicted = np.concatenate([p for p, _ in held_out.values()])
+    measured = np.concatenate([m for _, m in held_out.values()])
+    return rmspe(predicted, measured)
+
+
+def fit_profile(points: Sequence[CalibrationPoint], results: Sequence[PredictorQuality], compute_flops_per_s: float,
+                bandwidth_bytes_per_s: float, name: str, engine: str, provider: str, hostname: str,
+                power: Optional[PowerModel] = None) -> CalibratedProfile:
+    """Every predictor fitted on all the points, with the held-out errors of ``results``."""
+    operations, roofline, kernels = _fit_latency(points, compute_flops_per_s, bandwidth_bytes_per_s)
+    memory_samples = [s for s in (p.memory_sample() for p in points) if s is not None]
+    by_predictor: dict[str, list[PredictorQuality]] = {}
+    for r in results:
+        by_predictor.setdefault(r.predictor, []).append(r)
+    return CalibratedProfile(
+        name=name, engine=engine, provider=provider, operations=operations, roofline=roofline, kernels=kernels,
+        best=best(results) or "operations",
+        rmspe={p: float(np.mean([r.quality.rmspe for r in rs])) for p, rs in by_predictor.items()},
+        share_within_10pct={p: float(np.mean([r.quality.share_within_10pct for r in rs]))
+                            for p, rs in by_predictor.items()},
+        models=tuple(dict.fromkeys(p.model for p in points)),
+        memory=fit_memory(memory_samples) if len(memory_samples) >= 2 else None,
+        memory_rmspe=memory_held_out_rmspe(points), power=power, hostname=hostname, created_at=now_iso())
 
 
 def best(results: Sequence[PredictorQuality]) -> Optional[str]:

@@ -70,3 +70,18 @@ def fit_power(samples: Sequence[Union[PowerSample, tuple]]) -> PowerModel:
     active = np.array([s.net_w for s in rows], dtype=float) / (utilisation / full)
     return PowerModel(idle_w=float(np.mean([s.idle_w for s in rows])), active_w=float(active.mean()),
                       active_std_w=float(active.std()), full_utilisation=full, n=len(rows))
+
+
+def samples_from_runs(records) -> list[PowerSample]:
+    """Full-load power samples from stored runs (:class:`onnxprof.measure.records.RunRecord`): every
+    successful batch with a measured gross power and a known idle power (``--idle``)."""
+    samples = []
+    for record in records:
+        for result in record.batches:
+            power = result.power
+            if result.status != "ok" or power is None or power.gross_w is None:
+                continue
+            idle = power.idle_w if power.idle_w is not None else record.idle_power_w
+            if idle is not None:
+                samples.append(PowerSample(batch=result.batch, utilisation=1.0, gross_w=power.gross_w, idle_w=idle))
+    return samples

@@ -31,9 +31,9 @@ def render_batch(result: BatchResult, prediction: Optional[Prediction], console:
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     for column in ("", "predicted", "measured", "error"):
         table.add_column(column, justify="left" if not column else "right", no_wrap=True)
-    measured_ms = result.device_latency.mean_ms if result.device_latency else lat.mean_ms
+    measured_ms = result.device_latency.median_ms if result.device_latency else lat.median_ms
     rows = [
-        ("latency per batch (mean)", prediction and prediction.latency_ms, measured_ms, _ms),
+        ("latency per batch (median)", prediction and prediction.latency_ms, measured_ms, _ms),
         ("latency per image", prediction and prediction.latency_per_image_ms, result.latency_per_image_ms, _ms),
         ("throughput (images/s)", prediction and prediction.throughput_per_s, result.throughput_per_s, _rate),
         ("peak RSS", prediction and prediction.peak_rss_bytes, result.memory and result.memory.peak_rss_bytes, megabytes),
@@ -41,14 +41,17 @@ def render_batch(result: BatchResult, prediction: Optional[Prediction], console:
     power = result.power
     if power is not None:
         rows += [
-            ("power (mean, gross)", None, power.gross_w, _watts),
+            ("power (mean, gross)", prediction and prediction.power_w, power.gross_w, _watts),
             ("power (net of idle)", None, power.net_w, _watts),
-            ("energy per image", None, power.energy_per_image_j, _joules),
+            ("energy per image", prediction and prediction.energy_per_image_j, power.energy_per_image_j, _joules),
             ("images per joule", None, power.images_per_j, _rate),
         ]
     for label, predicted, measured, fmt in rows:
         table.add_row(label, "-" if predicted is None else fmt(predicted), "-" if measured is None else fmt(measured),
                       _error(predicted, measured))
+    if prediction is not None and prediction.method:
+        table.caption = f"predicted: {prediction.method}"
+        table.caption_justify = "left"
     console.print(table)
     if power is not None:
         note = power.missing and f"power missing: {power.missing}"

@@ -9,6 +9,11 @@ Tables:
   batches            one row per batch size of a run (``position`` keeps the run's order)
   trtexec_imports    provenance of runs imported from trtexec's files
   trtexec_layers     trtexec's per-layer profile of an imported run
+  run_layers         the per-layer profile of a run measured with --profile-layers, joined to ONNX nodes
+  profiles           device profiles written by ``onnxprof calibrate`` (the profile file's JSON)
+
+Tables added after a database was made are created when it is next opened (``create_all`` adds
+missing tables only), so older databases keep working.
 """
 
 from __future__ import annotations
@@ -109,6 +114,43 @@ trtexec_layers = Table(
     Column("median_ms", Double),
     Column("percentage", Double),
 )
+
+run_layers = Table(
+    "run_layers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("onnx_nodes", JSON, nullable=False),
+    Column("op_types", JSON, nullable=False),
+    Column("measured_ms", Double, nullable=False),
+    Column("predicted_ms", Double),
+    Column("macs", BigInteger, nullable=False),
+)
+
+profiles = Table(
+    "profiles", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, index=True),
+    Column("created_at", String(40), nullable=False),
+    Column("hostname", Text, nullable=False),
+    Column("engine", String(64), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("document", JSON, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    """One stored device profile (``onnxprof calibrate``); its ``document`` is the profile file's JSON."""
+
+    id: int
+    name: str
+    created_at: str
+    hostname: str
+    engine: str
+    provider: str
+    document: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -256,7 +298,14 @@ def _run_row(record: RunRecord) -> dict:
             "idle_power_w": record.idle_power_w}
 
 
-def _record_from(row: Mapping, batch_rows: Sequence[Mapping]) -> RunRecord:
+def _layer_from(row: Mapping):
+    from onnxprof.measure.layers import LayerRow
+
+    return LayerRow(name=row["name"], onnx_nodes=tuple(row["onnx_nodes"]), op_types=tuple(row["op_types"]),
+                    measured_ms=row["measured_ms"], predicted_ms=row["predicted_ms"], macs=row["macs"])
+
+
+def _record_from(row: Mapping, batch_rows: Sequence[Mapping], layer_rows: Sequence[Mapping] = ()) -> RunRecord:
     engine = EngineInfo(engine=row["engine"], provider=row["provider"], precision=row["precision"],
                         **_known(EngineInfo, row["engine_info"]))
     return RunRecord(model_source=row["model_source"], model_path=row["model_path"],
@@ -264,7 +313,8 @@ def _record_from(row: Mapping, batch_rows: Sequence[Mapping]) -> RunRecord:
                      static=row["static"], batches=tuple(_batch_from(b) for b in batch_rows),
                      started_at=row["started_at"], ended_at=row["ended_at"], interrupted=row["interrupted"],
                      predictions={int(batch): figures for batch, figures in row["predictions"].items()},
-                     meter=row["meter"] or "", idle_power_w=row["idle_power_w"])
+                     meter=row["meter"] or "", idle_power_w=row["idle_power_w"],
+                     layers=tuple(_layer_from(layer) for layer in layer_rows))
 
 
 # ---------------------------------------------------------------------------------------- the store
@@ -354,7 +404,35 @@ class Store:
         run_id = conn.execute(runs.insert().values(**_run_row(record))).inserted_primary_key[0]
         for position, result in enumerate(record.batches):
             conn.execute(batches.insert().values(**_batch_row(run_id, position, result)))
+        self._insert_layers(conn, run_id, record.layers)
         return run_id
+
+    def _insert_layers(self, conn: Connection, run_id: int, layers: Sequence) -> None:
+        if layers:
+            conn.execute(run_layers.insert(), [
+                {"run_id": run_id, "position": i, "name": layer.name, "onnx_nodes": list(layer.onnx_nodes),
+                 "op_types": list(layer.op_types), "measured_ms": layer.measured_ms,
+                 "predicted_ms": layer.predicted_ms, "macs": int(layer.macs)} for i, layer in enumerate(layers)])
+
+    def save_profile(self, name: str, created_at: str, hostname: str, engine: str, provider: str,
+                     document: Mapping[str, Any]) -> int:
+        with self._transaction() as conn:
+            return conn.execute(profiles.insert().values(
+                name=name, created_at=created_at, hostname=hostname, engine=engine, provider=provider,
+                document=_plain(document))).inserted_primary_key[0]
+
+    def list_profiles(self) -> list[ProfileSummary]:
+        with self._transaction() as conn:
+            rows = conn.execute(select(profiles).order_by(profiles.c.id)).mappings().all()
+        return [ProfileSummary(**row) for row in rows]
+
+    def find_profile(self, name: Optional[str] = None, hostname: Optional[str] = None, engine: Optional[str] = None,
+                     provider: Optional[str] = None) -> Optional[ProfileSummary]:
+        """The newest stored profile matching every given field; None when there is none."""
+        wanted = {"name": name, "hostname": hostname, "engine": engine, "provider": provider}
+        matching = [p for p in self.list_profiles()
+                    if all(value is None or getattr(p, key) == value for key, value in wanted.items())]
+        return matching[-1] if matching else None
 
     def append_batch(self, run_id: int, result: BatchResult) -> None:
         """Add one batch to a run (its own transaction), so a sweep keeps what it measured so far."""
@@ -365,7 +443,7 @@ class Store:
 
     def finish_run(self, run_id: int, ended_at: str, interrupted: bool = False,
                    predictions: Optional[Mapping[int, Mapping[str, float]]] = None,
-                   engine: Optional[EngineInfo] = None) -> None:
+                   engine: Optional[EngineInfo] = None, layers: Sequence = ()) -> None:
         """Close a run saved before its batches: its end, and what is only known at the end (the
         predictions per batch, the engine's final facts such as which provider ran which nodes)."""
         values: dict[str, Any] = {"ended_at": ended_at, "interrupted": interrupted}
@@ -377,6 +455,7 @@ class Store:
             done = conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
             if done.rowcount == 0:
                 raise self._missing(run_id)
+            self._insert_layers(conn, run_id, layers)
 
     # ------------------------------------------------------------------ reading
 
@@ -417,7 +496,9 @@ class Store:
             row = self._require(conn, run_id)
             batch_rows = conn.execute(select(batches).where(batches.c.run_id == run_id)
                                       .order_by(batches.c.position)).mappings().all()
-        return _record_from(row, batch_rows)
+            layer_rows = conn.execute(select(run_layers).where(run_layers.c.run_id == run_id)
+                                      .order_by(run_layers.c.position)).mappings().all()
+        return _record_from(row, batch_rows, layer_rows)
 
     def trtexec_provenance(self, run_id: int) -> Optional[TrtexecProvenance]:
         """Where an imported run came from, with its layer profile; None for runs onnxprof measured."""

@@ -30,11 +30,14 @@ def test_calibration_points_and_held_out_predictions(tmp_path):
     assert first.macs_per_image == 2 * 128 * 128 and first.median_ms > 0
     assert {layer.group for layer in first.layers} >= {"MatMul"}
     results = leave_one_model_out(points, compute_flops_per_s=1e10, bandwidth_bytes_per_s=1e10)
-    assert {(r.predictor, r.batch) for r in results} == {(p, b) for p in ("operations", "roofline") for b in (1, 4)}
+    assert {(r.predictor, r.batch) for r in results} == {(p, b) for p in ("operations", "roofline", "kernels")
+                                                         for b in (1, 4)}
     for r in results:
         assert set(r.predicted_ms) == {m for m, _ in models}
         assert all(v > 0 for v in r.predicted_ms.values()) and r.quality.n == 3
-    assert best(results) in ("operations", "roofline")
+    assert best(results) in ("operations", "roofline", "kernels")
+    # memory: each point has the process's peak; the fit's floor is at least the interpreter's size
+    assert all(p.peak_rss_bytes > 10e6 for p in points)
 
 
 def test_calibrate_then_predict_from_the_profile(tmp_path):
@@ -47,15 +50,23 @@ def test_calibrate_then_predict_from_the_profile(tmp_path):
     paths = [str(_mlp(tmp_path / f"m{w}.onnx", w, 2)) for w in (64, 128, 192)]
     profile = tmp_path / "here.json"
     runner = CliRunner()
-    done = runner.invoke(app, ["calibrate", "--models", ",".join(paths), "--batch", "1", "--duration", "0",
-                               "-o", str(profile), "--name", "test-box"], env={"COLUMNS": "160"})
+    db = str(tmp_path / "r.sqlite")
+    done = runner.invoke(app, ["calibrate", "--models", ",".join(paths), "--batch", "1,2", "--duration", "0",
+                               "-o", str(profile), "--name", "test-box", "--db", db], env={"COLUMNS": "160"})
     assert done.exit_code == 0, done.output
-    assert "Held-out error" in done.output and profile.is_file()
+    assert "Held-out error" in done.output and profile.is_file() and "stored as profile 1" in done.output
     body = json.loads(profile.read_text())
     assert body["schema"] == "onnxprof.device-profile" and body["profile"]["name"] == "test-box"
-    predicted = runner.invoke(app, ["predict", paths[1], "--device", str(profile), "--batch", "1,2"],
-                              env={"COLUMNS": "160"})
-    assert predicted.exit_code == 0 and "held-out RMSPE" in predicted.output
+    assert body["profile"]["memory"]["floor_bytes"] > 0 and set(body["profile"]["kernels"]["by_batch"]) == {"1", "2"}
+    for device in (str(profile), "test-box"):      # the file, or the profile stored under its name
+        predicted = runner.invoke(app, ["predict", paths[1], "--device", device, "--batch", "1,2", "--db", db],
+                                  env={"COLUMNS": "200"})
+        assert predicted.exit_code == 0 and "held-out RMSPE" in predicted.output, predicted.output
+    # without --device: the profile calibrated on this host with this engine and provider
+    here = runner.invoke(app, ["predict", paths[1], "--db", db], env={"COLUMNS": "200"})
+    assert here.exit_code == 0 and "profile test-box" in " ".join(here.output.split())
+    nothing = runner.invoke(app, ["predict", paths[1], "--db", str(tmp_path / "empty.sqlite")])
+    assert nothing.exit_code == 2 and "no profile calibrated on this host" in nothing.stderr
 
 
 def test_predict_from_published_facts_and_bad_profiles(tmp_path):
@@ -70,5 +81,7 @@ def test_predict_from_published_facts_and_bad_profiles(tmp_path):
     bad.write_text("{}")
     result = runner.invoke(app, ["predict", "zoo:resnet18", "--device", str(bad)])
     assert result.exit_code == 2 and "not a readable device profile" in result.stderr
+    unknown = runner.invoke(app, ["predict", "zoo:resnet18", "--device", "no-such-board"])
+    assert unknown.exit_code == 2 and "not a profile file, a stored profile" in unknown.stderr
     few = runner.invoke(app, ["calibrate", "--models", "resnet18,alexnet"])
     assert few.exit_code == 2 and "at least 3 models" in few.stderr

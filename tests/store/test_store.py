@@ -315,3 +315,33 @@ def test_cli_bad_db_is_one_line(tmp_path):
     result = invoke("list", "--db", "nosuchdb://x/y")
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "SQLAlchemy knows no database" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------ layers and profiles
+
+def test_layer_profiles_round_trip_with_their_run(store):
+    from onnxprof.measure.layers import LayerRow
+
+    layers = (LayerRow("fused conv1", ("conv1", "relu1"), ("Conv", "Relu"), 1.25, 0.9, 118013952),
+              LayerRow("pool", ("pool",), ("MaxPool",), 0.125, None, 0))
+    run_id = store.save_run(replace(make_record(), layers=layers))
+    assert store.get_run(run_id).layers == layers
+    later = store.save_run(make_record(batches=()))
+    store.finish_run(later, "2026-07-01T10:00:09.000+00:00", layers=layers[1:])
+    assert store.get_run(later).layers == layers[1:]
+
+
+def test_profiles_are_found_newest_first_by_any_field(store):
+    first = store.save_profile("lab", "2026-01-01", "box", "onnxruntime", "cpu", {"profile": {"n": 1}})
+    second = store.save_profile("lab", "2026-02-01", "box", "onnxruntime", "cuda", {"profile": {"n": 2}})
+    assert [p.id for p in store.list_profiles()] == [first, second]
+    assert store.find_profile(name="lab").document == {"profile": {"n": 2}}
+    assert store.find_profile(hostname="box", provider="cpu").id == first
+    assert store.find_profile(hostname="other") is None
+
+
+def test_an_older_database_gains_the_new_tables(db_path):
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("create table runs (id integer primary key, schema_version integer)")
+    with Store(str(db_path)) as opened:
+        assert opened.list_profiles() == []

@@ -1,0 +1,37 @@
+"""Which predictor a command uses for a device: ``--device`` names a profile file, a stored profile or
+a device with published facts; without it, the newest profile calibrated on this host with the same
+engine and provider, so ``measure`` compares against the best predictor it has for the device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+from onnxprof.errors import UsageError
+from onnxprof.predict.profile import CalibratedProfile, PublishedDevice, load_profile, profile_from_json
+
+Predictor = Union[CalibratedProfile, PublishedDevice]
+
+
+def resolve_predictor(device: Optional[str], store=None, hostname: str = "", engine: str = "",
+                      provider: str = "") -> Optional[Predictor]:
+    """The predictor for ``device`` (see the module's docstring); None when nothing fits (the caller
+    then uses :mod:`onnxprof.predict.basic`)."""
+    if device is None:
+        if store is None:
+            return None
+        stored = store.find_profile(hostname=hostname, engine=engine, provider=provider)
+        return profile_from_json(stored.document) if stored is not None else None
+    if device.endswith(".json") or Path(device).is_file():
+        return load_profile(Path(device))
+    stored = store.find_profile(name=device) if store is not None else None
+    if stored is not None:
+        return profile_from_json(stored.document)
+    from onnxprof.predict.devices import devices
+
+    facts = devices().get(device)
+    if facts is None:
+        known = ", ".join(sorted(devices()))
+        raise UsageError(f"--device {device}: not a profile file, a stored profile (`onnxprof calibrate --name`) "
+                         f"or a known device ({known})")
+    return PublishedDevice(facts)

@@ -1,0 +1,56 @@
+"""Rich tables of the predictors: calibration quality, predictions for a device, predicted vs measured."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from rich.table import Table
+
+from onnxprof.report.units import megabytes
+
+
+def _table(title: str, columns: Sequence[str], first_left: bool = True) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 and first_left else "right")
+    return table
+
+
+def _or_dash(value: Optional[float], fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def calibration_table(results: Sequence, profile) -> Table:
+    """Held-out quality per latency predictor and batch size, then the memory and power fits."""
+    table = _table("Held-out error (each model predicted by a fit made without it)",
+                   ("predictor", "batch", "within ±10 %", "Spearman ρ", "RMSPE", "models"))
+    for r in results:
+        q = r.quality
+        marker = " (best)" if r.predictor == profile.best else ""
+        table.add_row(r.predictor + marker, str(r.batch), f"{q.share_within_10pct:.0%}", f"{q.spearman_rho:.3f}",
+                      f"{q.rmspe:.1%}", str(q.n))
+    if profile.memory is not None:
+        m = profile.memory
+        error = "-" if profile.memory_rmspe is None else f"{profile.memory_rmspe:.1%}"
+        table.add_row("memory", "all", "", "", error,
+                      f"floor {megabytes(m.floor_bytes)}, ×{m.weight_slope:.2f} weights, ×{m.activation_slope:.2f} "
+                      "activations")
+    if profile.power is not None:
+        p = profile.power
+        table.add_row("power", "all", "", "", "", f"idle {p.idle_w:.2f} W + {p.active_w:.2f} ± {p.active_std_w:.2f} W")
+    return table
+
+
+def prediction_table(model: str, predictor, predictions: Sequence) -> Table:
+    error = predictions[0].latency_error if predictions else None
+    title = f"{model}: {predictions[0].method if predictions else ''}"
+    if error is not None:
+        title += f"; latency ± {error:.0%} (held-out RMSPE)"
+    table = _table(title, ("batch", "latency ms", "per image ms", "images/s", "memory MB", "power W",
+                           "energy/image J"), first_left=False)
+    for p in predictions:
+        table.add_row(str(p.batch), _or_dash(p.latency_ms, ",.2f"), _or_dash(p.latency_per_image_ms, ",.2f"),
+                      _or_dash(p.throughput_per_s, ",.1f"),
+                      _or_dash(None if p.peak_rss_bytes is None else p.peak_rss_bytes / 1e6, ",.1f"),
+                      _or_dash(p.power_w, ".2f"), _or_dash(p.energy_per_image_j, ".4f"))
+    return table
