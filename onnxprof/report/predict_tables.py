@@ -54,3 +54,31 @@ def prediction_table(model: str, predictor, predictions: Sequence) -> Table:
                       _or_dash(None if p.peak_rss_bytes is None else p.peak_rss_bytes / 1e6, ",.1f"),
                       _or_dash(p.power_w, ".2f"), _or_dash(p.energy_per_image_j, ".4f"))
     return table
+
+
+FIGURE_TEXT = {"latency_ms": ("latency", lambda v: f"{v:,.3f} ms"), "peak_rss_bytes": ("memory", megabytes)}
+
+
+def comparison_tables(values: Sequence, summaries: Sequence, layers: Sequence = ()) -> list[Table]:
+    """Predicted vs measured per model and batch, per layer when profiled, then the summary metrics."""
+    table = _table("Predicted vs measured", ("model", "batch", "figure", "predicted", "measured", "error"))
+    for v in values:
+        label, fmt = FIGURE_TEXT[v.figure]
+        table.add_row(v.model, str(v.batch), label, fmt(v.predicted), fmt(v.measured), f"{v.error:+.1%}")
+    tables = [table]
+    if layers:
+        per_layer = _table("Per layer (latency)", ("model", "layer", "op types", "predicted ms", "measured ms", "error"))
+        for layer in layers:
+            guess = layer.predicted_ms
+            error = "-" if guess is None or not layer.measured_ms else f"{guess / layer.measured_ms - 1:+.0%}"
+            per_layer.add_row(layer.model, layer.layer, "+".join(layer.op_types), _or_dash(guess, ",.4f"),
+                              f"{layer.measured_ms:,.4f}", error)
+        tables.append(per_layer)
+    summary = _table("Summary", ("figure", "batch", "within ±10 %", "Spearman ρ", "RMSPE", "R²", "values"))
+    for s in summaries:
+        q = s.quality
+        summary.add_row(FIGURE_TEXT[s.figure][0], "all" if s.batch is None else str(s.batch),
+                        f"{q.share_within_10pct:.0%}", f"{q.spearman_rho:.3f}", f"{q.rmspe:.1%}",
+                        f"{q.r_squared:.3f}", str(q.n))
+    tables.append(summary)
+    return tables
