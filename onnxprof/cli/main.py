@@ -7,7 +7,7 @@ from typing import Callable
 
 import typer
 
-from onnxprof.cli import analyze, compare, measure, ops, predict
+from onnxprof.cli import analyze, compare, measure, ops, predict, report
 from onnxprof.cli.results import results_app
 from onnxprof.cli.meters import meters_app
 from onnxprof.cli.zoo import zoo_app
@@ -43,7 +43,8 @@ app.command(name="measure")(_reporting_user_errors(measure.measure_command))
 app.command(name="calibrate")(_reporting_user_errors(predict.calibrate_command))
 app.command(name="predict")(_reporting_user_errors(predict.predict_command))
 app.command(name="compare")(_reporting_user_errors(compare.compare_command))
-for _name, _group in (("zoo", zoo_app), ("results", results_app), ("meters", meters_app)):
+app.command(name="select")(_reporting_user_errors(report.select_command))
+for _name, _group in (("zoo", zoo_app), ("results", results_app), ("meters", meters_app), ("report", report.report_app)):
     for _command in _group.registered_commands:
         _command.callback = _reporting_user_errors(_command.callback)
     app.add_typer(_group, name=_name)

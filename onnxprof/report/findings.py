@@ -360,17 +360,21 @@ def _cells(finding: Finding) -> tuple[str, ...]:
 
 
 def findings_table(findings: Sequence[Finding]) -> Table:
+    """Four columns so that it reads in an 80-column terminal: the finding (its claim and, dimmed, the
+    statistic and detail under it), the value here, the paper's, and whether it holds."""
     table = Table(title="The paper's findings on these measurements", box=box.SIMPLE_HEAD, title_justify="left",
-                  pad_edge=False)
-    for column in COLUMNS:
-        table.add_column(column, justify="right" if column in ("value", "n") else "left",
-                         no_wrap=column in ("finding", "value", "holds", "n"),
-                         overflow="fold")
+                  pad_edge=False, show_lines=True)
+    table.add_column("finding", ratio=3, overflow="fold")
+    table.add_column("here", justify="right", no_wrap=True)
+    table.add_column("paper (TX1)", ratio=1, overflow="fold")
+    table.add_column("holds", no_wrap=True)
     styles = {True: "green", False: "red", None: "yellow"}
     for finding in findings:
-        cells = [Text(cell) for cell in _cells(finding)]    # Text: no rich markup read from the cells
-        cells[5].stylize(styles[finding.holds])
-        table.add_row(*cells)
+        described = Text(f"{finding.key}: ", style="bold")      # Text: no rich markup read from the cells
+        described.append(finding.claim)
+        described.append(f"\n{finding.statistic_name} (n={finding.n}); {finding.detail}", style="dim")
+        table.add_row(described, Text(_value(finding.value)), Text(_paper(finding.paper_value)),
+                      Text(_holds(finding.holds), style=styles[finding.holds]))
     return table
 
 

@@ -209,34 +209,32 @@ def _cell(value: Optional[float], fmt) -> str:
 
 
 def selection_table(selection: Selection) -> Table:
-    """One table: the best model and its runner-ups, then the rejected models with the limits they
-    fail, then the models the data cannot judge and what is missing."""
+    """One table: the best model and its runner-ups, then the rejected models, then the models the data
+    cannot judge; why each was rejected or cannot be judged is in the caption under it (full width, so
+    that the table reads in an 80-column terminal)."""
     table = Table(title=f"Best top-1 within {selection.constraints.describe()}", box=box.SIMPLE_HEAD,
-                  title_justify="left", pad_edge=False)
-    for column, right in (("#", True), ("model", False), ("batch", True), ("top-1 %", True), ("fps", True),
-                          ("net W", True), ("net energy/image", True), ("memory", True), ("source", False),
-                          ("verdict", False)):
-        table.add_column(column, justify="right" if right else "left", no_wrap=column != "verdict",
-                         overflow="fold")
+                  title_justify="left", caption_justify="left", pad_edge=False)
+    for column, right in (("model", False), ("batch", True), ("top-1 %", True), ("fps", True), ("net W", True),
+                          ("net J/img", True), ("MB", True), ("verdict", False)):
+        table.add_column(column, justify="right" if right else "left", no_wrap=True)
 
-    def row(rank: str, candidate: Candidate, verdict: str, style: str) -> None:
+    def row(candidate: Candidate, verdict: str, style: str) -> None:
         c = candidate
-        cells = (rank, c.title if c.title == c.model else f"{c.title} ({c.model})", str(c.batch),
+        cells = (c.model + (" (predicted)" if c.predicted else ""), str(c.batch),
                  _cell(c.top1, lambda v: f"{v:.2f}"), _cell(c.throughput_per_s, lambda v: f"{v:,.1f}"),
                  _cell(c.net_w, lambda v: f"{v:.2f}"), _cell(c.net_energy_per_image_j, _joules),
-                 _cell(c.memory_mb, lambda v: f"{v:,.1f} MB"), c.source, verdict)
+                 _cell(c.memory_mb, lambda v: f"{v:,.1f}"), verdict)
         table.add_row(*(Text(cell) for cell in cells[:-1]), Text(cells[-1], style=style))
 
     for rank, candidate in enumerate(selection.chosen, 1):
-        row(str(rank), candidate, "best" if rank == 1 else "runner-up", "bold green" if rank == 1 else "green")
-    if not selection.chosen:
-        table.caption = "no model meets every limit"
-    if selection.rejected:
-        table.add_section()
-        for candidate in selection.rejected:
-            row("", candidate, "fails: " + "; ".join(candidate.reasons), "red")
-    if selection.unknown:
-        table.add_section()
-        for candidate in selection.unknown:
-            row("", candidate, "unknown: " + "; ".join(candidate.reasons), "yellow")
+        row(candidate, "best" if rank == 1 else f"#{rank}", "bold green" if rank == 1 else "green")
+    why = [] if selection.chosen else ["no model meets every limit"]
+    for candidates, verdict, style in ((selection.rejected, "fails", "red"), (selection.unknown, "unknown", "yellow")):
+        if candidates:
+            table.add_section()
+        for candidate in candidates:
+            row(candidate, verdict, style)
+            why.append(f"{candidate.model} {verdict}: " + "; ".join(candidate.reasons))
+    if why:
+        table.caption = "\n".join(why)
     return table

@@ -148,10 +148,10 @@ def test_table_shows_the_choice_and_why_the_others_failed(points):
     assert table.row_count == len(selection.chosen) + len(selection.rejected) + len(selection.unknown) == 5
     console = Console(record=True, width=300)
     console.print(table)
-    text = console.export_text()
+    text = " ".join(console.export_text().split())
     assert "≥ 30 fps, ≤ 11.8 W net, ≤ 2,000 MB, at each model's best batch size" in text
-    assert "best" in text and "runner-up" in text
+    assert "best" in text and "#2" in text
     assert "fails: 12 W > 11.8 W net at batch 8" in text                 # resnet50
     assert "unknown: no net power measured at batch 16" in text          # vgg16
     nothing = selection_table(select_models(points, Constraints(min_fps=10_000)))
-    assert nothing.caption == "no model meets every limit"
+    assert nothing.caption.splitlines()[0] == "no model meets every limit"

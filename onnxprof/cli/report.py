@@ -1,0 +1,151 @@
+"""``onnxprof report figures|findings|html`` and ``onnxprof select``: the paper's analysis of the runs
+in the results database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from onnxprof.errors import UsageError
+
+report_app = typer.Typer(help="The paper's analysis of stored runs: figures, findings, an HTML report.",
+                         no_args_is_help=True)
+
+DbOption = typer.Option(None, "--db", help="Results database (default: $ONNXPROF_DB or the user data folder).")
+EngineFilter = typer.Option(None, "--engine", "-e", help="Only runs with this engine.")
+ProviderFilter = typer.Option(None, "--provider", "-p", help="Only runs with this provider.")
+HostFilter = typer.Option(None, "--host", help="Only runs measured on this host.")
+FIGURE_FORMATS = ("png", "svg")
+
+
+def stored_points(db: Optional[str], engine: Optional[str], provider: Optional[str], host: Optional[str]) -> list:
+    """The latest run of each model (filtered) as points; a clear error when there is nothing to analyse."""
+    from onnxprof.cli.measure import open_store
+    from onnxprof.report.dataset import load_points
+
+    with open_store(db) as store:
+        points = load_points(store, engine=engine, provider=provider, host=host)
+        shown = store.shown
+    if not points:
+        raise UsageError(f"no runs to analyse in {shown}" + (" with those filters" if engine or provider or host else "")
+                         + ": measure models first, e.g. `onnxprof measure zoo:resnet18 --batch 1,2,4,8` or "
+                           "`python scripts/reproduce_paper.py --quick`")
+    return points
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [f for f in chosen if f not in FIGURE_FORMATS]
+    if bad or not chosen:
+        raise UsageError(f"--format {text!r}: choose png, svg or png,svg")
+    return chosen
+
+
+@report_app.command("figures")
+def figures_command(
+    output: Path = typer.Option(Path("figures"), "--output", "-o", help="Folder for the figure files."),
+    formats: str = typer.Option("png,svg", "--format", "-f", help="png, svg or png,svg."),
+    predicted: bool = typer.Option(True, "--predicted/--measured-only", help="Draw predicted series beside measured."),
+    db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
+    host: Optional[str] = HostFilter,
+) -> None:
+    """Draw the paper's figures 1–10 from the stored runs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from onnxprof.report.figures import draw_all
+
+    chosen = _formats(formats)
+    points = stored_points(db, engine, provider, host)
+    results = draw_all(points, output, chosen, predicted=predicted)
+    table = Table(title=f"Figures in {output}", title_justify="left")
+    for column in ("figure", "title", "files", "notes"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(str(r.number), r.title, "\n".join(p.name for p in r.paths), "\n".join(r.notes) or "-")
+    Console().print(table)
+
+
+@report_app.command("findings")
+def findings_command(
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the table as Markdown here."),
+    db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
+    host: Optional[str] = HostFilter,
+) -> None:
+    """Check the paper's four findings on the stored runs, next to the paper's TX1 figures."""
+    from rich.console import Console
+
+    from onnxprof.report.findings import check_findings, findings_markdown, findings_table
+
+    findings = check_findings(stored_points(db, engine, provider, host))
+    Console().print(findings_table(findings))
+    if output is not None:
+        _write(output, findings_markdown(findings))
+
+
+def constraints_of(min_fps: Optional[float], max_power: Optional[float], max_energy: Optional[float],
+                   max_memory: Optional[float], batch: Optional[int]):
+    from onnxprof.report.selection import Constraints
+
+    return Constraints(min_fps=min_fps, max_power_w=max_power, max_energy_j=max_energy, max_memory_mb=max_memory,
+                       batch=batch)
+
+
+MinFps = typer.Option(None, "--min-fps", min=0.0, help="Frames (images) per second, at least.")
+MaxPower = typer.Option(None, "--max-power", min=0.0, help="Net power (W above idle), at most.")
+MaxEnergy = typer.Option(None, "--max-energy", min=0.0, help="Net energy per image (J), at most.")
+MaxMemory = typer.Option(None, "--max-memory", min=0.0, help="Memory in use (MB), at most.")
+BatchLimit = typer.Option(None, "--batch", "-b", min=1, help="Judge at this batch size (default: each model's best).")
+
+
+@report_app.command("html")
+def html_command(
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
+    title: str = typer.Option("onnxprof report", "--title"),
+    min_fps: Optional[float] = MinFps, max_power: Optional[float] = MaxPower, max_energy: Optional[float] = MaxEnergy,
+    max_memory: Optional[float] = MaxMemory, batch: Optional[int] = BatchLimit,
+    db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
+    host: Optional[str] = HostFilter,
+) -> None:
+    """One self-contained HTML file: device, per-model table, predicted vs measured, findings, selection,
+    figures (embedded; it opens with no network)."""
+    from onnxprof.report.html import write_html
+
+    limits = (min_fps, max_power, max_energy, max_memory)
+    constraints = constraints_of(*limits, batch) if any(v is not None for v in limits) else None
+    points = stored_points(db, engine, provider, host)
+    try:
+        write_html(points, output, title=title, constraints=constraints)
+    except OSError as exc:
+        raise UsageError(f"--output {output}: cannot write ({exc.strerror})") from None
+    typer.echo(f"report written to {output}")
+
+
+def select_command(
+    min_fps: Optional[float] = MinFps, max_power: Optional[float] = MaxPower, max_energy: Optional[float] = MaxEnergy,
+    max_memory: Optional[float] = MaxMemory, batch: Optional[int] = BatchLimit,
+    db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
+    host: Optional[str] = HostFilter,
+) -> None:
+    """The models that meet frame-rate, power, energy and memory limits, ranked by accuracy, with why
+    the others failed."""
+    from rich.console import Console
+
+    from onnxprof.report.selection import select_models, selection_table
+
+    limits = (min_fps, max_power, max_energy, max_memory)
+    if all(v is None for v in limits):
+        raise UsageError("give at least one limit: --min-fps, --max-power, --max-energy or --max-memory")
+    selection = select_models(stored_points(db, engine, provider, host), constraints_of(*limits, batch))
+    Console().print(selection_table(selection))
+    if not selection.chosen:
+        raise typer.Exit(1)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write ({exc.strerror})") from None
