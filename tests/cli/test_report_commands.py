@@ -1,0 +1,64 @@
+"""``onnxprof report figures|findings|html`` and ``onnxprof select`` on a store of synthetic runs."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from onnxprof.cli.main import app
+from onnxprof.store.db import Store
+from tests import synthetic_runs as synth
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "200"}
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("store") / "r.sqlite"
+    with Store(str(path)) as store:
+        synth.fill(store)
+    return str(path)
+
+
+def test_figures_are_written_in_the_formats_asked(db, tmp_path):
+    out = runner.invoke(app, ["report", "figures", "--db", db, "-o", str(tmp_path / "f"), "-f", "png"], env=WIDE)
+    assert out.exit_code == 0, out.output
+    written = sorted(p.name for p in (tmp_path / "f").iterdir())
+    assert len(written) == 10 and all(name.endswith(".png") for name in written)
+    assert written[0].startswith("fig01-") and written[-1].startswith("fig10-")
+    assert "no power measured" in out.output          # vgg16 ran without a meter: a note, not a crash
+
+
+def test_findings_print_and_write_markdown(db, tmp_path):
+    md = tmp_path / "findings.md"
+    out = runner.invoke(app, ["report", "findings", "--db", db, "-o", str(md)], env=WIDE)
+    assert out.exit_code == 0, out.output
+    assert "memory.slope" in out.output and md.read_text().startswith("| finding |")
+
+
+def test_select_ranks_by_accuracy_and_fails_when_nothing_qualifies(db):
+    out = runner.invoke(app, ["select", "--db", db, "--min-fps", "30", "--max-memory", "2000"], env=WIDE)
+    assert out.exit_code == 0, out.output
+    lines = [line.split() for line in out.output.splitlines() if line.strip()]
+    ranked = [words[0] for words in lines if words[-1] in ("best", "#2", "#3", "#4")]
+    assert ranked[0] == "resnet50"          # the most accurate model above 30 fps (75.76 % top-1)
+    none = runner.invoke(app, ["select", "--db", db, "--min-fps", "1e9"], env=WIDE)
+    assert none.exit_code == 1 and "no model meets every limit" in none.output
+    no_limit = runner.invoke(app, ["select", "--db", db])
+    assert no_limit.exit_code == 2 and "give at least one limit" in no_limit.stderr
+
+
+def test_html_report_is_one_file(db, tmp_path):
+    out = runner.invoke(app, ["report", "html", "--db", db, "-o", str(tmp_path / "r.html"), "--min-fps", "30"])
+    assert out.exit_code == 0, out.output
+    text = (tmp_path / "r.html").read_text()
+    assert text.count("data:image/png;base64,") + text.count("<svg") >= 10 and "resnet50" in text
+
+
+def test_an_empty_store_is_one_line(tmp_path):
+    for args in (["report", "figures"], ["report", "findings"], ["report", "html"], ["select", "--min-fps", "1"]):
+        out = runner.invoke(app, [*args, "--db", str(tmp_path / "empty.sqlite")])
+        assert out.exit_code == 2 and out.stderr.count("\n") == 1 and "measure models first" in out.stderr
+    bad = runner.invoke(app, ["report", "figures", "--db", str(tmp_path / "empty.sqlite"), "-f", "gif"])
+    assert bad.exit_code == 2 and "--format" in bad.stderr
