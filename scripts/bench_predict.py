@@ -1,8 +1,10 @@
 """Benchmark: calibrate on zoo networks with ONNX Runtime on this CPU and print, at batch 1 and 8,
 each model's held-out (leave-one-model-out) predicted and measured median latency, the share within
-±10 % and Spearman ρ for the operations model and the per-node roofline, side by side.
+±10 % and Spearman ρ for the operations model (the paper's), the per-node roofline and the kernel-time
+model, side by side. Timings are taken in ``--rounds`` interleaved rounds (median of rounds), so that
+load from elsewhere on a shared machine lands on one round of several models, not on one model.
 
-Run: python scripts/bench_predict.py [--models resnet18,resnet34,...] [--batches 1,8] [--duration 1]
+Run: python scripts/bench_predict.py [--models resnet18,resnet34,...] [--batches 1,8] [--duration 1] [--rounds 3]
 Target (issue 7): ≥ 90 % of models within ±10 % and ρ ≥ 0.95 for the best predictor.
 """
 
@@ -16,7 +18,7 @@ from onnxprof.predict.microbench import measure_this_machine
 from onnxprof.zoo.export import export
 
 DEFAULT_MODELS = ("resnet18,resnet34,resnet50,mobilenet-v2,squeezenet1.1,googlenet,efficientnet-b0,alexnet,"
-                  "inception-v3,bn-nin")
+                  "inception-v3,bn-nin,bn-alexnet,enet,vgg16")
 
 
 def main() -> None:
@@ -24,6 +26,7 @@ def main() -> None:
     parser.add_argument("--models", default=DEFAULT_MODELS)
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--duration", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n]
     batches = [int(b) for b in args.batches.split(",")]
@@ -32,7 +35,7 @@ def main() -> None:
     bandwidth = device.memory_bandwidth_gbs * 1e9
     print(f"this machine: {compute / 1e9:.1f} GFLOP/s fp32, {bandwidth / 1e9:.1f} GB/s (measured through ONNX Runtime)")
     models = [(name, export(name).path) for name in names]
-    points = collect(models, batches, protocol=TimingProtocol(min_duration_s=args.duration),
+    points = collect(models, batches, protocol=TimingProtocol(min_duration_s=args.duration), rounds=args.rounds,
                      progress=lambda what: print(f"  measuring {what}", flush=True))
     results = leave_one_model_out(points, compute, bandwidth)
     for batch in batches:
