@@ -354,7 +354,7 @@ def _holds(holds: Optional[bool]) -> str:
     return {True: "yes", False: "no", None: "not enough data"}[holds]
 
 
-def _cells(finding: Finding) -> tuple[str, ...]:
+def finding_cells(finding: Finding) -> tuple[str, ...]:
     return (finding.key, finding.claim, finding.statistic_name, _value(finding.value), _paper(finding.paper_value),
             _holds(finding.holds), str(finding.n), finding.detail)
 
@@ -385,5 +385,5 @@ def findings_markdown(findings: Sequence[Finding]) -> str:
 
     lines = ["| " + " | ".join(COLUMNS) + " |",
              "| " + " | ".join("---:" if c in ("value", "n") else "---" for c in COLUMNS) + " |"]
-    lines += ["| " + " | ".join(escape(cell) for cell in _cells(f)) + " |" for f in findings]
+    lines += ["| " + " | ".join(escape(cell) for cell in finding_cells(f)) + " |" for f in findings]
     return "\n".join(lines) + "\n"
