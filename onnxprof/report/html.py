@@ -36,9 +36,7 @@ from typing import Collection, Iterable, Mapping, Optional, Sequence, Union
 from onnxprof.predict.metrics import fit_quality
 from onnxprof.report.dataset import BatchPoint
 from onnxprof.report.figures import FigureResult, draw_all
-from onnxprof.report.findings import COLUMNS as FINDING_COLUMNS
-from onnxprof.report.findings import finding_cells
-from onnxprof.report.findings import check_findings
+from onnxprof.report.findings import COLUMNS as FINDING_COLUMNS, check_findings, finding_cells
 from onnxprof.report.selection import Candidate, Constraints, select_models
 
 MISSING = "–"                  # en dash: a figure that was not measured or is not known
