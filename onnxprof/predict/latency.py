@@ -14,7 +14,7 @@ Two forms:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence, Union
+from typing import Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -146,6 +146,19 @@ def _as_layer(sample) -> LayerSample:
     return LayerSample((op_types,) if isinstance(op_types, str) else tuple(op_types), *rest)
 
 
+def working_nodes(report: StaticReport) -> Iterator[tuple[str, float, float]]:
+    """(op class, FLOPs, bytes moved) of each counted node that does work; views such as Reshape (no
+    FLOPs, no bytes) are left out. Dimensions must be bound."""
+    for node in report.nodes:
+        if node.status != COUNTED:
+            continue
+        flops, moved = node.flops, node.bytes_read + node.bytes_written
+        if not isinstance(flops, (int, float)) or not isinstance(moved, (int, float)):
+            raise ValueError(f"node {node.name} has symbolic costs: bind the model's dimensions first")
+        if flops or moved:
+            yield op_class(report.graph.nodes[node.name]), float(flops), float(moved)
+
+
 @dataclass(frozen=True)
 class RooflineModel:
     compute_flops_per_s: float
@@ -170,16 +183,7 @@ class RooflineModel:
     def predict_total(self, report: StaticReport) -> float:
         """Sum over the report's counted nodes, each a kernel of its own. Nodes that do no work
         (no FLOPs, no bytes: views such as Reshape) add no launch overhead. Dimensions must be bound."""
-        total = 0.0
-        for node in report.nodes:
-            if node.status != COUNTED:
-                continue
-            flops, moved = node.flops, node.bytes_read + node.bytes_written
-            if not isinstance(flops, (int, float)) or not isinstance(moved, (int, float)):
-                raise ValueError(f"node {node.name} has symbolic costs: bind the model's dimensions first")
-            if flops or moved:
-                total += self.layer_ms(float(flops), float(moved), op_class(report.graph.nodes[node.name]))
-        return total
+        return sum(self.layer_ms(flops, moved, kind) for kind, flops, moved in working_nodes(report))
 
 
 def fit_roofline(layer_samples: Sequence[Union[LayerSample, tuple]], compute_flops_per_s: float,
@@ -259,18 +263,9 @@ def kernel_features(report: StaticReport, roofline: RooflineModel) -> dict[str, 
     number of kernels (nodes that do work) and a constant."""
     features = dict.fromkeys(KERNEL_FEATURES, 0.0)
     features["constant"] = 1.0
-    for node in report.nodes:
-        if node.status != COUNTED:
-            continue
-        flops, moved = node.flops, node.bytes_read + node.bytes_written
-        if not isinstance(flops, (int, float)) or not isinstance(moved, (int, float)):
-            raise ValueError(f"node {node.name} has symbolic costs: bind the model's dimensions first")
-        if not (flops or moved):
-            continue
-        kind = op_class(report.graph.nodes[node.name])
+    for kind, flops, moved in working_nodes(report):
         features[_FEATURE_OF_OP.get(kind, "memory")] += roofline_node_ms(
-            float(flops), float(moved), roofline.compute_flops_per_s, roofline.bandwidth_bytes_per_s,
-            roofline.efficiency(kind))
+            flops, moved, roofline.compute_flops_per_s, roofline.bandwidth_bytes_per_s, roofline.efficiency(kind))
         features["kernels"] += 1.0
     return features
 
