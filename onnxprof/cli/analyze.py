@@ -22,18 +22,25 @@ def analyze_command(
     fmt: str = FormatOption,
     output: Optional[Path] = OutputOption,
     check: bool = typer.Option(True, "--check/--no-check", help="Run the ONNX checker on the model first."),
+    device: Optional[str] = typer.Option(None, "--device", help="Also predict latency, memory and power on a device: "
+                                                                 "a profile file, a stored profile (calibrate) or "
+                                                                 "a published device such as jetson-tx1."),
 ) -> None:
     """Count parameters, MACs, FLOPs and memory of a model without running it."""
     from onnxprof.cost.analysis import analyze
 
     check_format(fmt)
-    report = analyze(model, shape_binding(inputs, batch, dims), check=check)
+    binding = shape_binding(inputs, batch, dims)
+    report = analyze(model, binding, check=check)
     if fmt == "table":
         from rich.console import Console
 
         from onnxprof.report.tables import render_analysis
 
-        render_analysis(report, Console(), layers=layers)
+        console = Console()
+        render_analysis(report, console, layers=layers)
+        if device is not None:
+            _render_prediction(model, report, device, binding.batch or 1, console)
         return
     from onnxprof.report.formats import analysis_csv, analysis_json
 
@@ -42,3 +49,17 @@ def analyze_command(
         typer.echo(text, nl=False)
     else:
         output.write_text(text)
+
+
+def _render_prediction(model: str, report, device: str, batch: int, console) -> None:
+    """The static report's counts turned into time, memory and power on ``device``."""
+    from onnxprof.cli.measure import open_store
+    from onnxprof.errors import UsageError
+    from onnxprof.predict.resolve import resolve_predictor
+    from onnxprof.report.predict_tables import prediction_table
+
+    try:
+        prediction = resolve_predictor(device, open_store(None)).predict(report, batch)
+    except ValueError:       # symbolic costs: a dimension is still unbound
+        raise UsageError("--device: the prediction needs every dimension bound; give --batch and --dim NAME=SIZE") from None
+    console.print(prediction_table(model, None, [prediction]))
