@@ -626,7 +626,8 @@ def _accuracy_vs_throughput_panel(ax, series, style, batch, notes) -> dict:
         ax.fill_between(grid, line, max(tops) + 5, where=line < max(tops) + 5, color="0.85", zorder=0,
                         label="beyond the bound")
         ax.plot(grid, line, color="0.3", lw=1.0, zorder=1,
-                label=f"upper bound: {bound['intercept']:.1f} % {bound['slope']:+.3g} % × FPS")
+                label=f"upper bound: top-1 = {bound['intercept']:.1f} {'−' if bound['slope'] < 0 else '+'} "
+                      f"{abs(bound['slope']):.3g} × FPS")
         ax.legend(loc="lower left", fontsize=7)
     ax.set_xlabel("Inferences per second [FPS]")
     ax.set_ylabel("Top-1 accuracy [%]")
