@@ -103,7 +103,7 @@ def measure(store, sources: Sequence[str], batches: Sequence[int], args, console
     from onnxprof.measure.harness import TimingProtocol, now_iso
     from onnxprof.measure.sweep import SweepPlan, run_sweep
     from onnxprof.predict.resolve import resolve_predictor
-    from onnxprof.report.dataset import model_name
+    from onnxprof.measure.records import model_name
 
     meter = None
     if args.meter:
@@ -117,7 +117,7 @@ def measure(store, sources: Sequence[str], batches: Sequence[int], args, console
     template = SweepPlan(source="", model_path=Path(), batches=batches, engine=args.engine,
                          options=EngineOptions(provider=args.provider, precision=args.precision, batches=tuple(batches)),
                          protocol=TimingProtocol(min_duration_s=args.duration), meter=meter, idle_s=args.idle,
-                         predictor=resolve_predictor(None, store, socket.gethostname(), args.engine, args.provider))
+                         predictor=resolve_predictor(None, store, engine=args.engine, provider=args.provider))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn())
     with Progress(*columns, console=console, speed_estimate_period=3600) as progress:
@@ -190,7 +190,7 @@ def report(store, names: set[str], setup: tuple, out_dir: Path, console: Console
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from onnxprof.report.dataset import model_name
+    from onnxprof.measure.records import model_name
     from onnxprof.store.db import Store
 
     args = parse_args(argv)

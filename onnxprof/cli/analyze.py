@@ -62,4 +62,4 @@ def _render_prediction(model: str, report, device: str, batch: int, console) -> 
         prediction = resolve_predictor(device, open_store(None)).predict(report, batch)
     except ValueError:       # symbolic costs: a dimension is still unbound
         raise UsageError("--device: the prediction needs every dimension bound; give --batch and --dim NAME=SIZE") from None
-    console.print(prediction_table(model, None, [prediction]))
+    console.print(prediction_table(model, [prediction]))

@@ -7,9 +7,9 @@ from typing import List, Optional
 
 import typer
 
+from onnxprof.cli.options import FormatOption, check_format
 from onnxprof.errors import UsageError
 
-FORMATS = ("table", "json", "csv")
 SCHEMA = "onnxprof.compare"
 SCHEMA_VERSION = 1
 
@@ -20,7 +20,7 @@ def compare_command(
                                                                  "profile or published device (default: the "
                                                                  "predictions stored with each run)."),
     layers: bool = typer.Option(False, "--layers", help="Also compare per layer (runs measured with --profile-layers)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    fmt: str = FormatOption,
     db: Optional[str] = typer.Option(None, "--db", help="Results database."),
 ) -> None:
     """Show predicted against measured latency and memory for stored runs."""
@@ -30,8 +30,7 @@ def compare_command(
     from onnxprof.predict.resolve import resolve_predictor
     from onnxprof.report.dataset import latest_only
 
-    if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    check_format(fmt)
     with open_store(db) as store:
         chosen = [(run_id, store.get_run(run_id)) for run_id in (runs or store.run_ids())]
         predictor = resolve_predictor(device, store) if device is not None else None

@@ -66,6 +66,7 @@ def measure_command(
     from onnxprof.engines.base import EngineOptions
     from onnxprof.measure.harness import TimingProtocol
     from onnxprof.measure.sweep import SweepPlan, run_sweep
+    from onnxprof.predict.resolve import resolve_predictor
     from onnxprof.report.measure_tables import render_batch, render_engine, render_summary
 
     if fmt not in ("table", "json"):
@@ -95,8 +96,9 @@ def measure_command(
         raise UsageError("--idle measures idle power: it needs a --meter")
     console = Console(stderr=fmt == "json" and output is None)
     store = open_store(db) if save else None
-    plan = replace(plan, predictor=_predictor(device, store if store is not None or db is None else open_store(db),
-                                              engine, provider))
+    # stored profiles are looked up where runs are saved (in --db also with --no-save)
+    profiles = store if store is not None or db is None else open_store(db)
+    plan = replace(plan, predictor=resolve_predictor(device, profiles, engine=engine, provider=provider))
     run_id: list[int] = []
 
     def started(record) -> None:
@@ -128,14 +130,6 @@ def measure_command(
             typer.echo(text, nl=False)
     if record.interrupted:
         raise typer.Exit(130)
-
-
-def _predictor(device: Optional[str], store, engine: str, provider: str):
-    import socket
-
-    from onnxprof.predict.resolve import resolve_predictor
-
-    return resolve_predictor(device, store, socket.gethostname(), engine, provider)
 
 
 def model_file(model: str) -> Path:

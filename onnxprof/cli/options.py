@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import List, Optional
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
 
 import typer
 
@@ -30,6 +32,15 @@ def shape_binding(inputs: Optional[List[str]], batch: Optional[int], dims: Optio
             raise UsageError(f"--dim {spec!r}: expected NAME=VALUE such as sequence=128")
         named[match.group(1)] = int(match.group(2))
     return ShapeBinding(inputs=bound_inputs, batch=batch, dims=named)
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Writing ``--output``: a file that cannot be written is one line, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def check_format(fmt: str) -> str:

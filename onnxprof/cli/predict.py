@@ -33,6 +33,7 @@ def calibrate_command(
     from rich.console import Console
 
     from onnxprof.cli.measure import model_file, open_store, parse_batches
+    from onnxprof.cli.options import writing
     from onnxprof.engines.base import EngineOptions
     from onnxprof.measure.harness import TimingProtocol
     from onnxprof.predict.calibrate import collect, fit_profile, leave_one_model_out
@@ -69,7 +70,8 @@ def calibrate_command(
     profile_id = store.save_profile(profile.name, profile.created_at, hostname, engine, provider, profile_json(profile))
     where = f"stored as profile {profile_id} ({profile.name!r}) in {store.shown}"
     if output is not None:
-        save_profile(profile, output)
+        with writing(output):
+            save_profile(profile, output)
         where += f" and written to {output}"
     console.print(f"best predictor: {profile.best}; {where}")
 
@@ -83,8 +85,6 @@ def predict_command(
     db: Optional[str] = typer.Option(None, "--db", help="Results database holding stored profiles."),
 ) -> None:
     """Predicted latency, throughput, memory, power and energy per inference, without running the model."""
-    import socket
-
     from rich.console import Console
 
     from onnxprof.cli.measure import open_store, parse_batches
@@ -94,9 +94,9 @@ def predict_command(
     from onnxprof.report.predict_tables import prediction_table
 
     batches = parse_batches(batch)
-    predictor = resolve_predictor(device, open_store(db), socket.gethostname(), engine, provider)
+    predictor = resolve_predictor(device, open_store(db), engine=engine, provider=provider)
     if predictor is None:
         raise UsageError("--device: no profile calibrated on this host for this engine and provider; run "
                          "`onnxprof calibrate`, or name a device such as --device jetson-tx1")
     predictions = [predictor.predict(analyze(model, ShapeBinding(batch=b), check=False), b) for b in batches]
-    Console().print(prediction_table(model, predictor, predictions))
+    Console().print(prediction_table(model, predictions))

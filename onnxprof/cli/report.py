@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from onnxprof.cli.options import writing
 from onnxprof.errors import UsageError
 
 report_app = typer.Typer(help="The paper's analysis of stored runs: figures, findings, an HTML report.",
@@ -82,7 +83,8 @@ def findings_command(
     findings = check_findings(stored_points(db, engine, provider, host))
     Console().print(findings_table(findings))
     if output is not None:
-        _write(output, findings_markdown(findings))
+        with writing(output):
+            output.write_text(findings_markdown(findings))
 
 
 def constraints_of(min_fps: Optional[float], max_power: Optional[float], max_energy: Optional[float],
@@ -116,10 +118,8 @@ def html_command(
     limits = (min_fps, max_power, max_energy, max_memory)
     constraints = constraints_of(*limits, batch) if any(v is not None for v in limits) else None
     points = stored_points(db, engine, provider, host)
-    try:
+    with writing(output):
         write_html(points, output, title=title, constraints=constraints)
-    except OSError as exc:
-        raise UsageError(f"--output {output}: cannot write ({exc.strerror})") from None
     typer.echo(f"report written to {output}")
 
 
@@ -142,10 +142,3 @@ def select_command(
     Console().print(selection_table(selection))
     if not selection.chosen:
         raise typer.Exit(1)
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        raise UsageError(f"--output {path}: cannot write ({exc.strerror})") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Mapping, Optional
 
 OK, OUT_OF_MEMORY, FAILED = "ok", "out_of_memory", "failed"
@@ -123,6 +124,13 @@ class RunRecord:
     layers: tuple = ()                             # LayerRow per profiled layer (--profile-layers)
     meter: str = ""                                # the power meter, described ("" without one)
     idle_power_w: Optional[float] = None           # measured before the sweep (--idle)
+
+
+def model_name(source: str) -> str:
+    """What a run's model is called: ``zoo:resnet50`` → ``resnet50``; a path → its file name without ``.onnx``."""
+    if source.startswith("zoo:"):
+        return source[4:]
+    return PurePath(source).name.removesuffix(".onnx")
 
 
 def json_ready(value: Any) -> Any:

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from onnxprof.measure.records import OK, RunRecord
+from onnxprof.measure.records import OK, RunRecord, model_name
 from onnxprof.predict.metrics import FitQuality, fit_quality
-from onnxprof.report.dataset import model_name
 
 FIGURES = ("latency_ms", "peak_rss_bytes")
 

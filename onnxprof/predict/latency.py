@@ -1,6 +1,6 @@
 """Latency predictors fitted to measurements.
 
-Two forms:
+Three forms:
 
 * **Operations model** (Canziani et al. 2016): the time of one batch is linear in the work it does,
   ``latency_ms = a · (MACs per image × batch) + b``, fitted by least squares over models, either pooled
@@ -9,6 +9,8 @@ Two forms:
 * **Roofline per node**: a node takes ``max(FLOPs / compute, bytes / bandwidth) / efficiency``; the
   efficiency of each op type and a constant per-kernel launch overhead are fitted from per-layer
   profiles (:class:`onnxprof.measure.layers.LayerRow`).
+* **Kernels**: the roofline's node times summed by kind of kernel and re-weighted against whole-model
+  timings per batch size (:class:`KernelModel`).
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from onnxprof.measure.records import OK
+
 
 @dataclass(frozen=True)
 class PowerSample:
@@ -79,7 +81,7 @@ def samples_from_runs(records) -> list[PowerSample]:
     for record in records:
         for result in record.batches:
             power = result.power
-            if result.status != "ok" or power is None or power.gross_w is None:
+            if result.status != OK or power is None or power.gross_w is None:
                 continue
             idle = power.idle_w if power.idle_w is not None else record.idle_power_w
             if idle is not None:

@@ -78,10 +78,7 @@ def profile_json(profile: CalibratedProfile) -> dict:
 
 
 def save_profile(profile: CalibratedProfile, path: Path) -> None:
-    try:
-        Path(path).write_text(json.dumps(profile_json(profile), indent=1) + "\n")
-    except OSError as exc:
-        raise UsageError(f"--output {path}: cannot write the profile ({exc.strerror})") from None
+    Path(path).write_text(json.dumps(profile_json(profile), indent=1) + "\n")
 
 
 def _optional(cls, value: Optional[Mapping]):

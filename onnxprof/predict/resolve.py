@@ -4,6 +4,7 @@ engine and provider, so ``measure`` compares against the best predictor it has f
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Optional, Union
 
@@ -13,14 +14,14 @@ from onnxprof.predict.profile import CalibratedProfile, PublishedDevice, load_pr
 Predictor = Union[CalibratedProfile, PublishedDevice]
 
 
-def resolve_predictor(device: Optional[str], store=None, hostname: str = "", engine: str = "",
+def resolve_predictor(device: Optional[str], store=None, hostname: Optional[str] = None, engine: str = "",
                       provider: str = "") -> Optional[Predictor]:
-    """The predictor for ``device`` (see the module's docstring); None when nothing fits (the caller
-    then uses :mod:`onnxprof.predict.basic`)."""
+    """The predictor for ``device`` (see the module's docstring; ``hostname`` defaults to this host);
+    None when nothing fits (the caller then uses :mod:`onnxprof.predict.basic`)."""
     if device is None:
         if store is None:
             return None
-        stored = store.find_profile(hostname=hostname, engine=engine, provider=provider)
+        stored = store.find_profile(hostname=hostname or socket.gethostname(), engine=engine, provider=provider)
         return profile_from_json(stored.document) if stored is not None else None
     if device.endswith(".json") or Path(device).is_file():
         return load_profile(Path(device))

@@ -8,10 +8,9 @@ latest run wins (``latest_only``), so re-running a model replaces its figures in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
-from onnxprof.measure.records import OK, RunRecord
+from onnxprof.measure.records import OK, RunRecord, model_name
 from onnxprof.zoo.manifest import NetworkFacts, manifest
 
 
@@ -60,13 +59,6 @@ class BatchPoint:
     def top1_per_mparams(self) -> Optional[float]:
         """Information density (Figure 10): top-1 % per million parameters."""
         return self.top1 / (self.parameters / 1e6) if self.top1 is not None and self.parameters else None
-
-
-def model_name(source: str) -> str:
-    """``zoo:resnet50`` → ``resnet50``; a path → its file name without ``.onnx``."""
-    if source.startswith("zoo:"):
-        return source[4:]
-    return Path(source).name.removesuffix(".onnx")
 
 
 def _per_image(value, batch: int) -> Optional[float]:

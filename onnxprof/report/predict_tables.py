@@ -41,7 +41,7 @@ def calibration_table(results: Sequence, profile) -> Table:
     return table
 
 
-def prediction_table(model: str, predictor, predictions: Sequence) -> Table:
+def prediction_table(model: str, predictions: Sequence) -> Table:
     error = predictions[0].latency_error if predictions else None
     title = f"{model}: {predictions[0].method if predictions else ''}"
     if error is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from onnxprof.measure.records import OUT_OF_MEMORY
-from onnxprof.report.dataset import at_batch, by_model, load_points, model_name
+from onnxprof.measure.records import model_name
+from onnxprof.report.dataset import at_batch, by_model, load_points
 from onnxprof.store.db import Store
 from tests import synthetic_runs as synth
 
