@@ -42,11 +42,8 @@ def calibration_table(results: Sequence, profile) -> Table:
 
 
 def prediction_table(model: str, predictions: Sequence) -> Table:
-    error = predictions[0].latency_error if predictions else None
-    title = f"{model}: {predictions[0].method if predictions else ''}"
-    if error is not None:
-        title += f"; latency ± {error:.0%} (held-out RMSPE)"
-    table = _table(title, ("batch", "latency ms", "per image ms", "images/s", "memory MB", "power W",
+    # the method names the predictor and, when calibrated, its held-out error
+    table = _table(f"{model}: {predictions[0].method if predictions else ''}", ("batch", "latency ms", "per image ms", "images/s", "memory MB", "power W",
                            "energy/image J"), first_left=False)
     for p in predictions:
         table.add_row(str(p.batch), _or_dash(p.latency_ms, ",.2f"), _or_dash(p.latency_per_image_ms, ",.2f"),
@@ -66,6 +63,8 @@ def comparison_tables(values: Sequence, summaries: Sequence, layers: Sequence = 
         label, fmt = FIGURE_TEXT[v.figure]
         table.add_row(v.model, str(v.batch), label, fmt(v.predicted), fmt(v.measured), f"{v.error:+.1%}")
     tables = [table]
+    if not summaries:
+        table.caption = "(a summary needs two values of a figure or more)"
     if layers:
         per_layer = _table("Per layer (latency)", ("model", "layer", "op types", "predicted ms", "measured ms", "error"))
         for layer in layers:
@@ -80,5 +79,6 @@ def comparison_tables(values: Sequence, summaries: Sequence, layers: Sequence = 
         summary.add_row(FIGURE_TEXT[s.figure][0], "all" if s.batch is None else str(s.batch),
                         f"{q.share_within_10pct:.0%}", f"{q.spearman_rho:.3f}", f"{q.rmspe:.1%}",
                         f"{q.r_squared:.3f}", str(q.n))
-    tables.append(summary)
+    if summaries:
+        tables.append(summary)
     return tables
