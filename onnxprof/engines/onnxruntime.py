@@ -126,18 +126,15 @@ def count_by_provider(placements: Iterable[tuple[str, str, str]]) -> dict[str, i
 
 
 def layer_times(events: Iterable[Mapping]) -> list[dict]:
-    """Per-node mean kernel time over all profiled runs, in execution order of first appearance."""
-    totals: dict[str, list] = {}
+    """Per-node median kernel time over all profiled runs, in execution order of first appearance.
+    The median, not the mean: the first run after build allocates, and a burst of load from elsewhere
+    lands on one run; neither should move a kernel's time."""
+    durations: dict[str, tuple[str, str, list[float]]] = {}
     for node, op_type, provider, dur_us in node_events(events):
-        entry = totals.get(node)
-        if entry is None:
-            totals[node] = [op_type, provider, dur_us, 1]
-        else:
-            entry[2] += dur_us
-            entry[3] += 1
+        durations.setdefault(node, (op_type, provider, []))[2].append(dur_us)
     return [{"name": node, "nodes": [node], "op_type": op_type, "provider": provider,
-             "time_ms": total_us / calls / 1000.0, "calls": calls}
-            for node, (op_type, provider, total_us, calls) in totals.items()]
+             "time_ms": float(np.median(times)) / 1000.0, "calls": len(times)}
+            for node, (op_type, provider, times) in durations.items()]
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -307,7 +304,7 @@ class OnnxRuntimeEngine(Engine):
         return specs
 
     def layer_profile(self) -> list[dict]:
-        """Mean kernel time per node over every run since build (warm-up included), with
+        """Median kernel time per node over every run since build (warm-up included), with
         ``profile_layers``: [{"name", "nodes", "op_type", "provider", "time_ms", "calls"}].
 
         Profiling ends at the first call (ONNX Runtime cannot restart it on a session). Names are those

@@ -36,3 +36,27 @@ def test_every_onnx_node_is_covered_once(tmp_path, optimization):
         assert "bn1" in conv.onnx_nodes and len(rows) < len(report.nodes)
     else:
         assert len(rows) == len(report.nodes)
+
+
+def test_activation_fusions_are_joined_to_their_nodes(tmp_path):
+    """ONNX Runtime runs x·sigmoid(x) as one QuickGelu kernel named "<mul node>/QuickGeluFusion/":
+    its time belongs to the Sigmoid and Mul it replaced, not to an anonymous row."""
+    h = onnx.helper
+    weight = h.make_tensor("w", onnx.TensorProto.FLOAT, [8, 8, 1, 1], np.ones(64, np.float32))
+    graph = h.make_graph([h.make_node("Sigmoid", ["x"], ["s"], name="act.sigmoid"),
+                          h.make_node("Mul", ["x", "s"], ["a"], name="act"),
+                          h.make_node("Conv", ["a", "w"], ["y"], name="conv")], "silu",
+                         [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 8, 16, 16])],
+                         [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 16, 16])], [weight])
+    path = tmp_path / "silu.onnx"
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), path)
+    report = analyze(path)
+    with OnnxRuntimeEngine(path, EngineOptions(profile_layers=True)) as engine:
+        engine.activate({"x": np.ones((1, 8, 16, 16), np.float32)})
+        engine.infer()
+        profile = engine.layer_profile()
+        engine.deactivate()
+    assert any(layer["name"].endswith("QuickGeluFusion/") for layer in profile)   # the fusion this is about
+    rows = join_layers(report, profile, macs_per_s=1e10)
+    fused = next(row for row in rows if row.name.endswith("QuickGeluFusion/"))
+    assert set(fused.onnx_nodes) == {"act.sigmoid", "act"}
