@@ -21,8 +21,11 @@ def calibrate_command(
     engine: str = typer.Option("onnxruntime", "--engine", "-e"),
     provider: str = typer.Option("cpu", "--provider", "-p"),
     duration: float = typer.Option(1.0, "--duration", min=0.0, help="Minimum timed seconds per model, batch and round."),
-    rounds: int = typer.Option(1, "--rounds", min=1, help="Timing rounds over the whole set (median of rounds; "
-                                                          "more rounds: steadier on a busy machine)."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Timing rounds over the whole set (each model keeps its "
+                                                          "fastest round: steadier on a busy machine)."),
+    op_benchmarks: bool = typer.Option(True, "--op-benchmarks/--no-op-benchmarks",
+                                       help="Also profile single-op models of common kernels (about 10 s with ONNX "
+                                            "Runtime on a CPU), so the kernel model knows ops the set lacks."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the profile to this file (to share)."),
     name: Optional[str] = typer.Option(None, "--name", help="The profile's name (default: this host)."),
     db: Optional[str] = typer.Option(None, "--db", help="Results database where the profile is stored."),
@@ -38,6 +41,7 @@ def calibrate_command(
     from onnxprof.measure.harness import TimingProtocol
     from onnxprof.predict.calibrate import collect, fit_profile, leave_one_model_out
     from onnxprof.predict.microbench import measure_this_machine
+    from onnxprof.predict.opbench import profile_ops
     from onnxprof.predict.power import fit_power, samples_from_runs
     from onnxprof.predict.profile import profile_json, save_profile
     from onnxprof.report.predict_tables import calibration_table
@@ -54,18 +58,21 @@ def calibrate_command(
     device = measure_this_machine(engine=engine, provider=provider)
     compute, bandwidth = device.fp32_tflops * 1e12, device.memory_bandwidth_gbs * 1e9
     console.print(f"this machine: {compute / 1e9:.1f} GFLOP/s, {bandwidth / 1e9:.1f} GB/s through {engine}")
+    options = EngineOptions(provider=provider)
     with console.status("measuring") as status:
-        points = collect(chosen, batches, engine, EngineOptions(provider=provider),
-                         TimingProtocol(min_duration_s=duration), rounds=rounds,
+        points = collect(chosen, batches, engine, options, TimingProtocol(min_duration_s=duration), rounds=rounds,
                          progress=lambda what: status.update(f"measuring {what}"))
-    if len({p.model for p in points}) < 3:
-        raise UsageError("calibration needs at least 3 models that ran; see `onnxprof measure` for why the others failed")
-    results = leave_one_model_out(points, compute, bandwidth)
+        if len({p.model for p in points}) < 3:
+            raise UsageError("calibration needs at least 3 models that ran; see `onnxprof measure` for why the "
+                             "others failed")
+        op_timings = profile_ops(engine, options, progress=lambda what: status.update(what)) if op_benchmarks else []
+    results = leave_one_model_out(points, compute, bandwidth, op_timings)
     stored_runs = [store.get_run(s.id) for s in store.list_runs()
                    if s.hostname == hostname and s.engine == engine and s.provider == provider]
     power_samples = samples_from_runs(stored_runs)
     profile = fit_profile(points, results, compute, bandwidth, name=name or hostname, engine=engine,
-                          provider=provider, hostname=hostname, power=fit_power(power_samples) if power_samples else None)
+                          provider=provider, hostname=hostname, power=fit_power(power_samples) if power_samples else None,
+                          op_timings=op_timings)
     console.print(calibration_table(results, profile))
     profile_id = store.save_profile(profile.name, profile.created_at, hostname, engine, provider, profile_json(profile))
     where = f"stored as profile {profile_id} ({profile.name!r}) in {store.shown}"

@@ -15,18 +15,19 @@ from onnxprof.engines import create_engine
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.harness import TimingProtocol, time_batch
 from onnxprof.measure.inputs import synthetic_feeds
-from onnxprof.measure.layers import join_layers
+from onnxprof.measure.layers import LayerRow, join_layers
 from onnxprof.measure.records import OK
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.measure.harness import now_iso
-from onnxprof.predict.latency import (KernelModel, KernelSample, LayerSample, OperationsModel, OpsSample, RooflineModel,
-                                      fit_kernels, fit_operations, fit_roofline, kernel_features, layer_samples)
+from onnxprof.predict.kernels import KernelModel, KernelTiming, NetworkTiming, fit_kernels, kernel_timings
+from onnxprof.predict.latency import (LayerSample, OperationsModel, OpsSample, RooflineModel, fit_operations,
+                                      fit_roofline, layer_samples)
 from onnxprof.predict.memory import MemorySample, fit_memory
 from onnxprof.predict.metrics import FitQuality, fit_quality, leave_one_out, rmspe
 from onnxprof.predict.power import PowerModel
 from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
 
-PROFILED_RUNS = 5
+PROFILED_RUNS = 10     # after the first: each kernel's time is its median over the runs
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,15 @@ class CalibrationPoint:
     model: str
     batch: int
     macs_per_image: float
-    median_ms: float                  # one batch, unprofiled: the median over rounds of each round's median
+    median_ms: float                  # one batch, unprofiled: the fastest round's median (see collect)
     layers: tuple[LayerSample, ...]   # per-layer profile joined to the ONNX nodes
     report: StaticReport
     peak_rss_bytes: Optional[int] = None     # the process during the batch's timed runs (median over rounds)
+    kernels: tuple[KernelTiming, ...] = ()   # the same profile, node by node, for the kernel model
+
+    @property
+    def source(self) -> str:
+        return f"{self.model}@{self.batch}"
 
     def memory_sample(self) -> Optional[MemorySample]:
         peak = self.report.memory.peak_activation_bytes
@@ -60,24 +66,27 @@ def _timed(engine: str, path: Path, options: EngineOptions, feeds, batch: int, p
         return time_batch(timed, feeds, batch, protocol)
 
 
-def _profiled(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport) -> list[LayerSample]:
+def _profiled(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport) -> list[LayerRow]:
     with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
         profiled.activate(feeds)
         for _ in range(PROFILED_RUNS):
             profiled.infer()
         rows = join_layers(report, profiled.layer_profile(), macs_per_s=1e12)
         profiled.deactivate()
-    return layer_samples(rows, report)
+    return rows
 
 
 def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
             options: EngineOptions = EngineOptions(), protocol: TimingProtocol = TimingProtocol(min_duration_s=1.0),
-            progress: Callable[[str], None] = lambda _: None, rounds: int = 1) -> list[CalibrationPoint]:
+            progress: Callable[[str], None] = lambda _: None, rounds: int = 1, profile: bool = True
+            ) -> list[CalibrationPoint]:
     """Time every (model, batch) ``rounds`` times, round-robin over the set, then profile each once.
 
     Rounds interleave the models so that a burst of load from elsewhere on a shared machine lands on
-    one round of several models rather than on every run of one: each point keeps the median over
-    its rounds. A (model, batch) that fails in any round is left out."""
+    one round of several models rather than on every run of one. Each point keeps its fastest round's
+    median: load from elsewhere only ever adds time, so the least disturbed round is the closest to
+    the device's own speed. A (model, batch) that fails in any round is left out. ``profile=False``
+    skips the per-layer profiles (models that are only to be predicted)."""
     reports = {(name, batch): analyze(path, ShapeBinding(batch=batch), check=False)
                for name, path in models for batch in batches}
     feeds = {key: synthetic_feeds(report) for key, report in reports.items()}
@@ -104,20 +113,23 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             key = (name, batch)
             if key in failed:
                 continue
-            progress(f"{name} batch {batch}: per-layer profile")
             report = reports[key]
+            if profile:
+                progress(f"{name} batch {batch}: per-layer profile")
+            rows = _profiled(engine, path, options, feeds[key], report) if profile else []
             points.append(CalibrationPoint(
-                name, batch, float(report.totals.macs) / batch, float(np.median(medians[key])),
-                tuple(_profiled(engine, path, options, feeds[key], report)), report,
-                int(np.median(memory[key])) if memory[key] else None))
+                name, batch, float(report.totals.macs) / batch, float(np.min(medians[key])),
+                tuple(layer_samples(rows, report)), report, int(np.median(memory[key])) if memory[key] else None,
+                tuple(kernel_timings(rows, report, source=f"{name}@{batch}"))))
     return points
 
 
-def _fit_latency(points: Sequence[CalibrationPoint], compute_flops_per_s: float, bandwidth_bytes_per_s: float
-                 ) -> tuple[OperationsModel, RooflineModel, KernelModel]:
+def _fit_latency(points: Sequence[CalibrationPoint], compute_flops_per_s: float, bandwidth_bytes_per_s: float,
+                 op_timings: Sequence[KernelTiming] = ()) -> tuple[OperationsModel, RooflineModel, KernelModel]:
     operations = fit_operations([OpsSample(p.macs_per_image, p.batch, p.median_ms) for p in points], per_batch=True)
     roofline = fit_roofline([layer for p in points for layer in p.layers], compute_flops_per_s, bandwidth_bytes_per_s)
-    kernels = fit_kernels([KernelSample(kernel_features(p.report, roofline), p.batch, p.median_ms) for p in points])
+    kernels = fit_kernels([t for p in points for t in p.kernels] + list(op_timings), {p.source: p.report for p in points},
+                          [NetworkTiming(p.report, p.batch, p.median_ms) for p in points])
     return operations, roofline, kernels
 
 
@@ -126,19 +138,35 @@ def _predict_latency(models: tuple[OperationsModel, RooflineModel, KernelModel],
     operations, roofline, kernels = models
     return {"operations": operations.predict(point.macs_per_image, point.batch),
             "roofline": roofline.predict_total(point.report),
-            "kernels": kernels.predict_total(point.report, roofline, point.batch)}
+            "kernels": kernels.predict_total(point.report, point.batch)}
 
 
 def leave_one_model_out(points: Sequence[CalibrationPoint], compute_flops_per_s: float,
-                        bandwidth_bytes_per_s: float) -> list[PredictorQuality]:
+                        bandwidth_bytes_per_s: float, op_timings: Sequence[KernelTiming] = ()
+                        ) -> list[PredictorQuality]:
     """Held-out predictions per batch size for every latency predictor: each model is predicted by
-    fits made without any of its points."""
+    fits made without any of its points (the single-op benchmarks stay: they are not a model)."""
     predicted: dict[tuple[str, int], dict[str, float]] = {}
     for held_out in dict.fromkeys(p.model for p in points):
-        fitted = _fit_latency([p for p in points if p.model != held_out], compute_flops_per_s, bandwidth_bytes_per_s)
+        fitted = _fit_latency([p for p in points if p.model != held_out], compute_flops_per_s, bandwidth_bytes_per_s,
+                              op_timings)
         for point in points:
             if point.model == held_out:
                 predicted[(point.model, point.batch)] = _predict_latency(fitted, point)
+    return _qualities(points, predicted)
+
+
+def predict_new_models(calibration: Sequence[CalibrationPoint], new: Sequence[CalibrationPoint],
+                       compute_flops_per_s: float, bandwidth_bytes_per_s: float,
+                       op_timings: Sequence[KernelTiming] = ()) -> list[PredictorQuality]:
+    """Every predictor fitted on the calibration points, judged on models it never saw (``new``: measured
+    the same way; their profiles are not used)."""
+    fitted = _fit_latency(calibration, compute_flops_per_s, bandwidth_bytes_per_s, op_timings)
+    return _qualities(new, {(p.model, p.batch): _predict_latency(fitted, p) for p in new})
+
+
+def _qualities(points: Sequence[CalibrationPoint], predicted: dict[tuple[str, int], dict[str, float]]
+               ) -> list[PredictorQuality]:
     results = []
     for batch in sorted({p.batch for p in points}):
         measured = {p.model: p.median_ms for p in points if p.batch == batch}
@@ -166,9 +194,9 @@ def memory_held_out_rmspe(points: Sequence[CalibrationPoint]) -> Optional[float]
 
 def fit_profile(points: Sequence[CalibrationPoint], results: Sequence[PredictorQuality], compute_flops_per_s: float,
                 bandwidth_bytes_per_s: float, name: str, engine: str, provider: str, hostname: str,
-                power: Optional[PowerModel] = None) -> CalibratedProfile:
+                power: Optional[PowerModel] = None, op_timings: Sequence[KernelTiming] = ()) -> CalibratedProfile:
     """Every predictor fitted on all the points, with the held-out errors of ``results``."""
-    operations, roofline, kernels = _fit_latency(points, compute_flops_per_s, bandwidth_bytes_per_s)
+    operations, roofline, kernels = _fit_latency(points, compute_flops_per_s, bandwidth_bytes_per_s, op_timings)
     memory_samples = [s for s in (p.memory_sample() for p in points) if s is not None]
     by_predictor: dict[str, list[PredictorQuality]] = {}
     for r in results:

@@ -9,13 +9,13 @@ Three forms:
 * **Roofline per node**: a node takes ``max(FLOPs / compute, bytes / bandwidth) / efficiency``; the
   efficiency of each op type and a constant per-kernel launch overhead are fitted from per-layer
   profiles (:class:`onnxprof.measure.layers.LayerRow`).
-* **Kernels**: the roofline's node times summed by kind of kernel and re-weighted against whole-model
-  timings per batch size (:class:`KernelModel`).
+
+The kernel model (each node's time from its shape) is in :mod:`onnxprof.predict.kernels`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence, Union
 
 import numpy as np
@@ -249,88 +249,3 @@ def layer_samples(rows: Sequence, report: StaticReport) -> list[LayerSample]:
         samples.append(LayerSample(op_types, flops, moved, float(row.measured_ms),
                                    tuple(flops_by_op.get(op, 0.0) for op in op_types)))
     return samples
-
-
-
-# -- kernels: the roofline's per-op times, re-weighted against whole-model timings ---------------------
-
-KERNEL_FEATURES = ("dense", "grouped", "matmul", "memory", "kernels", "constant")
-_FEATURE_OF_OP = {"Conv": "dense", "ConvTranspose": "dense", "Conv(grouped)": "grouped", "MatMul": "matmul",
-                  "Gemm": "matmul", "Einsum": "matmul"}
-
-
-def kernel_features(report: StaticReport, roofline: RooflineModel) -> dict[str, float]:
-    """A model's time split by kind of kernel, from the per-layer roofline without launch overhead:
-    dense convolutions, grouped convolutions, matrix products, everything else (memory-bound), plus the
-    number of kernels (nodes that do work) and a constant."""
-    features = dict.fromkeys(KERNEL_FEATURES, 0.0)
-    features["constant"] = 1.0
-    for kind, flops, moved in working_nodes(report):
-        features[_FEATURE_OF_OP.get(kind, "memory")] += roofline_node_ms(
-            flops, moved, roofline.compute_flops_per_s, roofline.bandwidth_bytes_per_s, roofline.efficiency(kind))
-        features["kernels"] += 1.0
-    return features
-
-
-@dataclass(frozen=True)
-class KernelSample:
-    features: Mapping[str, float]
-    batch: int
-    measured_ms: float
-
-    @property
-    def measured(self) -> float:
-        return self.measured_ms
-
-
-MIN_SAMPLES_PER_BATCH = 3    # fewer models at a batch size: that batch size uses the pooled weights
-
-
-@dataclass(frozen=True)
-class KernelModel:
-    """``latency_ms = Σ_f θ_f · feature_f`` over :data:`KERNEL_FEATURES`, θ ≥ 0, one θ per calibrated
-    batch size (``by_batch``) and one pooled over all of them (for other batch sizes).
-
-    The per-layer roofline says how long each kernel takes *inside the profiler*; whole-model timings
-    differ by the profiler's overhead, by what runs between kernels and by the threading each kind
-    of kernel gets at that batch size. θ re-weights each kind of kernel time against unprofiled
-    whole-model medians, fitted for relative error (each row divided by its measurement), so that a
-    4 ms network counts as much as a 400 ms one."""
-
-    pooled: Mapping[str, float]
-    by_batch: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
-    r_squared: float = float("nan")
-    n: int = 0
-
-    def weights(self, batch: int) -> Mapping[str, float]:
-        return self.by_batch.get(batch, self.pooled)
-
-    def predict_features(self, features: Mapping[str, float], batch: int) -> float:
-        weights = self.weights(batch)
-        return sum(weights.get(name, 0.0) * value for name, value in features.items())
-
-    def predict_sample(self, sample: KernelSample) -> float:
-        return self.predict_features(sample.features, sample.batch)
-
-    def predict_total(self, report: StaticReport, roofline: RooflineModel, batch: int) -> float:
-        return self.predict_features(kernel_features(report, roofline), batch)
-
-
-def _relative_fit(samples: Sequence[KernelSample]) -> dict[str, float]:
-    measured = np.array([s.measured_ms for s in samples], dtype=float)
-    design = np.array([[s.features.get(name, 0.0) for name in KERNEL_FEATURES] for s in samples], dtype=float)
-    theta = nonnegative_least_squares(design / measured[:, None], np.ones_like(measured))
-    return dict(zip(KERNEL_FEATURES, map(float, theta)))
-
-
-def fit_kernels(samples: Sequence[KernelSample]) -> KernelModel:
-    if len(samples) < 2:
-        raise ValueError("the kernel model needs at least two samples")
-    by_batch = {}
-    for batch in sorted({s.batch for s in samples}):
-        at_batch = [s for s in samples if s.batch == batch]
-        if len(at_batch) >= MIN_SAMPLES_PER_BATCH:
-            by_batch[batch] = _relative_fit(at_batch)
-    model = KernelModel(_relative_fit(samples), by_batch, n=len(samples))
-    return replace(model, r_squared=r_squared([model.predict_sample(s) for s in samples],
-                                              [s.measured_ms for s in samples]))

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Optional
 
 from onnxprof.cost.analysis import StaticReport
 from onnxprof.errors import UsageError
 from onnxprof.predict.basic import Prediction
-from onnxprof.predict.latency import KernelModel, LinearFit, OperationsModel, RooflineModel
+from onnxprof.predict.kernels import KernelModel, kernel_model_from_json, kernel_model_json
+from onnxprof.predict.latency import LinearFit, OperationsModel, RooflineModel
 from onnxprof.predict.memory import MemoryModel
 from onnxprof.predict.power import PowerModel
 
 SCHEMA = "onnxprof.device-profile"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3      # 3: the kernel model learns per-op coefficients from profiled kernels
 UNCALIBRATED_EFFICIENCY = 0.5   # an uncalibrated guess: half the published peak, for compute and bandwidth
 LATENCY_PREDICTORS = ("operations", "roofline", "kernels")
 
@@ -51,7 +52,7 @@ class CalibratedProfile:
         if chosen == "operations":
             return self.operations.predict(float(report.totals.macs) / batch, batch)
         if chosen == "kernels" and self.kernels is not None:
-            return self.kernels.predict_total(report, self.roofline, batch)
+            return self.kernels.predict_total(report, batch)
         return self.roofline.predict_total(report)
 
     def predict(self, report: StaticReport, batch: int) -> Prediction:
@@ -70,10 +71,9 @@ class CalibratedProfile:
 
 
 def profile_json(profile: CalibratedProfile) -> dict:
-    body = dataclasses.asdict(profile)
-    for part in ("operations", "kernels"):
-        if body[part] is not None:
-            body[part]["by_batch"] = {str(k): v for k, v in body[part]["by_batch"].items()}
+    body = dataclasses.asdict(replace(profile, kernels=None))
+    body["operations"]["by_batch"] = {str(k): v for k, v in body["operations"]["by_batch"].items()}
+    body["kernels"] = kernel_model_json(profile.kernels)
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "profile": body}
 
 
@@ -86,14 +86,15 @@ def _optional(cls, value: Optional[Mapping]):
         return None
     if cls is MemoryModel:
         value = {**value, "unfitted": tuple(value.get("unfitted", ()))}
-    if cls is KernelModel:
-        value = {**value, "by_batch": {int(k): v for k, v in value["by_batch"].items()}}
     return cls(**value)
 
 
 def profile_from_json(document: Mapping) -> CalibratedProfile:
     if document.get("schema") != SCHEMA:
         raise ValueError(f"not a device profile (schema {document.get('schema')!r})")
+    if document.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"made by another onnxprof version (profile schema {document.get('schema_version')}, this "
+                         f"onnxprof reads {SCHEMA_VERSION}): run onnxprof calibrate again")
     body = document["profile"]
     ops = body["operations"]
     operations = OperationsModel(pooled=LinearFit(**ops["pooled"]),
@@ -102,7 +103,7 @@ def profile_from_json(document: Mapping) -> CalibratedProfile:
     return CalibratedProfile(name=body["name"], engine=body["engine"], provider=body["provider"],
                              operations=operations, roofline=RooflineModel(**body["roofline"]), best=body["best"],
                              rmspe=body["rmspe"], share_within_10pct=body["share_within_10pct"],
-                             models=tuple(body["models"]), kernels=_optional(KernelModel, body.get("kernels")),
+                             models=tuple(body["models"]), kernels=kernel_model_from_json(body["kernels"]) if body.get("kernels") else None,
                              memory=_optional(MemoryModel, body.get("memory")), memory_rmspe=body.get("memory_rmspe"),
                              power=_optional(PowerModel, body.get("power")), hostname=body.get("hostname", ""),
                              created_at=body.get("created_at", ""))

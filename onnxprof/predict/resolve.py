@@ -22,12 +22,18 @@ def resolve_predictor(device: Optional[str], store=None, hostname: Optional[str]
         if store is None:
             return None
         stored = store.find_profile(hostname=hostname or socket.gethostname(), engine=engine, provider=provider)
-        return profile_from_json(stored.document) if stored is not None else None
+        try:
+            return profile_from_json(stored.document) if stored is not None else None
+        except ValueError:      # calibrated by an older onnxprof: measure on without a prediction
+            return None
     if device.endswith(".json") or Path(device).is_file():
         return load_profile(Path(device))
     stored = store.find_profile(name=device) if store is not None else None
     if stored is not None:
-        return profile_from_json(stored.document)
+        try:
+            return profile_from_json(stored.document)
+        except ValueError as exc:
+            raise UsageError(f"--device {device}: {exc}") from None
     from onnxprof.predict.devices import devices
 
     facts = devices().get(device)

@@ -1,19 +1,18 @@
-"""The kernel-time model (features by hand, weights recovered), profile files and the stored-run
-comparison."""
+"""Profile files, predictions from a profile, power samples and the stored-run comparison."""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from onnx import helper
 from typer.testing import CliRunner
 
 from onnxprof.cli.main import app
+from onnxprof.errors import UsageError
 from onnxprof.predict.accuracy import compare_run, summarise
-from onnxprof.predict.latency import (KERNEL_FEATURES, KernelSample, LinearFit, OperationsModel, RooflineModel,
-                                      fit_kernels, kernel_features, roofline_node_ms)
+from onnxprof.predict.kernels import KernelModel
+from onnxprof.predict.latency import LinearFit, OperationsModel, RooflineModel
 from onnxprof.predict.memory import MemoryModel
 from onnxprof.predict.power import PowerModel, samples_from_runs
 from onnxprof.predict.profile import CalibratedProfile, load_profile, save_profile
@@ -25,55 +24,6 @@ COMPUTE, BANDWIDTH = 1e11, 1e10
 ROOF = RooflineModel(COMPUTE, BANDWIDTH, {"Conv": 0.5, "Conv(grouped)": 0.05, "MatMul": 0.8}, 0.0, 0.25, 0.9, 40)
 
 
-def test_kernel_features_split_the_roofline_time_by_kind_of_kernel():
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
-             helper.make_node("Conv", ["c", "d"], ["g"], name="dw", pads=[1, 1, 1, 1], group=8),
-             helper.make_node("Relu", ["g"], ["r"], name="relu"),
-             helper.make_node("Reshape", ["r", "shape"], ["y"], name="view")]
-    shape = helper.make_tensor("shape", 7, [2], [1, 2048])
-    report = analyze(make_model(nodes, [("x", [1, 3, 16, 16])], [("y", [1, 2048])],
-                                [weight("w", (8, 3, 3, 3)), weight("d", (8, 1, 3, 3)), shape]))
-    conv, dw, relu, _ = report.nodes
-
-    def time(node, efficiency):
-        return roofline_node_ms(node.flops, node.bytes_read + node.bytes_written, COMPUTE, BANDWIDTH, efficiency)
-
-    features = kernel_features(report, ROOF)
-    assert features["dense"] == pytest.approx(time(conv, 0.5))
-    assert features["grouped"] == pytest.approx(time(dw, 0.05))
-    assert features["memory"] == pytest.approx(time(relu, 0.25))      # Relu: not fitted, the default efficiency
-    assert features["matmul"] == 0.0 and features["constant"] == 1.0
-    assert features["kernels"] == 3.0                                 # the Reshape view does no work
-
-
-THETA = {"dense": 1.2, "grouped": 3.0, "matmul": 0.8, "memory": 0.6, "kernels": 0.01, "constant": 0.4}
-
-
-def _kernel_samples(theta=THETA, batch=1, seed=0):
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(12):
-        features = dict(zip(KERNEL_FEATURES, rng.uniform(0.5, 20.0, len(KERNEL_FEATURES))))
-        features["kernels"], features["constant"] = float(rng.integers(20, 300)), 1.0
-        samples.append(KernelSample(features, batch, sum(theta[k] * v for k, v in features.items())))
-    return samples
-
-
-def test_kernel_fit_recovers_weights_per_batch_and_pooled():
-    other = {k: v * 2 for k, v in THETA.items()}
-    model = fit_kernels(_kernel_samples() + _kernel_samples(other, batch=8, seed=1))
-    assert model.by_batch[1] == pytest.approx(THETA, rel=1e-6)
-    assert model.by_batch[8] == pytest.approx(other, rel=1e-6)
-    assert model.r_squared == pytest.approx(1.0)
-    unseen = {k: 1.0 for k in KERNEL_FEATURES}
-    assert model.predict_features(unseen, 4) == pytest.approx(sum(model.pooled.values()))   # pooled weights
-
-
-def test_kernel_fit_with_two_samples_at_a_batch_uses_the_pooled_weights():
-    model = fit_kernels(_kernel_samples()[:2] + _kernel_samples(batch=8))
-    assert set(model.by_batch) == {8}
-
-
 def _profile(**extra) -> CalibratedProfile:
     operations = OperationsModel(LinearFit(2e-9, 1.5, 0.99, 10), {8: LinearFit(1.9e-9, 3.0, 0.98, 5)}, 0.99, 10)
     fields = dict(name="lab", engine="onnxruntime", provider="cpu", operations=operations, roofline=ROOF,
@@ -83,14 +33,21 @@ def _profile(**extra) -> CalibratedProfile:
 
 
 def test_profile_file_round_trip_keeps_every_predictor(tmp_path):
-    full = _profile(kernels=fit_kernels(_kernel_samples()), memory=MemoryModel(2e8, 1.3, 1.1, 0.9, 12, ("weights",)),
+    kernels = KernelModel({"Conv": (1e-9, 0.0, 2e-9, 0.0, 1e-10, 0.01), "other": (0.0, 1e-9, 0.002)},
+                          frozenset({("Conv", "Relu")}), {1: 1.1, 8: 0.9}, 1.0, 0.97, 300)
+    full = _profile(kernels=kernels, memory=MemoryModel(2e8, 1.3, 1.1, 0.9, 12, ("weights",)),
                     memory_rmspe=0.05, power=PowerModel(1.3, 11.8, 0.7, 1.0, 14), hostname="box",
                     created_at="2026-11-25T00:00:00+00:00")
     for profile in (full, _profile()):
         path = tmp_path / "p.json"
         save_profile(profile, path)
         assert load_profile(path) == profile
-    assert json.loads(path.read_text())["schema_version"] == 2
+    document = json.loads(path.read_text())
+    assert document["schema_version"] == 3
+    document["schema_version"] = 2         # written by an older onnxprof: a clear refusal, not a wrong prediction
+    path.write_text(json.dumps(document))
+    with pytest.raises(UsageError, match="run onnxprof calibrate again"):
+        load_profile(path)
 
 
 def test_profile_predicts_memory_power_and_energy():

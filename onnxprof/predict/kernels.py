@@ -1,0 +1,275 @@
+"""The kernel model: each node's time from its shape, learned from per-layer profiles.
+
+Like nn-Meter, it predicts a model as the sum of its kernels, each kernel's time fitted from many
+profiled kernels (every layer of every calibration network, plus single-op benchmarks), not from a
+dozen whole-model timings.
+
+* **Products** (Conv, grouped Conv, MatMul, Gemm …) reduce to a matrix product of m output columns
+  per group, n output positions and a reduction of length k. Its time is modelled as
+  ``macs · (c₀ + c₁/m + c₂/k + c₃/n) + c₄ · bytes + c₅``: full speed for large tiles, slower as any
+  side gets small (a 3-channel first layer, a 7×7 map at batch 1, a depthwise filter). Since
+  macs/m, macs/k and macs/n are the input patches, the output elements and the weights, the model is
+  linear in its coefficients.
+* **Everything else** is ``c₀ · flops + c₁ · bytes + c₂``.
+
+Coefficients are fitted per op class, by nonnegative least squares, each layer weighted by its share
+of its network's time. An op that an engine runs inside its producer's kernel (ReLU after Conv,
+x·sigmoid(x)) costs differently from the same op alone, so fused and standalone nodes have separate
+coefficients; which (producer, consumer) pairs fuse is learned from the profiles too.
+A network's time is then ``s_batch · Σ nodes``, s the median ratio of unprofiled whole-network timings
+to that sum (profiling adds per-kernel overhead; the engine inserts layout kernels no ONNX node
+accounts for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Optional, Sequence
+
+import networkx as nx
+import numpy as np
+
+from onnxprof.cost.analysis import COUNTED, StaticReport
+from onnxprof.measure.layers import LayerRow, op_class
+from onnxprof.predict.metrics import nonnegative_least_squares, r_squared
+
+PRODUCTS = frozenset({"Conv", "Conv(grouped)", "ConvTranspose", "MatMul", "Gemm", "Einsum"})
+PRODUCT_TERMS = ("macs", "patches", "outputs", "weights", "bytes", "kernel")
+OTHER_TERMS = ("flops", "bytes", "kernel")
+FUSED = " (fused)"           # suffix of the class of a node that runs inside its producer's kernel
+OTHER = "other"              # op classes without calibration data use the median of the others
+MIN_FUSION_SHARE = 0.5       # a (producer, consumer) pair fuses when it did at least this often
+
+
+@dataclass(frozen=True)
+class NodeWork:
+    """What one ONNX node asks of the device."""
+
+    name: str
+    kind: str                # op class (grouped convolutions apart)
+    macs: float
+    flops: float
+    bytes_moved: float
+    outputs: float           # output elements
+    columns: float = 0.0     # m: output channels per group (Conv) or output features (MatMul); 0: not a product
+    groups: int = 1
+
+    @property
+    def is_product(self) -> bool:
+        return self.kind in PRODUCTS and self.macs > 0 and self.columns > 0 and self.outputs > 0
+
+    def terms(self) -> np.ndarray:
+        if self.is_product:
+            reduction = self.macs / self.outputs                          # k
+            positions = self.outputs / (self.columns * self.groups)       # n
+            return np.array([self.macs, self.macs / self.columns, self.macs / reduction, self.macs / positions,
+                             self.bytes_moved, 1.0])
+        return np.array([self.flops, self.bytes_moved, 1.0])
+
+
+def _number(value, node: str) -> float:
+    if not isinstance(value, (int, float)):
+        raise ValueError(f"node {node} has symbolic costs: bind the model's dimensions first")
+    return float(value)
+
+
+def node_works(report: StaticReport) -> dict[str, NodeWork]:
+    """Every counted node that does work (views such as Reshape move no bytes and are left out)."""
+    works = {}
+    for node in report.nodes:
+        if node.status != COUNTED:
+            continue
+        flops = _number(node.flops, node.name)
+        moved = _number(node.bytes_read, node.name) + _number(node.bytes_written, node.name)
+        if not flops and not moved:
+            continue
+        data = report.graph.nodes[node.name]
+        kind = op_class(data)
+        shape = node.output_shapes[0] if node.output_shapes else None
+        outputs = float(np.prod(shape)) if shape and all(isinstance(d, int) for d in shape) else 0.0
+        columns, groups = 0.0, 1
+        if kind in PRODUCTS and shape:
+            convolution = kind.startswith("Conv") and len(shape) > 1
+            groups = int(data["attributes"].get("group", 1)) if convolution else 1
+            columns = float(shape[1] if convolution else shape[-1]) / groups
+        works[node.name] = NodeWork(node.name, kind, _number(node.macs or 0, node.name), flops, moved, outputs,
+                                    columns, groups)
+    return works
+
+
+def _sole_producers(graph: nx.DiGraph, node: str) -> list[str]:
+    """The nodes feeding ``node`` whose output nothing else reads: the only ones it can fuse with."""
+    return [p for p in graph.predecessors(node) if graph.out_degree(p) == 1]
+
+
+# -- training data ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KernelTiming:
+    """One profiled kernel: the ONNX nodes it ran (with which of them ran fused into a producer in the
+    same kernel), its measured time, and the run it came from."""
+
+    nodes: tuple[NodeWork, ...]
+    fused: tuple[bool, ...]
+    measured_ms: float
+    source: str                  # the network (or single-op benchmark) and batch: rows are weighted per source
+
+
+def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str) -> list[KernelTiming]:
+    """Profiled layers joined to the nodes they cover; layers the engine inserted (no ONNX node) and
+    nodes that do no work are left out."""
+    works = node_works(report)
+    timings = []
+    for row in rows:
+        covered = set(row.onnx_nodes)
+        names = [n for n in row.onnx_nodes if n in works]
+        if not names or not row.measured_ms > 0:
+            continue
+        fused = tuple(any(p in covered for p in _sole_producers(report.graph, n)) for n in names)
+        timings.append(KernelTiming(tuple(works[n] for n in names), fused, float(row.measured_ms), source))
+    return timings
+
+
+def observed_fusions(timings: Sequence[KernelTiming], reports: Mapping[str, StaticReport]) -> frozenset:
+    """(producer class, consumer class) pairs that ran as one kernel in at least MIN_FUSION_SHARE of
+    the cases where they could (the producer's output read by the consumer alone)."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for source, report in reports.items():
+        works = node_works(report)
+        fused_nodes = {w.name for t in timings if t.source == source for w, f in zip(t.nodes, t.fused) if f}
+        for name, work in works.items():
+            for producer in _sole_producers(report.graph, name):
+                if producer in works:
+                    entry = counts.setdefault((works[producer].kind, work.kind), [0, 0])
+                    entry[0] += name in fused_nodes
+                    entry[1] += 1
+    return frozenset(pair for pair, (fused, total) in counts.items() if fused >= MIN_FUSION_SHARE * total)
+
+
+# -- the model ----------------------------------------------------------------------------------------
+
+
+def _class_key(work: NodeWork, fused: bool) -> str:
+    return work.kind + (FUSED if fused else "")
+
+
+@dataclass(frozen=True)
+class KernelModel:
+    coefficients: Mapping[str, tuple[float, ...]]   # class -> coefficients of NodeWork.terms()
+    fusions: frozenset = frozenset()                # (producer class, consumer class) pairs run as one kernel
+    scale_by_batch: Mapping[int, float] = field(default_factory=dict)   # whole network ÷ Σ kernels
+    scale: float = 1.0                              # pooled over batch sizes: for batch sizes not calibrated
+    r_squared: float = float("nan")                 # of the kernel times it was fitted on
+    n: int = 0                                      # kernels fitted on
+
+    def _coefficients(self, work: NodeWork, fused: bool) -> np.ndarray:
+        key = _class_key(work, fused)
+        if key not in self.coefficients:       # a fused op never seen fused costs what it costs alone
+            key = work.kind if work.kind in self.coefficients else _fallback(work)
+        return np.asarray(self.coefficients[key])
+
+    def node_ms(self, work: NodeWork, fused: bool = False) -> float:
+        return float(self._coefficients(work, fused) @ work.terms())
+
+    def fused_nodes(self, report: StaticReport, works: Mapping[str, NodeWork]) -> set[str]:
+        return {name for name, work in works.items()
+                if any(p in works and (works[p].kind, work.kind) in self.fusions
+                       for p in _sole_producers(report.graph, name))}
+
+    def kernels_ms(self, report: StaticReport) -> float:
+        """Σ of the predicted node times, as a profiler would see them."""
+        works = node_works(report)
+        fused = self.fused_nodes(report, works)
+        return sum(self.node_ms(work, name in fused) for name, work in works.items())
+
+    def predict_total(self, report: StaticReport, batch: int) -> float:
+        return self.scale_by_batch.get(batch, self.scale) * self.kernels_ms(report)
+
+
+def _fallback(work: NodeWork) -> str:
+    return "Conv" if work.is_product and work.kind.startswith("Conv") else "MatMul" if work.is_product else OTHER
+
+
+def _columns(keys: Sequence[str], is_product: Mapping[str, bool]) -> dict[str, slice]:
+    slices, start = {}, 0
+    for key in keys:
+        width = len(PRODUCT_TERMS if is_product[key] else OTHER_TERMS)
+        slices[key] = slice(start, start + width)
+        start += width
+    return slices
+
+
+def fit_kernel_times(timings: Sequence[KernelTiming]) -> tuple[dict[str, tuple[float, ...]], float]:
+    """Per-class coefficients by nonnegative least squares; each kernel's row is divided by its source's
+    total time, so that a 4 ms network's layers count as much as a 400 ms one's. Returns the
+    coefficients and the R² of the fitted kernel times."""
+    if not timings:
+        raise ValueError("no profiled kernels to fit")
+    is_product = {}
+    for t in timings:
+        for work, fused in zip(t.nodes, t.fused):
+            is_product[_class_key(work, fused)] = work.is_product
+    keys = sorted(is_product)
+    slices = _columns(keys, is_product)
+    width = max(s.stop for s in slices.values())
+    totals: dict[str, float] = {}
+    for t in timings:
+        totals[t.source] = totals.get(t.source, 0.0) + t.measured_ms
+    design = np.zeros((len(timings), width))
+    measured = np.array([t.measured_ms for t in timings])
+    for row, t in enumerate(timings):
+        for work, fused in zip(t.nodes, t.fused):
+            design[row, slices[_class_key(work, fused)]] += work.terms()
+    weights = np.array([1.0 / totals[t.source] for t in timings])
+    solution = nonnegative_least_squares(design * weights[:, None], measured * weights)
+    coefficients = {key: tuple(map(float, solution[s])) for key, s in slices.items()}
+    standalone = [np.array(c) for key, c in coefficients.items() if not is_product[key] and not key.endswith(FUSED)]
+    coefficients[OTHER] = tuple(map(float, np.median(standalone, axis=0))) if standalone else (0.0, 0.0, 0.0)
+    return coefficients, r_squared(design @ solution, measured)
+
+
+@dataclass(frozen=True)
+class NetworkTiming:
+    """A whole network's unprofiled time: what the scale per batch size is fitted against."""
+
+    report: StaticReport
+    batch: int
+    measured_ms: float
+
+
+def _scale(predicted: np.ndarray, measured: np.ndarray) -> float:
+    """The median of measured ÷ predicted: one network whose kernels the model gets wrong (an op it
+    has not seen) must not move the others' scale."""
+    return float(np.median(measured / predicted))
+
+
+def fit_kernels(timings: Sequence[KernelTiming], reports: Mapping[str, StaticReport],
+                networks: Sequence[NetworkTiming]) -> KernelModel:
+    """Kernel coefficients from profiled kernels (``reports``: each timing source's static report, for
+    the fusions), then the network scale per batch size from whole-network timings."""
+    coefficients, fit_r2 = fit_kernel_times(timings)
+    model = KernelModel(coefficients, observed_fusions(timings, reports), r_squared=fit_r2, n=len(timings))
+    if not networks:
+        return model
+    predicted = np.array([model.kernels_ms(n.report) for n in networks])
+    measured = np.array([n.measured_ms for n in networks])
+    batches = np.array([n.batch for n in networks])
+    by_batch = {int(b): _scale(predicted[batches == b], measured[batches == b]) for b in set(batches.tolist())}
+    return replace(model, scale_by_batch=by_batch, scale=_scale(predicted, measured))
+
+
+def kernel_model_from_json(body: Mapping) -> KernelModel:
+    return KernelModel(coefficients={k: tuple(v) for k, v in body["coefficients"].items()},
+                       fusions=frozenset(tuple(pair) for pair in body["fusions"]),
+                       scale_by_batch={int(k): float(v) for k, v in body["scale_by_batch"].items()},
+                       scale=float(body["scale"]), r_squared=body.get("r_squared", float("nan")), n=body.get("n", 0))
+
+
+def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
+    if model is None:
+        return None
+    return {"coefficients": {k: list(v) for k, v in model.coefficients.items()},
+            "fusions": sorted(list(pair) for pair in model.fusions),
+            "scale_by_batch": {str(k): v for k, v in model.scale_by_batch.items()}, "scale": model.scale,
+            "r_squared": model.r_squared, "n": model.n}

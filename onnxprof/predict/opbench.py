@@ -1,0 +1,198 @@
+"""Single-op benchmarks: one-node models of the kernels networks are made of, at the sizes they run at,
+profiled on the device so that the kernel model has seen every common op — also those none of the
+calibration networks uses (ENet's PReLU, MobileNetV3's hard-swish, ConvNeXt's LayerNorm).
+
+Each op is built with the zoo's graph builder at a ladder of activation sizes (a stage of an ImageNet
+network at batch 1, and two at batch 8), profiled with the engine, and joined to its node like any
+network layer. One op's sizes form one source, weighted like one network in the fit.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import onnx
+
+from onnxprof.cost.analysis import analyze_model
+from onnxprof.engines import create_engine
+from onnxprof.engines.base import EngineOptions
+from onnxprof.measure.inputs import synthetic_feeds
+from onnxprof.measure.layers import join_layers
+from onnxprof.predict.kernels import KernelTiming, kernel_timings
+from onnxprof.zoo.builder import GraphBuilder, constant, he_normal
+
+# (batch, channels, height = width): the stages of an ImageNet CNN, then two at batch 8
+ACTIVATIONS = ((1, 32, 112), (1, 64, 56), (1, 128, 28), (1, 256, 14), (1, 512, 7), (8, 64, 56), (8, 256, 14))
+TOKENS = ((1, 197, 768), (1, 3136, 96), (8, 197, 768), (1, 49, 768))   # (batch, tokens, width): transformers
+SIGN_RUN = 2     # feature maps change sign in runs of pixels, not at random (see _feature_map_feeds)
+RUNS = 10        # profiled runs per case after the first; each kernel's time is its median
+ROUNDS = 3       # passes over all cases; each case keeps its fastest pass (load from elsewhere only adds)
+
+
+@dataclass(frozen=True)
+class OpCase:
+    op: str                  # the source name: one op, all its sizes
+    name: str
+    model: onnx.ModelProto
+
+
+def _image_op(op: str, make: Callable[[GraphBuilder, str, int, int], tuple[str, list]]) -> Iterator[OpCase]:
+    for batch, channels, size in ACTIVATIONS:
+        b = GraphBuilder(f"{op}-{batch}x{channels}x{size}", batch=batch)
+        x = b.input("x", [batch, channels, size, size])
+        y, shape = make(b, x, channels, size)
+        yield OpCase(op, b.name, b.build(y, shape))
+
+
+def _token_op(op: str, make: Callable[[GraphBuilder, str, int], str]) -> Iterator[OpCase]:
+    for batch, tokens, width in TOKENS:
+        b = GraphBuilder(f"{op}-{batch}x{tokens}x{width}", batch=batch)
+        x = b.input("x", [batch, tokens, width])
+        yield OpCase(op, b.name, b.build(make(b, x, width), [batch, tokens, width]))
+
+
+def _same(op_type: str, **attrs):
+    return lambda b, x, c, s: (b.node(op_type, [x], "op", **attrs), [b.batch, c, s, s])
+
+
+def _binary(op_type: str, per_channel: bool = False):
+    def make(b, x, c, s):
+        other = b.input("other", [b.batch, c, 1, 1] if per_channel else [b.batch, c, s, s])
+        return b.node(op_type, [x, other], "op"), [b.batch, c, s, s]
+    return make
+
+
+def _clip(b, x, c, s):   # ReLU6, as MobileNets export it
+    low, high = b.const("low", np.float32(0.0)), b.const("high", np.float32(6.0))
+    return b.node("Clip", [x, low, high], "op"), [b.batch, c, s, s]
+
+
+def _prelu(b, x, c, s):
+    return b.node("PRelu", [x, b.param("slope", (c, 1, 1), constant(0.25))], "op"), [b.batch, c, s, s]
+
+
+def _batch_norm(b, x, c, s):
+    return b.batch_norm(x, "op", c), [b.batch, c, s, s]
+
+
+def _pool(op_type: str, kernel: int, stride: int, pad: int):
+    def make(b, x, c, s):
+        out = (s + 2 * pad - kernel) // stride + 1
+        return b.node(op_type, [x], "op", kernel_shape=[kernel, kernel], strides=[stride, stride],
+                      pads=[pad] * 4), [b.batch, c, out, out]
+    return make
+
+
+def _global_pool(b, x, c, s):
+    return b.global_avg_pool(x, "op"), [b.batch, c, 1, 1]
+
+
+def _concat(b, x, c, s):
+    return b.concat([x, b.input("other", [b.batch, c, s, s])], "op"), [b.batch, 2 * c, s, s]
+
+
+def _transpose(b, x, c, s):
+    return b.node("Transpose", [x], "op", perm=[0, 2, 3, 1]), [b.batch, s, s, c]
+
+
+def _conv(kernel: int, stride: int = 1, depthwise: bool = False, dilation: int = 1, asymmetric: bool = False):
+    def make(b, x, c, s):
+        kh, kw = (kernel, 1) if asymmetric else (kernel, kernel)
+        ph, pw = dilation * (kh // 2), dilation * (kw // 2)
+        y = b.conv(x, "op", c, c, (kh, kw), stride, (ph, pw), groups=c if depthwise else 1, dilation=dilation)
+        out = (s - 1) // stride + 1
+        return y, [b.batch, c, out, out]
+    return make
+
+
+def _gemm_cases() -> Iterator[OpCase]:
+    for batch, features, outputs in ((1, 512, 1000), (1, 4096, 4096), (8, 1280, 1000), (8, 9216, 4096)):
+        b = GraphBuilder(f"Gemm-{batch}x{features}x{outputs}", batch=batch)
+        x = b.input("x", [batch, features])
+        yield OpCase("Gemm", b.name, b.build(b.linear(x, "op", features, outputs), [batch, outputs]))
+
+
+def _matmul(b, x, width):
+    return b.node("MatMul", [x, b.param("w", (width, width), he_normal(width))], "op")
+
+
+def _layer_norm(b, x, width):
+    return b.layer_norm(x, "op", width)
+
+
+IMAGE_OPS = {
+    "Relu": _same("Relu"), "Sigmoid": _same("Sigmoid"), "Tanh": _same("Tanh"), "Clip": _clip,
+    "LeakyRelu": _same("LeakyRelu", alpha=0.1), "HardSigmoid": _same("HardSigmoid"), "HardSwish": _same("HardSwish"),
+    "Elu": _same("Elu"), "Erf": _same("Erf"), "Exp": _same("Exp"), "Softmax": _same("Softmax", axis=1),
+    "PRelu": _prelu, "BatchNormalization": _batch_norm,
+    "Add": _binary("Add"), "Mul": _binary("Mul"), "Sub": _binary("Sub"), "Div": _binary("Div"),
+    "Mul (per channel)": _binary("Mul", per_channel=True),
+    "MaxPool": _pool("MaxPool", 3, 2, 1), "AveragePool": _pool("AveragePool", 3, 1, 1),
+    "GlobalAveragePool": _global_pool, "Concat": _concat, "Transpose": _transpose,
+    "Conv 1x1": _conv(1), "Conv 3x3": _conv(3), "Conv 3x3 stride 2": _conv(3, 2),
+    "Conv 3x3 dilated": _conv(3, dilation=2), "Conv 5x1": _conv(5, asymmetric=True),
+    "depthwise 3x3": _conv(3, depthwise=True), "depthwise 5x5 stride 2": _conv(5, 2, depthwise=True),
+}
+
+TOKEN_OPS = {"MatMul": _matmul, "LayerNormalization": _layer_norm,
+             "Softmax (tokens)": lambda b, x, width: b.softmax(x, "op")}
+
+
+def op_cases(ops: Sequence[str] = ()) -> list[OpCase]:
+    """Every benchmark case (or those of the named ops)."""
+    cases = [case for op, make in IMAGE_OPS.items() for case in _image_op(op, make)]
+    cases += [case for op, make in TOKEN_OPS.items() for case in _token_op(op, make)]
+    cases += list(_gemm_cases())
+    return [c for c in cases if not ops or c.op in ops]
+
+
+def _feature_map_feeds(report) -> dict[str, np.ndarray]:
+    """Random feeds whose image-shaped inputs are constant over SIGN_RUN × SIGN_RUN blocks. Some kernels
+    branch on the data: ONNX Runtime's PReLU on a CPU is about 7× slower on independent random signs
+    than on runs of 8 equal signs. A network's feature maps are spatially correlated, so independent
+    pixels would overstate such kernels; how much is a property of the data, not of the shape."""
+    feeds = synthetic_feeds(report)
+    for name, value in feeds.items():
+        if value.ndim == 4 and np.issubdtype(value.dtype, np.floating):
+            n, c, h, w = value.shape
+            low = value[:, :, ::SIGN_RUN, ::SIGN_RUN]
+            feeds[name] = np.ascontiguousarray(low.repeat(SIGN_RUN, 2).repeat(SIGN_RUN, 3)[:, :, :h, :w])
+    return feeds
+
+
+def _profile_case(case: OpCase, folder: Path, engine: str, options: EngineOptions) -> list[KernelTiming]:
+    path = folder / f"{case.name}.onnx"
+    onnx.save(case.model, path)
+    report = analyze_model(case.model, name=case.name)
+    with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
+        profiled.activate(_feature_map_feeds(report))
+        for _ in range(RUNS):
+            profiled.infer()
+        rows = join_layers(report, profiled.layer_profile(), macs_per_s=1e12)
+        profiled.deactivate()
+    return kernel_timings(rows, report, source=f"op:{case.op}")
+
+
+def profile_ops(engine: str = "onnxruntime", options: EngineOptions = EngineOptions(),
+                progress: Callable[[str], None] = lambda _: None, ops: Sequence[str] = (),
+                rounds: int = ROUNDS) -> list[KernelTiming]:
+    """The kernel timings of every case (or of the named ops'). A single node fuses with nothing, so
+    these timings teach the model what each op costs alone."""
+    cases = op_cases(ops)
+    fastest: dict[str, list[KernelTiming]] = {}
+    with tempfile.TemporaryDirectory(prefix="onnxprof-ops-") as folder:
+        for round_number in range(rounds):
+            for case in cases:
+                progress(f"single-op benchmark {case.name} (round {round_number + 1} of {rounds})")
+                found = _profile_case(case, Path(folder), engine, options)
+                if case.name not in fastest or _total(found) < _total(fastest[case.name]):
+                    fastest[case.name] = found
+    return [timing for case in cases for timing in fastest[case.name]]
+
+
+def _total(timings: Sequence[KernelTiming]) -> float:
+    return sum(t.measured_ms for t in timings)

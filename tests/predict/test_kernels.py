@@ -1,0 +1,131 @@
+"""The kernel model: node terms by hand, coefficients recovered from synthetic kernel times, fusions
+learned from which nodes ran in one kernel, the network scale, and single-op benchmarks on ONNX Runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from onnxprof.measure.layers import LayerRow
+from onnxprof.predict.kernels import (OTHER, KernelModel, KernelTiming, NetworkTiming, NodeWork, fit_kernel_times,
+                                      fit_kernels, kernel_model_from_json, kernel_model_json, kernel_timings,
+                                      node_works)
+from onnxprof.predict.opbench import op_cases, profile_ops
+from tests.builders import analyze, make_model, weight
+
+
+def _conv_relu_model(channels: int = 8, size: int = 10, group: int = 1):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1], group=group),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Add", ["r", "x"], ["y"], name="add")]
+    return make_model(nodes, [("x", [1, channels, size, size])], [("y", [1, channels, size, size])],
+                      [weight("w", (channels, channels // group, 3, 3))])
+
+
+def test_product_terms_are_macs_patches_outputs_and_weights():
+    works = node_works(analyze(_conv_relu_model()))
+    conv = works["conv"]
+    # 8 → 8 channels, 3×3, 10×10 output: m = 8 columns, k = 8·9 = 72, n = 100 positions
+    assert conv.is_product and conv.columns == 8 and conv.outputs == 800
+    macs = 800 * 72
+    assert conv.terms()[:4] == pytest.approx([macs, 100 * 72, 800, 8 * 72])   # macs, n·k, m·n, m·k
+    assert conv.terms()[5] == 1.0
+    grouped = node_works(analyze(_conv_relu_model(group=4)))["conv"]
+    # 4 groups of 2 → 2 channels: m = 2, k = 2·9 = 18; patches g·n·k = 4·100·18, weights g·m·k = 4·2·18
+    assert grouped.kind == "Conv(grouped)" and grouped.columns == 2
+    assert grouped.terms()[:4] == pytest.approx([800 * 18, 4 * 100 * 18, 800, 4 * 2 * 18])
+    relu = works["relu"]
+    assert not relu.is_product and relu.terms() == pytest.approx([800, 2 * 800 * 4, 1.0])   # flops, bytes, kernel
+
+
+TRUE = {"Conv": (2e-7, 1e-7, 5e-7, 3e-6, 1e-8, 0.01), "Relu": (0.0, 2e-8, 0.004), "Relu (fused)": (0.0, 1e-9, 0.0),
+        "Add": (1e-7, 1e-8, 0.003)}
+
+
+def _synthetic_timings(seed: int = 0) -> list[KernelTiming]:
+    """Kernels of known cost: random convolutions, half of them with a fused ReLU, and standalone ReLUs
+    and Adds."""
+    rng = np.random.default_rng(seed)
+    timings = []
+    for i in range(40):
+        m, n, k = (int(v) for v in rng.integers([8, 49, 27], [512, 12544, 4608]))
+        moved = 4.0 * (m * n + int(rng.integers(1e3, 1e6)))     # output + input (not a sum of the other terms)
+        conv = NodeWork(f"c{i}", "Conv", m * n * k, 2.0 * m * n * k, moved, m * n, m)
+        relu = NodeWork(f"r{i}", "Relu", 0, m * n, 4.0 * (m * n + int(rng.integers(1e3, 1e6))), m * n)
+        cost = float(np.dot(TRUE["Conv"], conv.terms()))
+        if i % 2:
+            timings.append(KernelTiming((conv,), (False,), cost, source=f"net{i % 4}"))
+        else:
+            cost += float(np.dot(TRUE["Relu (fused)"], relu.terms()))
+            timings.append(KernelTiming((conv, relu), (False, True), cost, source=f"net{i % 4}"))
+        for kind in ("Relu", "Add"):
+            alone = NodeWork(f"{kind}{i}", kind, 0, float(rng.integers(1e3, 1e6)), float(rng.integers(1e4, 1e7)),
+                             float(rng.integers(1e3, 1e6)))
+            timings.append(KernelTiming((alone,), (False,), float(np.dot(TRUE[kind], alone.terms())), f"op:{kind}"))
+    return timings
+
+
+def test_fit_recovers_the_coefficients_of_each_class():
+    coefficients, fit_r2 = fit_kernel_times(_synthetic_timings())
+    for key, values in TRUE.items():
+        assert coefficients[key] == pytest.approx(values, rel=1e-4, abs=1e-12), key
+    assert fit_r2 == pytest.approx(1.0)
+    # an op class never seen costs the median of the standalone non-product classes
+    assert coefficients[OTHER] == pytest.approx(np.median([TRUE["Relu"], TRUE["Add"]], axis=0))
+
+
+def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
+    report = analyze(_conv_relu_model())
+    # the engine ran Conv+ReLU as one kernel and the Add alone
+    rows = [LayerRow("conv_relu", ("conv", "relu"), ("Conv", "Relu"), 1.0, None, 0),
+            LayerRow("add", ("add",), ("Add",), 0.1, None, 0),
+            LayerRow("ReorderOutput", (), (), 0.05, None, 0)]         # inserted by the engine: no node
+    timings = kernel_timings(rows, report, source="net@1")
+    assert [t.fused for t in timings] == [(False, True), (False,)]
+    model = fit_kernels(timings, {"net@1": report}, [])
+    assert model.fusions == {("Conv", "Relu")}        # (Relu, Add) ran apart
+    bigger = analyze(_conv_relu_model(channels=16, size=20))
+    works = node_works(bigger)
+    assert model.fused_nodes(bigger, works) == {"relu"}
+    expected = sum(model.node_ms(works[n], fused=(n == "relu")) for n in ("conv", "relu", "add"))
+    assert model.kernels_ms(bigger) == pytest.approx(expected)
+
+
+def test_network_scale_per_batch_and_pooled():
+    timings = _synthetic_timings()
+    coefficients, _ = fit_kernel_times(timings)
+    reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
+    plain = KernelModel(coefficients)
+    networks = [NetworkTiming(r, 1, ratio * plain.kernels_ms(r)) for r, ratio in zip(reports, (1.2, 1.25, 4.0))]
+    networks += [NetworkTiming(r, 8, 0.8 * plain.kernels_ms(r)) for r in reports]
+    model = fit_kernels(timings, {}, networks)
+    # the median ratio: the network 4× off (an op the model has not seen) does not move the others
+    assert model.scale_by_batch == pytest.approx({1: 1.25, 8: 0.8})
+    assert model.scale == pytest.approx(np.median([1.2, 1.25, 4.0, 0.8, 0.8, 0.8]))
+    assert model.predict_total(reports[1], 4) == pytest.approx(model.scale * model.kernels_ms(reports[1]))
+    assert kernel_model_from_json(kernel_model_json(model)) == model
+
+
+def test_unseen_fused_op_costs_what_it_costs_alone():
+    model = KernelModel({"Relu": (0.0, 1e-8, 0.002), OTHER: (0.0, 0.0, 1.0)})
+    relu = NodeWork("r", "Relu", 0, 100, 800, 100)
+    assert model.node_ms(relu, fused=True) == model.node_ms(relu) == pytest.approx(800e-8 + 0.002)
+    assert model.node_ms(NodeWork("s", "Softsign", 0, 100, 800, 100)) == 1.0
+
+
+def test_single_op_cases_are_valid_one_node_models():
+    cases = op_cases()
+    assert {"PRelu", "Conv 3x3", "depthwise 3x3", "MatMul", "LayerNormalization", "Gemm"} <= {c.op for c in cases}
+    for case in cases:
+        onnx.checker.check_model(case.model, full_check=True)
+        works = node_works(analyze(case.model))
+        assert len(works) == 1, case.name
+
+
+def test_single_op_benchmarks_profile_on_onnx_runtime():
+    timings = profile_ops(ops=("Relu", "depthwise 3x3"), rounds=2)      # each case once: its faster round
+    assert {t.source for t in timings} == {"op:Relu", "op:depthwise 3x3"}
+    assert len(timings) == 2 * len([c for c in op_cases(("Relu",))])
+    assert all(t.measured_ms > 0 and len(t.nodes) == 1 and t.fused == (False,) for t in timings)
