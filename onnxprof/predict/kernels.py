@@ -16,9 +16,9 @@ Coefficients are fitted per op class, by nonnegative least squares, each layer w
 of its network's time. An op that an engine runs inside its producer's kernel (ReLU after Conv,
 x·sigmoid(x)) costs differently from the same op alone, so fused and standalone nodes have separate
 coefficients; which (producer, consumer) pairs fuse is learned from the profiles too.
-A network's time is then ``s_batch · Σ nodes``, s the median ratio of unprofiled whole-network timings
-to that sum (profiling adds per-kernel overhead; the engine inserts layout kernels no ONNX node
-accounts for).
+A network's time is then ``s · (Σ nodes − o · kernels)`` per batch size: o is what profiling adds to
+each kernel (the median over the calibration networks of their profiled sum against their unprofiled
+run), s the median remaining ratio (the engine inserts layout kernels no ONNX node accounts for).
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ from onnxprof.cost.analysis import COUNTED, StaticReport
 from onnxprof.measure.layers import LayerRow, op_class
 from onnxprof.predict.metrics import nonnegative_least_squares, r_squared
 
-PRODUCTS = frozenset({"Conv", "Conv(grouped)", "ConvTranspose", "MatMul", "Gemm", "Einsum"})
+WIDEST_GROUP_CLASS = 32
+# grouped convolutions by channels per group, in powers of two: engines pick their kernel by it (a width
+# that fills the CPU's vector registers runs several times faster than one that does not)
+GROUPED = tuple(f"Conv(groups of {w}+)" for w in (2 ** i for i in range(1, WIDEST_GROUP_CLASS.bit_length())))
+PRODUCTS = frozenset({"Conv", "Conv(grouped)", "Conv(depthwise)", *GROUPED, "ConvTranspose", "MatMul", "Gemm",
+                      "Einsum"})
 PRODUCT_TERMS = ("macs", "patches", "outputs", "weights", "bytes", "kernel")
 OTHER_TERMS = ("flops", "bytes", "kernel")
 FUSED = " (fused)"           # suffix of the class of a node that runs inside its producer's kernel
@@ -92,9 +97,18 @@ def node_works(report: StaticReport) -> dict[str, NodeWork]:
             convolution = kind.startswith("Conv") and len(shape) > 1
             groups = int(data["attributes"].get("group", 1)) if convolution else 1
             columns = float(shape[1] if convolution else shape[-1]) / groups
+            if kind == "Conv(grouped)":
+                kind = _grouped_class(columns)
         works[node.name] = NodeWork(node.name, kind, _number(node.macs or 0, node.name), flops, moved, outputs,
                                     columns, groups)
     return works
+
+
+def _grouped_class(per_group: float) -> str:
+    if per_group <= 1:
+        return "Conv(depthwise)"
+    width = 2 ** int(np.log2(min(per_group, WIDEST_GROUP_CLASS)))
+    return f"Conv(groups of {width}+)"
 
 
 def _sole_producers(graph: nx.DiGraph, node: str) -> list[str]:
@@ -158,16 +172,17 @@ def _class_key(work: NodeWork, fused: bool) -> str:
 class KernelModel:
     coefficients: Mapping[str, tuple[float, ...]]   # class -> coefficients of NodeWork.terms()
     fusions: frozenset = frozenset()                # (producer class, consumer class) pairs run as one kernel
-    scale_by_batch: Mapping[int, float] = field(default_factory=dict)   # whole network ÷ Σ kernels
-    scale: float = 1.0                              # pooled over batch sizes: for batch sizes not calibrated
+    network_by_batch: Mapping[int, "NetworkFit"] = field(default_factory=dict)   # Σ kernels → whole network
+    network: "NetworkFit" = None                    # pooled over batch sizes: for batch sizes not calibrated
     r_squared: float = float("nan")                 # of the kernel times it was fitted on
     n: int = 0                                      # kernels fitted on
 
     def _coefficients(self, work: NodeWork, fused: bool) -> np.ndarray:
-        key = _class_key(work, fused)
-        if key not in self.coefficients:       # a fused op never seen fused costs what it costs alone
-            key = work.kind if work.kind in self.coefficients else _fallback(work)
-        return np.asarray(self.coefficients[key])
+        # a fused op never seen fused costs what it costs alone; an op never seen, what its kind costs
+        for key in (_class_key(work, fused), work.kind, *_fallbacks(work, self.coefficients)):
+            if key in self.coefficients:
+                return np.asarray(self.coefficients[key])
+        return np.zeros(len(PRODUCT_TERMS))    # a product when no product was calibrated: unknown
 
     def node_ms(self, work: NodeWork, fused: bool = False) -> float:
         return float(self._coefficients(work, fused) @ work.terms())
@@ -177,18 +192,25 @@ class KernelModel:
                 if any(p in works and (works[p].kind, work.kind) in self.fusions
                        for p in _sole_producers(report.graph, name))}
 
-    def kernels_ms(self, report: StaticReport) -> float:
-        """Σ of the predicted node times, as a profiler would see them."""
+    def kernels(self, report: StaticReport) -> tuple[float, int]:
+        """Σ of the predicted node times, as a profiler would see them, and the number of kernels."""
         works = node_works(report)
         fused = self.fused_nodes(report, works)
-        return sum(self.node_ms(work, name in fused) for name, work in works.items())
+        return sum(self.node_ms(work, name in fused) for name, work in works.items()), len(works) - len(fused)
+
+    def kernels_ms(self, report: StaticReport) -> float:
+        return self.kernels(report)[0]
 
     def predict_total(self, report: StaticReport, batch: int) -> float:
-        return self.scale_by_batch.get(batch, self.scale) * self.kernels_ms(report)
+        network = self.network_by_batch.get(batch, self.network or NetworkFit())
+        return network.apply(*self.kernels(report))
 
 
-def _fallback(work: NodeWork) -> str:
-    return "Conv" if work.is_product and work.kind.startswith("Conv") else "MatMul" if work.is_product else OTHER
+def _fallbacks(work: NodeWork, known: Mapping[str, tuple]) -> tuple[str, ...]:
+    if not work.is_product:
+        return (OTHER,)
+    nearest = ("Conv", "MatMul") if work.kind.startswith("Conv") else ("MatMul", "Gemm", "Conv")
+    return nearest + tuple(sorted(k for k in known if k in PRODUCTS))
 
 
 def _columns(keys: Sequence[str], is_product: Mapping[str, bool]) -> dict[str, slice]:
@@ -229,19 +251,43 @@ def fit_kernel_times(timings: Sequence[KernelTiming]) -> tuple[dict[str, tuple[f
     return coefficients, r_squared(design @ solution, measured)
 
 
+MIN_NETWORK_SHARE = 0.5     # the overhead correction never takes more than half of the kernels' sum
+
+
+@dataclass(frozen=True)
+class NetworkFit:
+    """From kernels to the whole network: ``scale · (Σ kernels − overhead · kernels)``."""
+
+    overhead_ms: float = 0.0     # per kernel: what profiling adds to it (negative: the run has time between kernels)
+    scale: float = 1.0
+
+    def apply(self, kernels_ms: float, kernels: int) -> float:
+        return self.scale * max(kernels_ms - self.overhead_ms * kernels, MIN_NETWORK_SHARE * kernels_ms)
+
+
 @dataclass(frozen=True)
 class NetworkTiming:
-    """A whole network's unprofiled time: what the scale per batch size is fitted against."""
+    """A whole network's unprofiled time, and the sum and number of its profiled kernels."""
 
     report: StaticReport
     batch: int
     measured_ms: float
+    profiled_ms: float
+    profiled_kernels: int
 
 
-def _scale(predicted: np.ndarray, measured: np.ndarray) -> float:
-    """The median of measured ÷ predicted: one network whose kernels the model gets wrong (an op it
-    has not seen) must not move the others' scale."""
-    return float(np.median(measured / predicted))
+def _network_fit(model: KernelModel, networks: Sequence[NetworkTiming]) -> NetworkFit:
+    """Medians, so that one network whose kernels the model gets wrong (an op it has not seen) moves
+    nothing: the per-kernel overhead is read off the measurements alone (profiled sum against the
+    unprofiled run), the scale then corrects what remains of the model's bias."""
+    # relative least squares of (profiled − measured)/measured on kernels/measured: the networks of many
+    # short kernels, where the overhead matters, are also where it can be read
+    x = np.array([n.profiled_kernels / n.measured_ms for n in networks])
+    y = np.array([(n.profiled_ms - n.measured_ms) / n.measured_ms for n in networks])
+    overhead = float(x @ y / (x @ x))
+    fit = NetworkFit(overhead, 1.0)
+    return NetworkFit(overhead, float(np.median([n.measured_ms / fit.apply(*model.kernels(n.report))
+                                                 for n in networks])))
 
 
 def fit_kernels(timings: Sequence[KernelTiming], reports: Mapping[str, StaticReport],
@@ -252,18 +298,16 @@ def fit_kernels(timings: Sequence[KernelTiming], reports: Mapping[str, StaticRep
     model = KernelModel(coefficients, observed_fusions(timings, reports), r_squared=fit_r2, n=len(timings))
     if not networks:
         return model
-    predicted = np.array([model.kernels_ms(n.report) for n in networks])
-    measured = np.array([n.measured_ms for n in networks])
-    batches = np.array([n.batch for n in networks])
-    by_batch = {int(b): _scale(predicted[batches == b], measured[batches == b]) for b in set(batches.tolist())}
-    return replace(model, scale_by_batch=by_batch, scale=_scale(predicted, measured))
+    by_batch = {b: _network_fit(model, [n for n in networks if n.batch == b]) for b in sorted({n.batch for n in networks})}
+    return replace(model, network_by_batch=by_batch, network=_network_fit(model, networks))
 
 
 def kernel_model_from_json(body: Mapping) -> KernelModel:
     return KernelModel(coefficients={k: tuple(v) for k, v in body["coefficients"].items()},
                        fusions=frozenset(tuple(pair) for pair in body["fusions"]),
-                       scale_by_batch={int(k): float(v) for k, v in body["scale_by_batch"].items()},
-                       scale=float(body["scale"]), r_squared=body.get("r_squared", float("nan")), n=body.get("n", 0))
+                       network_by_batch={int(k): NetworkFit(*v) for k, v in body["network_by_batch"].items()},
+                       network=NetworkFit(*body["network"]) if body.get("network") else None,
+                       r_squared=body.get("r_squared", float("nan")), n=body.get("n", 0))
 
 
 def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
@@ -271,5 +315,6 @@ def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
         return None
     return {"coefficients": {k: list(v) for k, v in model.coefficients.items()},
             "fusions": sorted(list(pair) for pair in model.fusions),
-            "scale_by_batch": {str(k): v for k, v in model.scale_by_batch.items()}, "scale": model.scale,
+            "network_by_batch": {str(k): [v.overhead_ms, v.scale] for k, v in model.network_by_batch.items()},
+            "network": [model.network.overhead_ms, model.network.scale] if model.network else None,
             "r_squared": model.r_squared, "n": model.n}

@@ -99,11 +99,13 @@ def _transpose(b, x, c, s):
     return b.node("Transpose", [x], "op", perm=[0, 2, 3, 1]), [b.batch, s, s, c]
 
 
-def _conv(kernel: int, stride: int = 1, depthwise: bool = False, dilation: int = 1, asymmetric: bool = False):
+def _conv(kernel: int, stride: int = 1, per_group: int = 0, dilation: int = 1, asymmetric: bool = False):
+    """A c → c convolution; ``per_group`` channels in each group (1: depthwise; 0: one group)."""
     def make(b, x, c, s):
         kh, kw = (kernel, 1) if asymmetric else (kernel, kernel)
         ph, pw = dilation * (kh // 2), dilation * (kw // 2)
-        y = b.conv(x, "op", c, c, (kh, kw), stride, (ph, pw), groups=c if depthwise else 1, dilation=dilation)
+        y = b.conv(x, "op", c, c, (kh, kw), stride, (ph, pw), groups=c // per_group if per_group else 1,
+                   dilation=dilation)
         out = (s - 1) // stride + 1
         return y, [b.batch, c, out, out]
     return make
@@ -135,7 +137,8 @@ IMAGE_OPS = {
     "GlobalAveragePool": _global_pool, "Concat": _concat, "Transpose": _transpose,
     "Conv 1x1": _conv(1), "Conv 3x3": _conv(3), "Conv 3x3 stride 2": _conv(3, 2),
     "Conv 3x3 dilated": _conv(3, dilation=2), "Conv 5x1": _conv(5, asymmetric=True),
-    "depthwise 3x3": _conv(3, depthwise=True), "depthwise 5x5 stride 2": _conv(5, 2, depthwise=True),
+    "depthwise 3x3": _conv(3, per_group=1), "depthwise 5x5 stride 2": _conv(5, 2, per_group=1),
+    **{f"grouped 3x3 ({w} per group)": _conv(3, per_group=w) for w in (2, 4, 8, 16, 32)},
 }
 
 TOKEN_OPS = {"MatMul": _matmul, "LayerNormalization": _layer_norm,

@@ -60,7 +60,7 @@ def test_calibrate_then_predict_from_the_profile(tmp_path):
     assert "Held-out error" in done.output and profile.is_file() and "stored as profile 1" in done.output
     body = json.loads(profile.read_text())
     assert body["schema"] == "onnxprof.device-profile" and body["profile"]["name"] == "test-box"
-    assert body["profile"]["memory"]["floor_bytes"] > 0 and set(body["profile"]["kernels"]["scale_by_batch"]) == {"1", "2"}
+    assert body["profile"]["memory"]["floor_bytes"] > 0 and set(body["profile"]["kernels"]["network_by_batch"]) == {"1", "2"}
     for device in (str(profile), "test-box"):      # the file, or the profile stored under its name
         predicted = runner.invoke(app, ["predict", paths[1], "--device", device, "--batch", "1,2", "--db", db],
                                   env={"COLUMNS": "200"})

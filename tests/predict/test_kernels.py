@@ -34,8 +34,10 @@ def test_product_terms_are_macs_patches_outputs_and_weights():
     assert conv.terms()[5] == 1.0
     grouped = node_works(analyze(_conv_relu_model(group=4)))["conv"]
     # 4 groups of 2 → 2 channels: m = 2, k = 2·9 = 18; patches g·n·k = 4·100·18, weights g·m·k = 4·2·18
-    assert grouped.kind == "Conv(grouped)" and grouped.columns == 2
+    assert grouped.kind == "Conv(groups of 2+)" and grouped.columns == 2
     assert grouped.terms()[:4] == pytest.approx([800 * 18, 4 * 100 * 18, 800, 4 * 2 * 18])
+    depthwise = node_works(analyze(_conv_relu_model(group=8)))["conv"]
+    assert depthwise.kind == "Conv(depthwise)" and depthwise.terms()[:4] == pytest.approx([800 * 9, 800 * 9, 800, 8 * 9])
     relu = works["relu"]
     assert not relu.is_product and relu.terms() == pytest.approx([800, 2 * 800 * 4, 1.0])   # flops, bytes, kernel
 
@@ -93,19 +95,39 @@ def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     assert model.kernels_ms(bigger) == pytest.approx(expected)
 
 
-def test_network_scale_per_batch_and_pooled():
-    timings = _synthetic_timings()
-    coefficients, _ = fit_kernel_times(timings)
-    reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
+def test_network_fit_reads_the_profiling_overhead_then_the_scale():
+    coefficients, _ = fit_kernel_times(_synthetic_timings())
     plain = KernelModel(coefficients)
-    networks = [NetworkTiming(r, 1, ratio * plain.kernels_ms(r)) for r, ratio in zip(reports, (1.2, 1.25, 4.0))]
-    networks += [NetworkTiming(r, 8, 0.8 * plain.kernels_ms(r)) for r in reports]
-    model = fit_kernels(timings, {}, networks)
-    # the median ratio: the network 4× off (an op the model has not seen) does not move the others
-    assert model.scale_by_batch == pytest.approx({1: 1.25, 8: 0.8})
-    assert model.scale == pytest.approx(np.median([1.2, 1.25, 4.0, 0.8, 0.8, 0.8]))
-    assert model.predict_total(reports[1], 4) == pytest.approx(model.scale * model.kernels_ms(reports[1]))
+    reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
+    networks = []
+    for report in reports:
+        predicted, kernels = plain.kernels(report)
+        assert kernels == 3                          # no fusions known: conv, relu and add each a kernel
+        # batch 1: profiling added 0.01 ms to each kernel, and the run is 1.25 × the model's kernels less
+        # that overhead; batch 8: no overhead, the run is 0.8 × the kernels
+        measured = 1.25 * (predicted - 0.01 * kernels)
+        networks.append(NetworkTiming(report, 1, measured, measured + 0.01 * kernels, kernels))
+        networks.append(NetworkTiming(report, 8, 0.8 * predicted, 0.8 * predicted, kernels))
+    model = fit_kernels(_synthetic_timings(), {}, networks)
+    assert model.network_by_batch[1].overhead_ms == pytest.approx(0.01, rel=1e-6)
+    assert model.network_by_batch[1].scale == pytest.approx(1.25, rel=1e-6)
+    assert model.network_by_batch[8].scale == pytest.approx(0.8, rel=1e-6)
+    predicted, kernels = model.kernels(reports[1])
+    assert model.predict_total(reports[1], 1) == pytest.approx(1.25 * (predicted - 0.01 * kernels))
+    assert model.predict_total(reports[1], 4) == pytest.approx(model.network.apply(predicted, kernels))  # pooled
     assert kernel_model_from_json(kernel_model_json(model)) == model
+
+
+def test_network_scale_is_the_median_ratio():
+    model = KernelModel({"Conv": (1e-6, 0, 0, 0, 0, 0.1), "Relu": (0, 1e-8, 0.01), "Add": (0, 1e-8, 0.01)})
+    reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
+    # one network 4× off (an op the model has not seen) does not move the others
+    networks = [NetworkTiming(r, 1, ratio * model.kernels_ms(r), model.kernels_ms(r) * ratio, 3)
+                for r, ratio in zip(reports, (1.2, 1.25, 4.0))]
+    fitted = fit_kernels(_synthetic_timings(), {}, networks)
+    assert fitted.network_by_batch[1].overhead_ms == 0.0
+    ratios = [n.measured_ms / fitted.kernels_ms(n.report) for n in networks]
+    assert fitted.network_by_batch[1].scale == pytest.approx(float(np.median(ratios)))
 
 
 def test_unseen_fused_op_costs_what_it_costs_alone():
@@ -113,11 +135,18 @@ def test_unseen_fused_op_costs_what_it_costs_alone():
     relu = NodeWork("r", "Relu", 0, 100, 800, 100)
     assert model.node_ms(relu, fused=True) == model.node_ms(relu) == pytest.approx(800e-8 + 0.002)
     assert model.node_ms(NodeWork("s", "Softsign", 0, 100, 800, 100)) == 1.0
+    conv = NodeWork("c", "Conv(depthwise)", 900, 1800, 4000, 100, 1, 100)
+    assert model.node_ms(conv) == 0.0                  # no product calibrated: nothing to go on
+    with_conv = KernelModel({**model.coefficients, "Conv": (1e-3, 0, 0, 0, 0, 0.5)})
+    assert with_conv.node_ms(conv) == pytest.approx(0.9 + 0.5)   # depthwise never seen: priced as a Conv
 
 
 def test_single_op_cases_are_valid_one_node_models():
     cases = op_cases()
     assert {"PRelu", "Conv 3x3", "depthwise 3x3", "MatMul", "LayerNormalization", "Gemm"} <= {c.op for c in cases}
+    grouped = {node_works(analyze(c.model))["op"].kind for c in cases if c.op.startswith("grouped")} - {"Conv"}
+    assert grouped == {"Conv(groups of 2+)", "Conv(groups of 4+)", "Conv(groups of 8+)", "Conv(groups of 16+)",
+                       "Conv(groups of 32+)"}
     for case in cases:
         onnx.checker.check_model(case.model, full_check=True)
         works = node_works(analyze(case.model))
