@@ -298,7 +298,8 @@ def fit_kernels(timings: Sequence[KernelTiming], reports: Mapping[str, StaticRep
     model = KernelModel(coefficients, observed_fusions(timings, reports), r_squared=fit_r2, n=len(timings))
     if not networks:
         return model
-    by_batch = {b: _network_fit(model, [n for n in networks if n.batch == b]) for b in sorted({n.batch for n in networks})}
+    by_batch = {b: _network_fit(model, [n for n in networks if n.batch == b])
+                for b in sorted({n.batch for n in networks})}
     return replace(model, network_by_batch=by_batch, network=_network_fit(model, networks))
 
 

@@ -103,7 +103,8 @@ def profile_from_json(document: Mapping) -> CalibratedProfile:
     return CalibratedProfile(name=body["name"], engine=body["engine"], provider=body["provider"],
                              operations=operations, roofline=RooflineModel(**body["roofline"]), best=body["best"],
                              rmspe=body["rmspe"], share_within_10pct=body["share_within_10pct"],
-                             models=tuple(body["models"]), kernels=kernel_model_from_json(body["kernels"]) if body.get("kernels") else None,
+                             models=tuple(body["models"]),
+                             kernels=kernel_model_from_json(body["kernels"]) if body.get("kernels") else None,
                              memory=_optional(MemoryModel, body.get("memory")), memory_rmspe=body.get("memory_rmspe"),
                              power=_optional(PowerModel, body.get("power")), hostname=body.get("hostname", ""),
                              created_at=body.get("created_at", ""))
