@@ -140,7 +140,8 @@ def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str) 
         names = [n for n in row.onnx_nodes if n in works]
         if not names or not row.measured_ms > 0:
             continue
-        fused = tuple(any(p in covered for p in _sole_producers(report.graph, n)) for n in names)
+        # fused: fed by a node that does work in the same kernel (a view such as Flatten is not one)
+        fused = tuple(any(p in covered and p in works for p in _sole_producers(report.graph, n)) for n in names)
         timings.append(KernelTiming(tuple(works[n] for n in names), fused, float(row.measured_ms), source))
     return timings
 

@@ -158,3 +158,14 @@ def test_single_op_benchmarks_profile_on_onnx_runtime():
     assert {t.source for t in timings} == {"op:Relu", "op:depthwise 3x3"}
     assert len(timings) == 2 * len([c for c in op_cases(("Relu",))])
     assert all(t.measured_ms > 0 and len(t.nodes) == 1 and t.fused == (False,) for t in timings)
+
+
+def test_a_node_fed_by_a_view_in_its_kernel_is_not_fused():
+    """Flatten → Gemm joined into one row: the Flatten moves nothing, so the Gemm runs alone."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Flatten", ["r"], ["f"], name="flat", axis=1),
+             helper.make_node("Gemm", ["f", "w"], ["y"], name="fc", transB=1)]
+    report = analyze(make_model(nodes, [("x", [1, 8, 2, 2])], [("y", [1, 4])], [weight("w", (4, 32))]))
+    rows = [LayerRow("relu", ("relu",), ("Relu",), 0.01, None, 0),
+            LayerRow("fc", ("flat", "fc"), ("Flatten", "Gemm"), 0.05, None, 0)]
+    assert [t.fused for t in kernel_timings(rows, report, source="net@1")] == [(False,), (False,)]
