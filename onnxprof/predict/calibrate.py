@@ -129,7 +129,6 @@ def _fit_latency(points: Sequence[CalibrationPoint], compute_flops_per_s: float,
     operations = fit_operations([OpsSample(p.macs_per_image, p.batch, p.median_ms) for p in points], per_batch=True)
     roofline = fit_roofline([layer for p in points for layer in p.layers], compute_flops_per_s, bandwidth_bytes_per_s)
     kernels = fit_kernels([t for p in points for t in p.kernels] + list(op_timings),
-                          {p.source: p.report for p in points},
                           [NetworkTiming(p.report, p.batch, p.median_ms, sum(layer.measured_ms for layer in p.layers),
                                          len(p.layers)) for p in points if p.layers])
     return operations, roofline, kernels

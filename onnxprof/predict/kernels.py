@@ -128,6 +128,8 @@ class KernelTiming:
     fused: tuple[bool, ...]
     measured_ms: float
     source: str                  # the network (or single-op benchmark) and batch: rows are weighted per source
+    # (producer class, consumer class, ran in one kernel) for each node's producers that it alone reads
+    links: tuple[tuple[str, str, bool], ...] = ()
 
 
 def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str) -> list[KernelTiming]:
@@ -141,24 +143,22 @@ def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str) 
         if not names or not row.measured_ms > 0:
             continue
         # fused: fed by a node that does work in the same kernel (a view such as Flatten is not one)
+        links = tuple((works[p].kind, works[n].kind, p in covered) for n in names
+                      for p in _sole_producers(report.graph, n) if p in works)
         fused = tuple(any(p in covered and p in works for p in _sole_producers(report.graph, n)) for n in names)
-        timings.append(KernelTiming(tuple(works[n] for n in names), fused, float(row.measured_ms), source))
+        timings.append(KernelTiming(tuple(works[n] for n in names), fused, float(row.measured_ms), source, links))
     return timings
 
 
-def observed_fusions(timings: Sequence[KernelTiming], reports: Mapping[str, StaticReport]) -> frozenset:
+def observed_fusions(timings: Sequence[KernelTiming]) -> frozenset:
     """(producer class, consumer class) pairs that ran as one kernel in at least MIN_FUSION_SHARE of
-    the cases where they could (the producer's output read by the consumer alone)."""
+    the profiled cases where they could (the producer's output read by the consumer alone)."""
     counts: dict[tuple[str, str], list[int]] = {}
-    for source, report in reports.items():
-        works = node_works(report)
-        fused_nodes = {w.name for t in timings if t.source == source for w, f in zip(t.nodes, t.fused) if f}
-        for name, work in works.items():
-            for producer in _sole_producers(report.graph, name):
-                if producer in works:
-                    entry = counts.setdefault((works[producer].kind, work.kind), [0, 0])
-                    entry[0] += name in fused_nodes
-                    entry[1] += 1
+    for timing in timings:
+        for producer, consumer, together in timing.links:
+            entry = counts.setdefault((producer, consumer), [0, 0])
+            entry[0] += together
+            entry[1] += 1
     return frozenset(pair for pair, (fused, total) in counts.items() if fused >= MIN_FUSION_SHARE * total)
 
 
@@ -291,12 +291,11 @@ def _network_fit(model: KernelModel, networks: Sequence[NetworkTiming]) -> Netwo
                                                  for n in networks])))
 
 
-def fit_kernels(timings: Sequence[KernelTiming], reports: Mapping[str, StaticReport],
-                networks: Sequence[NetworkTiming]) -> KernelModel:
-    """Kernel coefficients from profiled kernels (``reports``: each timing source's static report, for
-    the fusions), then the network scale per batch size from whole-network timings."""
+def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTiming]) -> KernelModel:
+    """Kernel coefficients and fusions from profiled kernels, then the network scale per batch size
+    from whole-network timings."""
     coefficients, fit_r2 = fit_kernel_times(timings)
-    model = KernelModel(coefficients, observed_fusions(timings, reports), r_squared=fit_r2, n=len(timings))
+    model = KernelModel(coefficients, observed_fusions(timings), r_squared=fit_r2, n=len(timings))
     if not networks:
         return model
     by_batch = {b: _network_fit(model, [n for n in networks if n.batch == b])

@@ -1,6 +1,8 @@
 """Single-op benchmarks: one-node models of the kernels networks are made of, at the sizes they run at,
 profiled on the device so that the kernel model has seen every common op — also those none of the
-calibration networks uses (ENet's PReLU, MobileNetV3's hard-swish, ConvNeXt's LayerNorm).
+calibration networks uses (ENet's PReLU, MobileNetV3's hard-swish, ConvNeXt's LayerNorm) — and
+Conv → BatchNorm → activation chains, which show which activations the engine fuses into the
+convolution (nn-Meter's fusion-rule detection).
 
 Each op is built with the zoo's graph builder at a ladder of activation sizes (a stage of an ImageNet
 network at batch 1, and two at batch 8), profiled with the engine, and joined to its node like any
@@ -145,9 +147,26 @@ TOKEN_OPS = {"MatMul": _matmul, "LayerNormalization": _layer_norm,
              "Softmax (tokens)": lambda b, x, width: b.softmax(x, "op")}
 
 
+# activations an engine may run inside the convolution before them: each is also benchmarked after a
+# Conv and its BatchNorm, so that which of them fuse (and what they cost then) is measured, not assumed
+FUSIBLE = ("Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "PRelu")
+FUSION_SIZES = (ACTIVATIONS[1], ACTIVATIONS[3], ACTIVATIONS[5])
+
+
+def _after_conv(activation: str) -> Iterator[OpCase]:
+    op = f"Conv+BatchNormalization+{activation}"
+    for batch, channels, size in FUSION_SIZES:
+        b = GraphBuilder(f"{op}-{batch}x{channels}x{size}", batch=batch)
+        x = b.input("x", [batch, channels, size, size])
+        y = b.conv_bn(x, "conv", "bn", channels, channels, 3, 1, 1)
+        out, shape = IMAGE_OPS[activation](b, y, channels, size)
+        yield OpCase(op, b.name, b.build(out, shape))
+
+
 def op_cases(ops: Sequence[str] = ()) -> list[OpCase]:
     """Every benchmark case (or those of the named ops)."""
     cases = [case for op, make in IMAGE_OPS.items() for case in _image_op(op, make)]
+    cases += [case for activation in FUSIBLE for case in _after_conv(activation)]
     cases += [case for op, make in TOKEN_OPS.items() for case in _token_op(op, make)]
     cases += list(_gemm_cases())
     return [c for c in cases if not ops or c.op in ops]

@@ -86,7 +86,8 @@ def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
             LayerRow("ReorderOutput", (), (), 0.05, None, 0)]         # inserted by the engine: no node
     timings = kernel_timings(rows, report, source="net@1")
     assert [t.fused for t in timings] == [(False, True), (False,)]
-    model = fit_kernels(timings, {"net@1": report}, [])
+    assert timings[0].links == (("Conv", "Relu", True),) and timings[1].links == (("Relu", "Add", False),)
+    model = fit_kernels(timings, [])
     assert model.fusions == {("Conv", "Relu")}        # (Relu, Add) ran apart
     bigger = analyze(_conv_relu_model(channels=16, size=20))
     works = node_works(bigger)
@@ -108,7 +109,7 @@ def test_network_fit_reads_the_profiling_overhead_then_the_scale():
         measured = 1.25 * (predicted - 0.01 * kernels)
         networks.append(NetworkTiming(report, 1, measured, measured + 0.01 * kernels, kernels))
         networks.append(NetworkTiming(report, 8, 0.8 * predicted, 0.8 * predicted, kernels))
-    model = fit_kernels(_synthetic_timings(), {}, networks)
+    model = fit_kernels(_synthetic_timings(), networks)
     assert model.network_by_batch[1].overhead_ms == pytest.approx(0.01, rel=1e-6)
     assert model.network_by_batch[1].scale == pytest.approx(1.25, rel=1e-6)
     assert model.network_by_batch[8].scale == pytest.approx(0.8, rel=1e-6)
@@ -124,7 +125,7 @@ def test_network_scale_is_the_median_ratio():
     # one network 4× off (an op the model has not seen) does not move the others
     networks = [NetworkTiming(r, 1, ratio * model.kernels_ms(r), model.kernels_ms(r) * ratio, 3)
                 for r, ratio in zip(reports, (1.2, 1.25, 4.0))]
-    fitted = fit_kernels(_synthetic_timings(), {}, networks)
+    fitted = fit_kernels(_synthetic_timings(), networks)
     assert fitted.network_by_batch[1].overhead_ms == 0.0
     ratios = [n.measured_ms / fitted.kernels_ms(n.report) for n in networks]
     assert fitted.network_by_batch[1].scale == pytest.approx(float(np.median(ratios)))
@@ -149,8 +150,11 @@ def test_single_op_cases_are_valid_one_node_models():
                        "Conv(groups of 32+)"}
     for case in cases:
         onnx.checker.check_model(case.model, full_check=True)
-        works = node_works(analyze(case.model))
-        assert len(works) == 1, case.name
+        kinds = sorted(work.kind for work in node_works(analyze(case.model)).values())
+        if case.op.startswith("Conv+BatchNormalization+"):      # the fusion probes: a chain of three
+            assert kinds == sorted(["Conv", "BatchNormalization", case.op.rsplit("+", 1)[1]]), case.name
+        else:
+            assert len(kinds) == 1, case.name
 
 
 def test_single_op_benchmarks_profile_on_onnx_runtime():
@@ -158,6 +162,13 @@ def test_single_op_benchmarks_profile_on_onnx_runtime():
     assert {t.source for t in timings} == {"op:Relu", "op:depthwise 3x3"}
     assert len(timings) == 2 * len([c for c in op_cases(("Relu",))])
     assert all(t.measured_ms > 0 and len(t.nodes) == 1 and t.fused == (False,) for t in timings)
+
+
+def test_fusion_probes_show_what_onnx_runtime_fuses_into_a_convolution():
+    timings = profile_ops(ops=("Conv+BatchNormalization+Relu", "Conv+BatchNormalization+PRelu"), rounds=1)
+    fusions = fit_kernels(timings, []).fusions
+    assert {("Conv", "BatchNormalization"), ("BatchNormalization", "Relu")} <= fusions   # one kernel
+    assert ("BatchNormalization", "PRelu") not in fusions                              # PReLU runs alone
 
 
 def test_a_node_fed_by_a_view_in_its_kernel_is_not_fused():
