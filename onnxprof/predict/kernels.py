@@ -17,8 +17,9 @@ of its network's time. An op that an engine runs inside its producer's kernel (R
 x·sigmoid(x)) costs differently from the same op alone, so fused and standalone nodes have separate
 coefficients; which (producer, consumer) pairs fuse is learned from the profiles too.
 A network's time is then ``s · (Σ nodes − o · kernels)`` per batch size: o is what profiling adds to
-each kernel (the median over the calibration networks of their profiled sum against their unprofiled
-run), s the median remaining ratio (the engine inserts layout kernels no ONNX node accounts for).
+each kernel (relative least squares of the calibration networks' profiled sums against their
+unprofiled runs), s the median remaining ratio (the engine also inserts layout kernels that no ONNX
+node accounts for).
 """
 
 from __future__ import annotations
@@ -278,14 +279,14 @@ class NetworkTiming:
 
 
 def _network_fit(model: KernelModel, networks: Sequence[NetworkTiming]) -> NetworkFit:
-    """Medians, so that one network whose kernels the model gets wrong (an op it has not seen) moves
-    nothing: the per-kernel overhead is read off the measurements alone (profiled sum against the
-    unprofiled run), the scale then corrects what remains of the model's bias."""
+    """The per-kernel overhead is read off the measurements alone (profiled sum against the unprofiled
+    run); the scale then corrects what remains of the model's bias, as a median, so that one network
+    whose kernels the model gets wrong (an op it has not seen) moves nothing."""
     # relative least squares of (profiled − measured)/measured on kernels/measured: the networks of many
     # short kernels, where the overhead matters, are also where it can be read
     x = np.array([n.profiled_kernels / n.measured_ms for n in networks])
     y = np.array([(n.profiled_ms - n.measured_ms) / n.measured_ms for n in networks])
-    overhead = float(x @ y / (x @ x))
+    overhead = float(x @ y / (x @ x)) if x.any() else 0.0
     fit = NetworkFit(overhead, 1.0)
     return NetworkFit(overhead, float(np.median([n.measured_ms / fit.apply(*model.kernels(n.report))
                                                  for n in networks])))
