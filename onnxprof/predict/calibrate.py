@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Collection, Optional, Sequence
 
 import numpy as np
 
@@ -78,15 +78,15 @@ def _profiled(engine: str, path: Path, options: EngineOptions, feeds, report: St
 
 def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
             options: EngineOptions = EngineOptions(), protocol: TimingProtocol = TimingProtocol(min_duration_s=1.0),
-            progress: Callable[[str], None] = lambda _: None, rounds: int = 1, profile: bool = True
+            progress: Callable[[str], None] = lambda _: None, rounds: int = 1, unprofiled: Collection[str] = ()
             ) -> list[CalibrationPoint]:
     """Time every (model, batch) ``rounds`` times, round-robin over the set, then profile each once.
 
     Rounds interleave the models so that a burst of load from elsewhere on a shared machine lands on
     one round of several models rather than on every run of one. Each point keeps its fastest round's
     median: load from elsewhere only ever adds time, so the least disturbed round is the closest to
-    the device's own speed. A (model, batch) that fails in any round is left out. ``profile=False``
-    skips the per-layer profiles (models that are only to be predicted)."""
+    the device's own speed. A (model, batch) that fails in any round is left out. Models named in
+    ``unprofiled`` are only timed (they are to be predicted, not fitted on)."""
     reports = {(name, batch): analyze(path, ShapeBinding(batch=batch), check=False)
                for name, path in models for batch in batches}
     feeds = {key: synthetic_feeds(report) for key, report in reports.items()}
@@ -114,6 +114,7 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             if key in failed:
                 continue
             report = reports[key]
+            profile = name not in unprofiled
             if profile:
                 progress(f"{name} batch {batch}: per-layer profile")
             rows = _profiled(engine, path, options, feeds[key], report) if profile else []

@@ -88,3 +88,11 @@ def test_predict_from_published_facts_and_bad_profiles(tmp_path):
     assert unknown.exit_code == 2 and "not a profile file, a stored profile" in unknown.stderr
     few = runner.invoke(app, ["calibrate", "--models", "resnet18,alexnet"])
     assert few.exit_code == 2 and "at least 3 models" in few.stderr
+
+
+def test_models_to_be_predicted_are_timed_not_profiled(tmp_path):
+    models = [(f"mlp{w}", _mlp(tmp_path / f"mlp{w}.onnx", w, 2)) for w in (64, 128)]
+    points = collect(models, [2], protocol=TimingProtocol(warmup_runs=1, warmup_s=0, min_runs=3, min_duration_s=0),
+                     unprofiled={"mlp128"})
+    profiled = {p.model: bool(p.layers and p.kernels) for p in points}
+    assert profiled == {"mlp64": True, "mlp128": False} and all(p.median_ms > 0 for p in points)
