@@ -24,7 +24,7 @@ def calibrate_command(
     rounds: int = typer.Option(3, "--rounds", min=1, help="Timing rounds over the whole set (each model keeps its "
                                                           "fastest round: steadier on a busy machine)."),
     op_benchmarks: bool = typer.Option(True, "--op-benchmarks/--no-op-benchmarks",
-                                       help="Also profile single-op models of common kernels (about 10 s with ONNX "
+                                       help="Also profile single-op models of common kernels (about 25 s with ONNX "
                                             "Runtime on a CPU), so the kernel model knows ops the set lacks."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the profile to this file (to share)."),
     name: Optional[str] = typer.Option(None, "--name", help="The profile's name (default: this host)."),

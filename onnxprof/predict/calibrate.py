@@ -41,10 +41,6 @@ class CalibrationPoint:
     peak_rss_bytes: Optional[int] = None     # the process during the batch's timed runs (median over rounds)
     kernels: tuple[KernelTiming, ...] = ()   # the same profile, node by node, for the kernel model
 
-    @property
-    def source(self) -> str:
-        return f"{self.model}@{self.batch}"
-
     def memory_sample(self) -> Optional[MemorySample]:
         peak = self.report.memory.peak_activation_bytes
         if self.peak_rss_bytes is None or not isinstance(peak, int):
@@ -66,7 +62,8 @@ def _timed(engine: str, path: Path, options: EngineOptions, feeds, batch: int, p
         return time_batch(timed, feeds, batch, protocol)
 
 
-def _profiled(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport) -> list[LayerRow]:
+def profiled_rows(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport) -> list[LayerRow]:
+    """The engine's per-layer profile of PROFILED_RUNS runs, joined to the report's nodes."""
     with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
         profiled.activate(feeds)
         for _ in range(PROFILED_RUNS):
@@ -117,7 +114,7 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             profile = name not in unprofiled
             if profile:
                 progress(f"{name} batch {batch}: per-layer profile")
-            rows = _profiled(engine, path, options, feeds[key], report) if profile else []
+            rows = profiled_rows(engine, path, options, feeds[key], report) if profile else []
             points.append(CalibrationPoint(
                 name, batch, float(report.totals.macs) / batch, float(np.min(medians[key])),
                 tuple(layer_samples(rows, report)), report, int(np.median(memory[key])) if memory[key] else None,

@@ -30,8 +30,9 @@ from typing import Mapping, Optional, Sequence
 import networkx as nx
 import numpy as np
 
-from onnxprof.cost.analysis import COUNTED, StaticReport
-from onnxprof.measure.layers import LayerRow, op_class
+from onnxprof.cost.analysis import StaticReport
+from onnxprof.measure.layers import LayerRow
+from onnxprof.predict.latency import working_nodes
 from onnxprof.predict.metrics import nonnegative_least_squares, r_squared
 
 WIDEST_GROUP_CLASS = 32
@@ -73,24 +74,11 @@ class NodeWork:
         return np.array([self.flops, self.bytes_moved, 1.0])
 
 
-def _number(value, node: str) -> float:
-    if not isinstance(value, (int, float)):
-        raise ValueError(f"node {node} has symbolic costs: bind the model's dimensions first")
-    return float(value)
-
-
 def node_works(report: StaticReport) -> dict[str, NodeWork]:
     """Every counted node that does work (views such as Reshape move no bytes and are left out)."""
     works = {}
-    for node in report.nodes:
-        if node.status != COUNTED:
-            continue
-        flops = _number(node.flops, node.name)
-        moved = _number(node.bytes_read, node.name) + _number(node.bytes_written, node.name)
-        if not flops and not moved:
-            continue
+    for node, kind, flops, moved in working_nodes(report):
         data = report.graph.nodes[node.name]
-        kind = op_class(data)
         shape = node.output_shapes[0] if node.output_shapes else None
         outputs = float(np.prod(shape)) if shape and all(isinstance(d, int) for d in shape) else 0.0
         columns, groups = 0.0, 1
@@ -100,8 +88,7 @@ def node_works(report: StaticReport) -> dict[str, NodeWork]:
             columns = float(shape[1] if convolution else shape[-1]) / groups
             if kind == "Conv(grouped)":
                 kind = _grouped_class(columns)
-        works[node.name] = NodeWork(node.name, kind, _number(node.macs or 0, node.name), flops, moved, outputs,
-                                    columns, groups)
+        works[node.name] = NodeWork(node.name, kind, float(node.macs or 0), flops, moved, outputs, columns, groups)
     return works
 
 
@@ -143,10 +130,10 @@ def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str) 
         names = [n for n in row.onnx_nodes if n in works]
         if not names or not row.measured_ms > 0:
             continue
+        producers = {n: [p for p in _sole_producers(report.graph, n) if p in works] for n in names}
+        links = tuple((works[p].kind, works[n].kind, p in covered) for n in names for p in producers[n])
         # fused: fed by a node that does work in the same kernel (a view such as Flatten is not one)
-        links = tuple((works[p].kind, works[n].kind, p in covered) for n in names
-                      for p in _sole_producers(report.graph, n) if p in works)
-        fused = tuple(any(p in covered and p in works for p in _sole_producers(report.graph, n)) for n in names)
+        fused = tuple(any(p in covered for p in producers[n]) for n in names)
         timings.append(KernelTiming(tuple(works[n] for n in names), fused, float(row.measured_ms), source, links))
     return timings
 
@@ -278,18 +265,19 @@ class NetworkTiming:
     profiled_kernels: int
 
 
-def _network_fit(model: KernelModel, networks: Sequence[NetworkTiming]) -> NetworkFit:
-    """The per-kernel overhead is read off the measurements alone (profiled sum against the unprofiled
-    run); the scale then corrects what remains of the model's bias, as a median, so that one network
-    whose kernels the model gets wrong (an op it has not seen) moves nothing."""
+def _network_fit(networks: Sequence[NetworkTiming], kernels: Sequence[tuple[float, int]]) -> NetworkFit:
+    """``kernels``: the model's (Σ kernels, kernels) for each network. The per-kernel overhead is read
+    off the measurements alone (profiled sum against the unprofiled run); the scale then corrects what
+    remains of the model's bias, as a median, so that one network whose kernels the model gets wrong
+    (an op it has not seen) moves nothing."""
     # relative least squares of (profiled − measured)/measured on kernels/measured: the networks of many
     # short kernels, where the overhead matters, are also where it can be read
     x = np.array([n.profiled_kernels / n.measured_ms for n in networks])
     y = np.array([(n.profiled_ms - n.measured_ms) / n.measured_ms for n in networks])
     overhead = float(x @ y / (x @ x)) if x.any() else 0.0
     fit = NetworkFit(overhead, 1.0)
-    return NetworkFit(overhead, float(np.median([n.measured_ms / fit.apply(*model.kernels(n.report))
-                                                 for n in networks])))
+    return NetworkFit(overhead, float(np.median([n.measured_ms / fit.apply(*predicted)
+                                                 for n, predicted in zip(networks, kernels)])))
 
 
 def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTiming]) -> KernelModel:
@@ -299,9 +287,12 @@ def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTimin
     model = KernelModel(coefficients, observed_fusions(timings), r_squared=fit_r2, n=len(timings))
     if not networks:
         return model
-    by_batch = {b: _network_fit(model, [n for n in networks if n.batch == b])
-                for b in sorted({n.batch for n in networks})}
-    return replace(model, network_by_batch=by_batch, network=_network_fit(model, networks))
+    kernels = [model.kernels(n.report) for n in networks]
+    by_batch = {}
+    for batch in sorted({n.batch for n in networks}):
+        at_batch = [i for i, n in enumerate(networks) if n.batch == batch]
+        by_batch[batch] = _network_fit([networks[i] for i in at_batch], [kernels[i] for i in at_batch])
+    return replace(model, network_by_batch=by_batch, network=_network_fit(networks, kernels))
 
 
 def kernel_model_from_json(body: Mapping) -> KernelModel:

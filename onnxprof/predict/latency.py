@@ -20,7 +20,7 @@ from typing import Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
-from onnxprof.cost.analysis import COUNTED, StaticReport
+from onnxprof.cost.analysis import COUNTED, NodeReport, StaticReport
 from onnxprof.measure.layers import op_class
 from onnxprof.predict.metrics import nonnegative_least_squares, r_squared
 
@@ -148,9 +148,9 @@ def _as_layer(sample) -> LayerSample:
     return LayerSample((op_types,) if isinstance(op_types, str) else tuple(op_types), *rest)
 
 
-def working_nodes(report: StaticReport) -> Iterator[tuple[str, float, float]]:
-    """(op class, FLOPs, bytes moved) of each counted node that does work; views such as Reshape (no
-    FLOPs, no bytes) are left out. Dimensions must be bound."""
+def working_nodes(report: StaticReport) -> Iterator[tuple[NodeReport, str, float, float]]:
+    """(node, op class, FLOPs, bytes moved) of each counted node that does work; views such as Reshape
+    (no FLOPs, no bytes) are left out. Dimensions must be bound."""
     for node in report.nodes:
         if node.status != COUNTED:
             continue
@@ -158,7 +158,7 @@ def working_nodes(report: StaticReport) -> Iterator[tuple[str, float, float]]:
         if not isinstance(flops, (int, float)) or not isinstance(moved, (int, float)):
             raise ValueError(f"node {node.name} has symbolic costs: bind the model's dimensions first")
         if flops or moved:
-            yield op_class(report.graph.nodes[node.name]), float(flops), float(moved)
+            yield node, op_class(report.graph.nodes[node.name]), float(flops), float(moved)
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class RooflineModel:
     def predict_total(self, report: StaticReport) -> float:
         """Sum over the report's counted nodes, each a kernel of its own. Nodes that do no work
         (no FLOPs, no bytes: views such as Reshape) add no launch overhead. Dimensions must be bound."""
-        return sum(self.layer_ms(flops, moved, kind) for kind, flops, moved in working_nodes(report))
+        return sum(self.layer_ms(flops, moved, kind) for _, kind, flops, moved in working_nodes(report))
 
 
 def fit_roofline(layer_samples: Sequence[Union[LayerSample, tuple]], compute_flops_per_s: float,

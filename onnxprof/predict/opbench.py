@@ -12,7 +12,7 @@ network layer. One op's sizes form one source, weighted like one network in the 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -20,10 +20,9 @@ import numpy as np
 import onnx
 
 from onnxprof.cost.analysis import analyze_model
-from onnxprof.engines import create_engine
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.inputs import synthetic_feeds
-from onnxprof.measure.layers import join_layers
+from onnxprof.predict.calibrate import profiled_rows
 from onnxprof.predict.kernels import KernelTiming, kernel_timings
 from onnxprof.zoo.builder import GraphBuilder, constant, he_normal
 
@@ -31,7 +30,6 @@ from onnxprof.zoo.builder import GraphBuilder, constant, he_normal
 ACTIVATIONS = ((1, 32, 112), (1, 64, 56), (1, 128, 28), (1, 256, 14), (1, 512, 7), (8, 64, 56), (8, 256, 14))
 TOKENS = ((1, 197, 768), (1, 3136, 96), (8, 197, 768), (1, 49, 768))   # (batch, tokens, width): transformers
 SIGN_RUN = 2     # feature maps change sign in runs of pixels, not at random (see _feature_map_feeds)
-RUNS = 10        # profiled runs per case after the first; each kernel's time is its median
 ROUNDS = 3       # passes over all cases; each case keeps its fastest pass (load from elsewhere only adds)
 
 
@@ -190,20 +188,15 @@ def _profile_case(case: OpCase, folder: Path, engine: str, options: EngineOption
     path = folder / f"{case.name}.onnx"
     onnx.save(case.model, path)
     report = analyze_model(case.model, name=case.name)
-    with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
-        profiled.activate(_feature_map_feeds(report))
-        for _ in range(RUNS):
-            profiled.infer()
-        rows = join_layers(report, profiled.layer_profile(), macs_per_s=1e12)
-        profiled.deactivate()
+    rows = profiled_rows(engine, path, options, _feature_map_feeds(report), report)
     return kernel_timings(rows, report, source=f"op:{case.op}")
 
 
 def profile_ops(engine: str = "onnxruntime", options: EngineOptions = EngineOptions(),
                 progress: Callable[[str], None] = lambda _: None, ops: Sequence[str] = (),
                 rounds: int = ROUNDS) -> list[KernelTiming]:
-    """The kernel timings of every case (or of the named ops'). A single node fuses with nothing, so
-    these timings teach the model what each op costs alone."""
+    """The kernel timings of every case (or of the named ops'): what each op costs alone, and, from the
+    Conv → BatchNorm → activation chains, which activations the engine fuses."""
     cases = op_cases(ops)
     fastest: dict[str, list[KernelTiming]] = {}
     with tempfile.TemporaryDirectory(prefix="onnxprof-ops-") as folder:
