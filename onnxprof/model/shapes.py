@@ -20,7 +20,6 @@ from onnxprof.model.load import iter_graphs
 from onnxprof.symbolic import Poly, Quantity, format_quantity, parse_dim
 
 Dim = Optional[Quantity]  # int, symbolic Poly, or None when unknown
-MAX_REFINE_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -99,21 +98,26 @@ def infer_shapes(model: ModelProto, source: str) -> tuple[ModelProto, dict[str, 
 
     symbols = input_symbols(model.graph)
     _forget_foreign_symbols(model.graph, symbols)
-    for _ in range(MAX_REFINE_ROUNDS):
-        try:
-            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
-                                                         data_prop=True)
-        except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
-            raise ModelError(f"{source}: ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
+    # Run to a fixpoint. ONNX's data propagation stops at Div (``c // groups``) and symbolic arithmetic,
+    # and refine_shapes cannot see through Conv or Transpose, so each round may get only one link further
+    # down a chain of such shapes (two per ShuffleNet unit). A chain has at most one link per node.
+    for _ in range(len(model.graph.node) + 1):
+        inferred = _onnx_infer(model, source)
         types = collect_types(inferred, symbols)
         if all(t.is_known for t in types.values()) and all(
                 o in types for node in inferred.graph.node for o in node.output if o):
             return inferred, types  # nothing left for symbolic evaluation to find
         fixes = refine_shapes(inferred, types)
-        if not fixes:
-            return inferred, types
-        _record_shapes(model.graph, fixes, types)
+        if not _record_shapes(model.graph, fixes, types):
+            return inferred, types  # nothing new: another round would infer the same
     return inferred, types
+
+
+def _onnx_infer(model: ModelProto, source: str) -> ModelProto:
+    try:
+        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
+        raise ModelError(f"{source}: ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
 
 
 def _forget_foreign_symbols(graph: GraphProto, symbols: set[str]) -> None:
@@ -181,15 +185,21 @@ def _dim_of(dim, symbols: set[str], cache: dict[str, Dim]) -> Dim:
     return cache[text]
 
 
-def _record_shapes(graph: GraphProto, fixes: Mapping[str, tuple[Dim, ...]], types: Mapping[str, TensorType]):
+def _record_shapes(graph: GraphProto, fixes: Mapping[str, tuple[Dim, ...]],
+                   types: Mapping[str, TensorType]) -> bool:
+    """Write ``fixes`` into the graph's value_info; True if that changed anything."""
     existing = {v.name: v for v in graph.value_info}
+    changed = False
     for name, shape in fixes.items():
         info = existing.get(name)
         if info is None:
             info = graph.value_info.add()
             info.name = name
+        before = info.type.SerializeToString()
         info.type.tensor_type.elem_type = types[name].dtype if name in types else 0
         _set_shape(info.type, shape)
+        changed |= info.type.SerializeToString() != before
+    return changed
 
 
 def _set_shape(type_proto: TypeProto, dims) -> None:

@@ -160,3 +160,54 @@ def test_a_tied_embedding_counts_once():
                                 [weight("wte", [100, 16])]))
     assert report.parameters.elements == 1600 and report.parameters.tensors == 1
     assert {n.name: n.params for n in report.nodes}["lm_head"] == 1600
+
+
+def shuffle_unit(k: int, x: str) -> list:
+    """A ShuffleNetV2 unit on ``x[N,8,4,4]`` as the TorchScript exporter writes torchvision's: ``x.chunk(2, 1)``,
+    a 1×1 Conv on the second half, Concat, then ``x.view(b, 2, c // 2, h, w).transpose(1, 2).view(b, -1, h, w)``.
+    Both ``c // 2`` are Divs, where ONNX's data propagation stops. The unit's output is ``y{k}``."""
+    p = f"u{k}_"
+    return [
+        helper.make_node("Shape", [x], [p + "in_shape"], name=p + "in_shape"),
+        helper.make_node("Gather", [p + "in_shape", "i1"], [p + "in_c"], name=p + "in_c", axis=0),
+        helper.make_node("Div", [p + "in_c", "two"], [p + "half"], name=p + "half"),
+        helper.make_node("Unsqueeze", [p + "half", "axes"], [p + "half1"], name=p + "half1"),
+        helper.make_node("Slice", [x, "zero1", p + "half1", "one1"], [p + "x1"], name=p + "chunk_1"),
+        helper.make_node("Slice", [x, p + "half1", "end1", "one1"], [p + "x2"], name=p + "chunk_2"),
+        helper.make_node("Conv", [p + "x2", "w"], [p + "z"], name=p + "conv"),
+        helper.make_node("Concat", [p + "x1", p + "z"], [p + "cat"], name=p + "cat", axis=1),
+        helper.make_node("Shape", [p + "cat"], [p + "shape"], name=p + "shape"),
+        *(helper.make_node("Gather", [p + "shape", f"i{axis}"], [p + dim], name=p + "gather_" + dim, axis=0)
+          for axis, dim in enumerate("bchw")),
+        helper.make_node("Div", [p + "c", "two"], [p + "cg"], name=p + "div"),
+        *(helper.make_node("Unsqueeze", [p + d, "axes"], [p + d + "1"], name=p + "unsqueeze_" + d)
+          for d in ("b", "cg", "h", "w")),
+        helper.make_node("Concat", [p + "b1", "two1", p + "cg1", p + "h1", p + "w1"], [p + "split_shape"],
+                         name=p + "split_shape", axis=0),
+        helper.make_node("Reshape", [p + "cat", p + "split_shape"], [p + "split"], name=p + "view_split"),
+        helper.make_node("Transpose", [p + "split"], [p + "swapped"], name=p + "transpose", perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Concat", [p + "b1", "minus1", p + "h1", p + "w1"], [p + "merge_shape"],
+                         name=p + "merge_shape", axis=0),
+        helper.make_node("Reshape", [p + "swapped", p + "merge_shape"], [f"y{k}"], name=p + "view_merge"),
+    ]
+
+
+@pytest.mark.parametrize("binding", [{}, {"batch": 1}])
+def test_a_long_chain_of_view_style_shuffle_units(binding):
+    # Each unit's Divs wait on the unit before: ONNX inference (past Conv and Concat) and symbolic
+    # evaluation (past the Divs) take turns, two rounds a unit. A fixed cap of 8 rounds lost the shapes
+    # from the fourth unit on.
+    units = 10
+    nodes = [node for k in range(units) for node in shuffle_unit(k, "x" if k == 0 else f"y{k - 1}")]
+    inits = [*(ints(f"i{axis}", axis) for axis in range(4)), ints("two", 2), ints("two1", [2]), ints("minus1", [-1]),
+             ints("axes", [0]), ints("zero1", [0]), ints("one1", [1]), ints("end1", [2 ** 62]),
+             weight("w", [4, 4, 1, 1])]
+    report = analyze(make_model(nodes, [("x", ["N", 8, 4, 4])], [(f"y{units - 1}", None)], inits), **binding)
+    batch = binding.get("batch", N)
+    shapes = {n.name: n.output_shapes[0] for n in report.nodes}
+    last = f"u{units - 1}_"
+    assert shapes[last + "chunk_2"] == (batch, 4, 4, 4)
+    assert shapes[last + "view_split"] == (batch, 2, 4, 4, 4)
+    assert shapes[last + "view_merge"] == (batch, 8, 4, 4)
+    assert report.complete and not report.unknown_shape_nodes
+    assert report.totals.macs == units * 4 * 4 * 4 * 4 * batch
