@@ -4,6 +4,10 @@ made without it)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Collection, Optional, Sequence
@@ -22,12 +26,14 @@ from onnxprof.measure.harness import now_iso
 from onnxprof.predict.kernels import KernelModel, KernelTiming, NetworkTiming, fit_kernels, kernel_timings
 from onnxprof.predict.latency import (LayerSample, OperationsModel, OpsSample, RooflineModel, fit_operations,
                                       fit_roofline, layer_samples)
-from onnxprof.predict.memory import MemorySample, fit_memory
+from onnxprof.predict.memory import MemorySample, conv_weight_bytes, fit_memory
 from onnxprof.predict.metrics import FitQuality, fit_quality, leave_one_out, rmspe
 from onnxprof.predict.power import PowerModel
 from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
 
 PROFILED_RUNS = 10     # after the first: each kernel's time is its median over the runs
+# memory needs no long timing: the arena has grown to its size after the first run
+MEMORY_RUNS = ("--warmup", "1", "--warmup-time", "0", "--iterations", "3", "--duration", "0")
 
 
 @dataclass(frozen=True)
@@ -38,14 +44,15 @@ class CalibrationPoint:
     median_ms: float                  # one batch, unprofiled: the fastest round's median (see collect)
     layers: tuple[LayerSample, ...]   # per-layer profile joined to the ONNX nodes
     report: StaticReport
-    peak_rss_bytes: Optional[int] = None     # the process during the batch's timed runs (median over rounds)
+    peak_rss_bytes: Optional[int] = None     # as onnxprof measure reports it (see measured_memory)
     kernels: tuple[KernelTiming, ...] = ()   # the same profile, node by node, for the kernel model
 
     def memory_sample(self) -> Optional[MemorySample]:
         peak = self.report.memory.peak_activation_bytes
         if self.peak_rss_bytes is None or not isinstance(peak, int):
             return None
-        return MemorySample(self.report.memory.weight_bytes, peak / self.batch, self.batch, self.peak_rss_bytes)
+        return MemorySample(self.report.memory.weight_bytes, peak / self.batch, self.batch, self.peak_rss_bytes,
+                            conv_weight_bytes(self.report))
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,6 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
                for name, path in models for batch in batches}
     feeds = {key: synthetic_feeds(report) for key, report in reports.items()}
     medians: dict[tuple, list[float]] = {key: [] for key in reports}
-    memory: dict[tuple, list[int]] = {key: [] for key in reports}
     failed: set[tuple] = set()
     for round_number in range(rounds):
         for name, path in models:
@@ -102,8 +108,7 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
                     failed.add(key)
                     continue
                 medians[key].append(result.latency.median_ms)
-                if result.memory is not None and result.memory.peak_rss_bytes is not None:
-                    memory[key].append(result.memory.peak_rss_bytes)
+    memory = measured_memory(models, batches, engine, options, progress)
     points = []
     for name, path in models:
         for batch in batches:
@@ -117,9 +122,40 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             rows = profiled_rows(engine, path, options, feeds[key], report) if profile else []
             points.append(CalibrationPoint(
                 name, batch, float(report.totals.macs) / batch, float(np.min(medians[key])),
-                tuple(layer_samples(rows, report)), report, int(np.median(memory[key])) if memory[key] else None,
+                tuple(layer_samples(rows, report)), report, memory.get(key),
                 tuple(kernel_timings(rows, report, source=f"{name}@{batch}"))))
     return points
+
+
+def measured_memory(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
+                    options: EngineOptions = EngineOptions(), progress: Callable[[str], None] = lambda _: None
+                    ) -> dict[tuple[str, int], int]:
+    """Peak RSS per (model, batch) as ``onnxprof measure MODEL --batch ...`` reports it, read from that very
+    command (a few runs, stored in a scratch database) in a process of its own. The calibrating process holds every
+    model's analysis, so its own RSS is no guide: it put the fitted floor 100 MB too high. A model
+    whose command fails is left out."""
+    peaks = {}
+    for name, path in models:
+        progress(f"{name}: memory, as onnxprof measure reports it")
+        with tempfile.TemporaryDirectory() as scratch:     # measure stores its run: the store is part of its RSS
+            command = [sys.executable, "-m", "onnxprof", "measure", str(path), "--batch", ",".join(map(str, batches)),
+                       *_engine_flags(engine, options), *MEMORY_RUNS, "--db", str(Path(scratch) / "runs.sqlite"),
+                       "--format", "json"]
+            done = subprocess.run(command, capture_output=True, text=True)
+        try:
+            measured = json.loads(done.stdout)["run"]["batches"] if done.returncode == 0 else []
+        except (ValueError, KeyError):
+            measured = []
+        peaks.update({(name, b["batch"]): b["memory"]["peak_rss_bytes"] for b in measured
+                      if b["status"] == OK and (b.get("memory") or {}).get("peak_rss_bytes")})
+    return peaks
+
+
+def _engine_flags(engine: str, options: EngineOptions) -> list[str]:
+    flags = ["--engine", engine, "--provider", options.provider, "--precision", options.precision,
+             "--threads", str(options.threads), "--optimization", options.optimization,
+             "--device-id", str(options.device_id), "--workspace", str(options.workspace_mb)]
+    return flags + (["--allow-fallback"] if options.allow_fallback else [])
 
 
 def _fit_latency(points: Sequence[CalibrationPoint], compute_flops_per_s: float, bandwidth_bytes_per_s: float,

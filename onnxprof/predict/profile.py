@@ -20,11 +20,12 @@ from onnxprof.errors import UsageError
 from onnxprof.predict.basic import Prediction
 from onnxprof.predict.kernels import KernelModel, kernel_model_from_json, kernel_model_json
 from onnxprof.predict.latency import LinearFit, OperationsModel, RooflineModel
-from onnxprof.predict.memory import MemoryModel
+from onnxprof.predict.memory import MemoryModel, conv_weight_bytes
 from onnxprof.predict.power import PowerModel
 
 SCHEMA = "onnxprof.device-profile"
-SCHEMA_VERSION = 3      # 3: the kernel model learns per-op coefficients from profiled kernels
+SCHEMA_VERSION = 4      # 3: the kernel model learns per-op coefficients from profiled kernels;
+                        # 4: memory as `measure` reports it, convolution weights with a slope of their own
 UNCALIBRATED_EFFICIENCY = 0.5   # an uncalibrated guess: half the published peak, for compute and bandwidth
 LATENCY_PREDICTORS = ("operations", "roofline", "kernels")
 
@@ -60,7 +61,8 @@ class CalibratedProfile:
         memory = None
         if self.memory is not None and isinstance(report.memory.peak_activation_bytes, int):
             memory = int(self.memory.predict_bytes(report.memory.weight_bytes,
-                                                   report.memory.peak_activation_bytes / batch, batch))
+                                                   report.memory.peak_activation_bytes / batch, batch,
+                                                   conv_weight_bytes(report)))
         power = self.power.gross_w() if self.power is not None else None
         return Prediction(batch=batch, latency_ms=latency, latency_per_image_ms=latency / batch,
                           throughput_per_s=1000.0 * batch / latency if latency > 0 else None, peak_rss_bytes=memory,

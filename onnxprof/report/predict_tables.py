@@ -33,8 +33,8 @@ def calibration_table(results: Sequence, profile) -> Table:
         m = profile.memory
         error = "-" if profile.memory_rmspe is None else f"{profile.memory_rmspe:.1%}"
         table.add_row("memory", "all", "", "", error,
-                      f"floor {megabytes(m.floor_bytes)}, ×{m.weight_slope:.2f} weights, ×{m.activation_slope:.2f} "
-                      "activations")
+                      f"floor {megabytes(m.floor_bytes)}, ×{m.conv_weight_slope:.2f} convolution weights, "
+                      f"×{m.weight_slope:.2f} other weights, ×{m.activation_slope:.2f} activations")
     if profile.power is not None:
         p = profile.power
         table.add_row("power", "all", "", "", "", f"idle {p.idle_w:.2f} W + {p.active_w:.2f} ± {p.active_std_w:.2f} W")

@@ -7,7 +7,7 @@ import onnx
 from onnx import helper
 
 from onnxprof.measure.harness import TimingProtocol
-from onnxprof.predict.calibrate import best, collect, leave_one_model_out
+from onnxprof.predict.calibrate import best, collect, leave_one_model_out, measured_memory
 from tests.builders import make_model, weight
 
 
@@ -39,8 +39,18 @@ def test_calibration_points_and_held_out_predictions(tmp_path):
         # the roofline and kernel models cannot (nonnegative terms, a positive constant)
         assert all(v > 0 if r.predictor != "operations" else v == v for v in r.predicted_ms.values()), r
     assert best(results) in ("operations", "roofline", "kernels")
-    # memory: each point has the process's peak; the fit's floor is at least the interpreter's size
+    # memory: each point has the peak that `onnxprof measure` reported, at least the interpreter's size
     assert all(p.peak_rss_bytes > 10e6 for p in points)
+
+
+def test_memory_is_what_measure_reports_and_a_model_it_cannot_run_is_left_out(tmp_path):
+    good = _mlp(tmp_path / "mlp.onnx", 512, 2)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    peaks = measured_memory([("mlp", good), ("bad", bad)], [1, 64])
+    assert set(peaks) == {("mlp", 1), ("mlp", 64)}
+    # a fresh interpreter with onnxruntime loaded; 64 × 512 floats more in flight at batch 64
+    assert 20e6 < peaks[("mlp", 1)] <= peaks[("mlp", 64)] < 1e9
 
 
 def test_calibrate_then_predict_from_the_profile(tmp_path):

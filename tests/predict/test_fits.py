@@ -11,7 +11,7 @@ from onnx import helper
 
 from onnxprof.predict.latency import (LayerSample, OpsSample, RooflineModel, dominant_op, fit_operations,
                                       fit_roofline, roofline_node_ms)
-from onnxprof.predict.memory import MemorySample, fit_memory, knee_batch
+from onnxprof.predict.memory import MemorySample, conv_weight_bytes, fit_memory, knee_batch
 from onnxprof.predict.metrics import (average_ranks, fit_quality, leave_one_out, nonnegative_least_squares,
                                       r_squared, rmspe, share_within, spearman)
 from onnxprof.predict.power import fit_power
@@ -170,6 +170,42 @@ def test_memory_fit_of_one_model_leaves_the_weight_slope_to_the_floor():
     assert model.unfitted == ("weights",) and model.weight_slope == 0.0
     assert model.floor_bytes == pytest.approx(FLOOR + K_W * 100e6)
     assert model.activation_slope == pytest.approx(K_A)
+
+
+K_C = 2.6     # convolution weights: the engine's repacked copy beside the original
+
+
+def test_memory_fit_gives_convolution_weights_a_slope_of_their_own():
+    # (all weights, convolution weights, activations per image)
+    models = {"convnet": (50e6, 45e6, 8e6), "fc-heavy": (250e6, 10e6, 2e6), "mixed": (120e6, 60e6, 5e6),
+              "small": (5e6, 4e6, 6e6)}
+    samples = [MemorySample(w, a, b, FLOOR + K_W * (w - c) + K_C * c + K_A * a * b, c)
+               for w, c, a in models.values() for b in (1, 4, 8)]
+    model = fit_memory(samples)
+    assert model.floor_bytes == pytest.approx(FLOOR, rel=1e-6)
+    assert (model.weight_slope, model.conv_weight_slope, model.activation_slope) == pytest.approx((K_W, K_C, K_A),
+                                                                                                   rel=1e-6)
+    assert model.predict_bytes(100e6, 10e6, 2, conv_weight_bytes=40e6) == pytest.approx(
+        200e6 + 1.3 * 60e6 + 2.6 * 40e6 + 1.1 * 20e6)
+
+
+def test_memory_fit_with_one_kind_of_weight_gives_both_kinds_its_slope():
+    # every model all convolutions: the other weights' slope cannot be fitted, so it is the convolutions'
+    samples = [MemorySample(w, a, b, FLOOR + K_C * w + K_A * a * b, w) for w, a in MODELS_MEMORY.values()
+               for b in (1, 8)]
+    model = fit_memory(samples)
+    assert model.weight_slope == model.conv_weight_slope == pytest.approx(K_C, rel=1e-6)
+    assert model.predict_bytes(100e6, 10e6, 1) == pytest.approx(FLOOR + K_C * 100e6 + K_A * 10e6)
+
+
+def test_convolution_weights_are_the_initializers_convolutions_read():
+    nodes = [helper.make_node("Conv", ["x", "k", "bias"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "w"], ["y"], name="fc")]
+    report = analyze(make_model(nodes, [("x", [1, 3, 8, 8])], [("y", [1, 10])],
+                                [weight("k", [16, 3, 3, 3]), weight("bias", [16]), weight("w", [16 * 6 * 6, 10])]))
+    assert conv_weight_bytes(report) == 4 * (16 * 3 * 3 * 3 + 16)
+    assert report.memory.weight_bytes == 4 * (16 * 3 * 3 * 3 + 16 + 576 * 10)
 
 
 def test_memory_coefficients_are_never_negative():

@@ -44,8 +44,8 @@ def test_profile_file_round_trip_keeps_every_predictor(tmp_path):
         save_profile(profile, path)
         assert load_profile(path) == profile
     document = json.loads(path.read_text())
-    assert document["schema_version"] == 3
-    document["schema_version"] = 2         # written by an older onnxprof: a clear refusal, not a wrong prediction
+    assert document["schema_version"] == 4
+    document["schema_version"] = 3         # written by an older onnxprof: a clear refusal, not a wrong prediction
     path.write_text(json.dumps(document))
     with pytest.raises(UsageError, match="run onnxprof calibrate again"):
         load_profile(path)
@@ -62,6 +62,17 @@ def test_profile_predicts_memory_power_and_energy():
     assert p.power_w == pytest.approx(11.3)
     assert p.energy_per_image_j == pytest.approx(11.3 * p.latency_ms / 4 / 1000)
     assert p.latency_error == 0.2
+
+
+def test_profile_predicts_the_memory_of_convolution_weights_with_their_slope():
+    nodes = [helper.make_node("Conv", ["x", "k"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "w"], ["y"], name="fc")]
+    report = analyze(make_model(nodes, [("x", [2, 3, 8, 8])], [("y", [2, 10])],
+                                [weight("k", [16, 3, 3, 3]), weight("w", [16 * 6 * 6, 10])]), batch=2)
+    memory = MemoryModel(1e8, 1.0, 2.0, conv_weight_slope=2.5)
+    p = _profile(best="operations", memory=memory).predict(report, 2)
+    assert p.peak_rss_bytes == int(1e8 + 1.0 * 4 * 576 * 10 + 2.5 * 4 * 16 * 27 + 2.0 * report.memory.peak_activation_bytes)
 
 
 def test_power_samples_come_from_runs_with_a_meter_and_an_idle_figure():
