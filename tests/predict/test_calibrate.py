@@ -7,7 +7,9 @@ import onnx
 from onnx import helper
 
 from onnxprof.measure.harness import TimingProtocol
-from onnxprof.predict.calibrate import best, collect, leave_one_model_out, measured_memory
+from onnxprof.predict.calibrate import (PredictorQuality, best, collect, leave_one_model_out,
+                                       measured_memory)
+from onnxprof.predict.metrics import FitQuality
 from tests.builders import make_model, weight
 
 
@@ -106,3 +108,17 @@ def test_models_to_be_predicted_are_timed_not_profiled(tmp_path):
                      unprofiled={"mlp128"})
     profiled = {p.model: bool(p.layers and p.kernels) for p in points}
     assert profiled == {"mlp64": True, "mlp128": False} and all(p.median_ms > 0 for p in points)
+
+
+def _quality(predictor: str, share: float, rmspe: float, n: int = 3) -> PredictorQuality:
+    return PredictorQuality(predictor, 1, {}, {}, FitQuality(r_squared=0.9, rmspe=rmspe, share_within_10pct=share,
+                                                              spearman_rho=0.9, n=n))
+
+
+def test_best_prefers_the_lower_error_when_the_shares_differ_by_less_than_one_model():
+    close = [_quality("roofline", 0.67, 0.25), _quality("kernels", 0.665, 0.08), _quality("operations", 0.33, 0.3)]
+    assert best(close) == "kernels"
+    # a whole model more within ±10 % wins over a lower RMSPE
+    apart = [_quality("roofline", 1.0, 0.09), _quality("kernels", 2 / 3, 0.05)]
+    assert best(apart) == "roofline"
+    assert best([]) is None
