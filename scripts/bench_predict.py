@@ -1,7 +1,7 @@
 """Benchmark: calibrate on zoo networks with ONNX Runtime on this CPU and print, at batch 1 and 8,
 each model's held-out (leave-one-model-out) predicted and measured latency, the share within ±10 %
 and Spearman ρ for the operations model (the paper's), the per-node roofline and the kernel model,
-side by side. With ``--new DIR`` (ONNX files, e.g. from scripts/export_torch_models.py), every
+side by side, then the memory model's error (peak RSS as ``onnxprof measure`` reports it). With ``--new DIR`` (ONNX files, e.g. from scripts/export_torch_models.py), every
 predictor is then fitted on the whole zoo set and judged on those models, which it never saw.
 
 Timings are taken in ``--rounds`` interleaved rounds and each model keeps its fastest round, so that
@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Sequence
 
 from onnxprof.measure.harness import TimingProtocol
-from onnxprof.predict.calibrate import PredictorQuality, best, collect, leave_one_model_out, predict_new_models
+from onnxprof.predict.calibrate import (CalibrationPoint, PredictorQuality, best, collect, leave_one_model_out,
+                                       memory_held_out_rmspe, predict_new_models)
+from onnxprof.predict.memory import fit_memory
+from onnxprof.predict.metrics import fit_quality
 from onnxprof.predict.microbench import measure_this_machine
 from onnxprof.predict.opbench import profile_ops
 from onnxprof.zoo.export import export
@@ -41,6 +44,25 @@ def print_results(title: str, results: Sequence[PredictorQuality]) -> None:
             print(f"  {r.predictor:<11} within ±10 %: {q.share_within_10pct:.0%}  Spearman ρ {q.spearman_rho:.3f}  "
                   f"RMSPE {q.rmspe:.1%}  (n={q.n})")
     print(f"  best: {best(results)}")
+
+
+def print_memory(zoo: Sequence[CalibrationPoint], new: Sequence[CalibrationPoint]) -> None:
+    samples = [s for s in (p.memory_sample() for p in zoo) if s is not None]
+    if len(samples) < 2:
+        return
+    model = fit_memory(samples)
+    held_out = memory_held_out_rmspe(zoo)
+    print(f"\nmemory (peak RSS): zoo held out RMSPE {held_out:.1%}" if held_out is not None else "\nmemory (peak RSS)")
+    pairs = [(p, model.predict_sample(s)) for p in new for s in [p.memory_sample()] if s is not None]
+    if not pairs:
+        return
+    print("new models, fitted on the zoo set: predicted vs measured peak RSS (MB)")
+    print(f"  {'model':<20}{'batch':>6}{'measured':>10}{'predicted':>11}{'err':>7}")
+    for point, predicted in pairs:
+        print(f"  {point.model:<20}{point.batch:>6}{point.peak_rss_bytes / 1e6:>10.1f}{predicted / 1e6:>11.1f}"
+              f"{predicted / point.peak_rss_bytes - 1:>+7.0%}")
+    q = fit_quality([p for _, p in pairs], [point.peak_rss_bytes for point, _ in pairs])
+    print(f"  within ±10 %: {q.share_within_10pct:.0%}  RMSPE {q.rmspe:.1%}  (n={q.n})")
 
 
 def main() -> None:
@@ -76,6 +98,7 @@ def main() -> None:
         print_results(f"new models ({args.new}), fitted on the zoo set",
                       predict_new_models(zoo, [p for p in points if p.model not in names], compute, bandwidth,
                                          op_timings))
+    print_memory(zoo, [p for p in points if p.model not in names])
     print(f"\ntarget: ≥ 90 % within ±10 %, ρ ≥ 0.95;  {time.perf_counter() - started:.0f} s in all")
 
 
