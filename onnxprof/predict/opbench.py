@@ -95,6 +95,11 @@ def _concat(b, x, c, s):
     return b.concat([x, b.input("other", [b.batch, c, s, s])], "op"), [b.batch, 2 * c, s, s]
 
 
+def _split(b, x, c, s):   # ShuffleNetV2's channel split
+    halves = b.node("Split", [x, b.const("halves", np.array([c // 2, c - c // 2], np.int64))], "op", outputs=2, axis=1)
+    return halves[0], [b.batch, c // 2, s, s]
+
+
 def _transpose(b, x, c, s):
     return b.node("Transpose", [x], "op", perm=[0, 2, 3, 1]), [b.batch, s, s, c]
 
@@ -134,7 +139,7 @@ IMAGE_OPS = {
     "Add": _binary("Add"), "Mul": _binary("Mul"), "Sub": _binary("Sub"), "Div": _binary("Div"),
     "Mul (per channel)": _binary("Mul", per_channel=True),
     "MaxPool": _pool("MaxPool", 3, 2, 1), "AveragePool": _pool("AveragePool", 3, 1, 1),
-    "GlobalAveragePool": _global_pool, "Concat": _concat, "Transpose": _transpose,
+    "GlobalAveragePool": _global_pool, "Concat": _concat, "Split": _split, "Transpose": _transpose,
     "Conv 1x1": _conv(1), "Conv 3x3": _conv(3), "Conv 3x3 stride 2": _conv(3, 2),
     "Conv 3x3 dilated": _conv(3, dilation=2), "Conv 5x1": _conv(5, asymmetric=True),
     "depthwise 3x3": _conv(3, per_group=1), "depthwise 5x5 stride 2": _conv(5, 2, per_group=1),
