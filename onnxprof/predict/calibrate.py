@@ -84,7 +84,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             options: EngineOptions = EngineOptions(), protocol: TimingProtocol = TimingProtocol(min_duration_s=1.0),
             progress: Callable[[str], None] = lambda _: None, rounds: int = 1, unprofiled: Collection[str] = ()
             ) -> list[CalibrationPoint]:
-    """Time every (model, batch) ``rounds`` times, round-robin over the set, then profile each once.
+    """Time every (model, batch) ``rounds`` times, round-robin over the set, read each model's memory
+    from ``onnxprof measure`` (see measured_memory), then profile each (model, batch) once.
 
     Rounds interleave the models so that a burst of load from elsewhere on a shared machine lands on
     one round of several models rather than on every run of one. Each point keeps its fastest round's
@@ -130,10 +131,10 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
 def measured_memory(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
                     options: EngineOptions = EngineOptions(), progress: Callable[[str], None] = lambda _: None
                     ) -> dict[tuple[str, int], int]:
-    """Peak RSS per (model, batch) as ``onnxprof measure MODEL --batch ...`` reports it, read from that very
-    command (a few runs, stored in a scratch database) in a process of its own. The calibrating process holds every
-    model's analysis, so its own RSS is no guide: it put the fitted floor 100 MB too high. A model
-    whose command fails is left out."""
+    """Peak RSS per (model, batch) as ``onnxprof measure MODEL --batch ...`` reports it, read from that
+    very command (a few runs, stored in a scratch database) in a process of its own. The calibrating
+    process holds every model's analysis, so its own RSS is no guide: it put the fitted floor 100 MB
+    too high. A model whose command fails is left out."""
     peaks = {}
     for name, path in models:
         progress(f"{name}: memory, as onnxprof measure reports it")

@@ -8,7 +8,7 @@ workspaces) + a slope on the activations, which grow with the batch:
                      + k_a · peak_activation_bytes(batch 1) · batch
 
 Convolution weights have a slope of their own because engines repack them into their blocked layout
-beside the original (ONNX Runtime's CPU provider: ×2.6 against ×1.0 for fully connected weights, so
+beside the original (ONNX Runtime's CPU provider: about ×3 against ×1 for fully connected weights, so
 one slope put ResNet-18 30 % low and AlexNet high). Fitted by nonnegative least squares (every
 coefficient ≥ 0). A regressor that does not vary over the samples cannot be told apart from the
 floor: its slope is then not fitted (left at 0, the floor absorbs it) and its name is listed in
@@ -105,6 +105,7 @@ def conv_weight_bytes(report) -> int:
 def knee_batch(model: MemoryModel, weight_bytes: float, peak_activation_bytes: float,
                conv_weight_bytes: float = 0.0) -> float:
     """The batch size at which the batch-dependent part equals the static part (the knee of the
-    paper's Figure 5): (floor + k_w·weights) / (k_a·activations). Infinite when nothing grows."""
+    paper's Figure 5): (floor + k_w·other weights + k_c·convolution weights) / (k_a·activations).
+    Infinite when nothing grows."""
     growth = model.activation_slope * peak_activation_bytes
     return model.static_bytes(weight_bytes, conv_weight_bytes) / growth if growth > 0 else float("inf")

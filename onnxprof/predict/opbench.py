@@ -96,7 +96,8 @@ def _concat(b, x, c, s):
 
 
 def _split(b, x, c, s):   # ShuffleNetV2's channel split
-    halves = b.node("Split", [x, b.const("halves", np.array([c // 2, c - c // 2], np.int64))], "op", outputs=2, axis=1)
+    sizes = b.const("halves", np.array([c // 2, c - c // 2], np.int64))
+    halves = b.node("Split", [x, sizes], "op", outputs=2, axis=1)
     return halves[0], [b.batch, c // 2, s, s]
 
 

@@ -72,7 +72,9 @@ def test_profile_predicts_the_memory_of_convolution_weights_with_their_slope():
                                 [weight("k", [16, 3, 3, 3]), weight("w", [16 * 6 * 6, 10])]), batch=2)
     memory = MemoryModel(1e8, 1.0, 2.0, conv_weight_slope=2.5)
     p = _profile(best="operations", memory=memory).predict(report, 2)
-    assert p.peak_rss_bytes == int(1e8 + 1.0 * 4 * 576 * 10 + 2.5 * 4 * 16 * 27 + 2.0 * report.memory.peak_activation_bytes)
+    fully_connected, convolution = 4 * 576 * 10, 4 * 16 * 27
+    assert p.peak_rss_bytes == int(1e8 + 1.0 * fully_connected + 2.5 * convolution
+                                   + 2.0 * report.memory.peak_activation_bytes)
 
 
 def test_power_samples_come_from_runs_with_a_meter_and_an_idle_figure():
