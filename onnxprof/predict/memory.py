@@ -12,7 +12,7 @@ beside the original (ONNX Runtime's CPU provider: about ×3 against ×1 for full
 one slope put ResNet-18 30 % low and AlexNet high). Fitted by nonnegative least squares (every
 coefficient ≥ 0). A regressor that does not vary over the samples cannot be told apart from the
 floor: its slope is then not fitted (left at 0, the floor absorbs it) and its name is listed in
-``unfitted``; when only one kind of weight varies, both kinds share its slope.
+``unfitted``; when the samples cannot tell the two kinds of weight apart, both share one slope.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def fit_memory(samples: Sequence[Union[MemorySample, tuple]]) -> MemoryModel:
     other = np.array([s.weight_bytes for s in rows], dtype=float) - convolution
     activations = np.array([s.peak_activation_bytes * s.batch for s in rows], dtype=float)
     measured = np.array([s.measured_bytes for s in rows], dtype=float)
-    apart = np.ptp(other) > 0 and np.ptp(convolution) > 0
-    columns = {"weights": other, "convolution weights": convolution} if apart else {"weights": other + convolution}
+    columns = ({"weights": other, "convolution weights": convolution} if _separable(other, convolution)
+               else {"weights": other + convolution})
     columns["activations"] = activations
     varying = [name for name, column in columns.items() if np.ptp(column) > 0]
     design = np.column_stack([np.ones_like(measured)] + [columns[name] for name in varying])
@@ -91,6 +91,14 @@ def fit_memory(samples: Sequence[Union[MemorySample, tuple]]) -> MemoryModel:
                         unfitted=tuple(name for name in columns if name not in varying),
                         conv_weight_slope=float(slopes.get("convolution weights", weight_slope)))
     return replace(model, r_squared=r_squared([model.predict_sample(s) for s in rows], measured))
+
+
+def _separable(other: np.ndarray, convolution: np.ndarray) -> bool:
+    """Whether the samples can tell the two weight slopes apart: at least three models whose (other,
+    convolution) weight bytes do not lie on one line. With fewer, one slope is fitted for all weights
+    (two models and four unknowns fitted anything: a 3-model calibration held out at 84 % RMSPE)."""
+    models = np.unique(np.column_stack([other, convolution]), axis=0)
+    return len(models) >= 3 and np.linalg.matrix_rank(models[1:] - models[0]) == 2
 
 
 def conv_weight_bytes(report) -> int:

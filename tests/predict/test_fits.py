@@ -198,6 +198,15 @@ def test_memory_fit_with_one_kind_of_weight_gives_both_kinds_its_slope():
     assert model.predict_bytes(100e6, 10e6, 1) == pytest.approx(FLOOR + K_C * 100e6 + K_A * 10e6)
 
 
+def test_two_models_cannot_tell_the_weight_kinds_apart_so_they_share_a_slope():
+    # two models: floor and two weight slopes are not identifiable from them (any split fits)
+    models = {"convnet": (50e6, 45e6, 8e6), "fc-heavy": (250e6, 10e6, 2e6)}
+    samples = [MemorySample(w, a, b, FLOOR + K_W * w + K_A * a * b, c) for w, c, a in models.values() for b in (1, 8)]
+    model = fit_memory(samples)
+    assert model.weight_slope == model.conv_weight_slope == pytest.approx(K_W, rel=1e-6)
+    assert model.floor_bytes == pytest.approx(FLOOR, rel=1e-6)
+
+
 def test_convolution_weights_are_the_initializers_convolutions_read():
     nodes = [helper.make_node("Conv", ["x", "k", "bias"], ["c"], name="conv"),
              helper.make_node("Flatten", ["c"], ["f"], name="flat"),
