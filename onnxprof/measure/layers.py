@@ -1,9 +1,10 @@
 """Joining an engine's per-layer profile back to the ONNX nodes of the static analysis.
 
 Engines rename what they fuse: ONNX Runtime names a fused kernel after one of its nodes or its output
-tensor (``conv1.relu.out_nchwc``, ``fused conv1``, ``act/QuickGeluFusion/`` for x·sigmoid(x)),
-TensorRT joins the names with " + ". Each profiled layer is anchored to a static node (by node name,
-by the name of a tensor it produces, after stripping the engine's decorations); every static node
+tensor (``conv1.relu.out_nchwc``, ``bn.out_bn_nchwc`` for a BatchNorm run as a blocked depthwise conv,
+``fused conv1``, ``act/QuickGeluFusion/`` for x·sigmoid(x)), TensorRT joins the names with " + ". Each
+profiled layer is anchored to a static node (by node name, by the name of a tensor it produces, after
+stripping the engine's decorations); every static node
 left without a layer was absorbed by a fusion and is attributed to the nearest anchored node it
 connects to through other absorbed nodes — downstream first (Conv+BN+ReLU named after the ReLU),
 then upstream (``fused Conv`` swallowing its ReLU). A fused kernel's time is then one row covering
@@ -20,7 +21,7 @@ import networkx as nx
 
 from onnxprof.cost.analysis import COUNTED, StaticReport
 
-_DECORATION = re.compile(r"^(fused |_)|(_nchwc|_token_\d+|_kernel_time|/[^/]*_output_\d+|/\w+Fusion/?)$")
+_DECORATION = re.compile(r"^(fused |_)|(_bn_nchwc|_nchwc|_token_\d+|_kernel_time|/[^/]*_output_\d+|/\w+Fusion/?)$")
 
 
 @dataclass(frozen=True)
