@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from onnxprof.report.units import megabytes
 
@@ -20,7 +22,7 @@ def _or_dash(value: Optional[float], fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def calibration_table(results: Sequence, profile) -> Table:
+def calibration_table(results: Sequence, profile) -> RenderableType:
     """Held-out quality per latency predictor and batch size, then the memory and power fits."""
     table = _table("Held-out error (each model predicted by a fit made without it)",
                    ("predictor", "batch", "within ±10 %", "Spearman ρ", "RMSPE", "models"))
@@ -29,16 +31,18 @@ def calibration_table(results: Sequence, profile) -> Table:
         marker = " (best)" if r.predictor == profile.best else ""
         table.add_row(r.predictor + marker, str(r.batch), f"{q.share_within_10pct:.0%}", f"{q.spearman_rho:.3f}",
                       f"{q.rmspe:.1%}", str(q.n))
+    # the fitted formulas go below the table, one line each: in its "models" column they wrapped over six
+    formulas = []
     if profile.memory is not None:
         m = profile.memory
-        error = "-" if profile.memory_rmspe is None else f"{profile.memory_rmspe:.1%}"
-        table.add_row("memory", "all", "", "", error,
-                      f"floor {megabytes(m.floor_bytes)}, ×{m.conv_weight_slope:.2f} convolution weights, "
-                      f"×{m.weight_slope:.2f} other weights, ×{m.activation_slope:.2f} activations")
+        table.add_row("memory", "all", "", "", "-" if profile.memory_rmspe is None else f"{profile.memory_rmspe:.1%}", "")
+        formulas.append(f"memory = {megabytes(m.floor_bytes)} + {m.conv_weight_slope:.2f} × conv weights + "
+                        f"{m.weight_slope:.2f} × other weights + {m.activation_slope:.2f} × batch × peak activations per image")
     if profile.power is not None:
         p = profile.power
-        table.add_row("power", "all", "", "", "", f"idle {p.idle_w:.2f} W + {p.active_w:.2f} ± {p.active_std_w:.2f} W")
-    return table
+        table.add_row("power", "all", "", "", "", "")
+        formulas.append(f"power = {p.idle_w:.2f} W idle + {p.active_w:.2f} ± {p.active_std_w:.2f} W running")
+    return Group(table, *(Text(f) for f in formulas))
 
 
 def prediction_table(model: str, predictions: Sequence) -> Table:

@@ -123,3 +123,19 @@ def test_compare_command_formats_and_errors(filled, tmp_path):
     assert empty.exit_code == 2 and "no run with both a prediction and a measurement" in empty.stderr
     bad = runner.invoke(app, ["compare", "--db", db, "-f", "xml"])
     assert bad.exit_code == 2 and "--format" in bad.stderr
+
+
+def test_calibration_table_prints_each_fitted_formula_on_one_line():
+    from rich.console import Console
+
+    from onnxprof.report.predict_tables import calibration_table
+
+    profile = _profile(memory=MemoryModel(2e8, 0.95, 1.6, conv_weight_slope=3.2), memory_rmspe=0.054,
+                       power=PowerModel(1.3, 10.0, 0.5, 1.0, 3))
+    console = Console(width=120, record=True)
+    console.print(calibration_table([], profile))
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    assert any("│ memory" in line and "5.4%" in line for line in lines)
+    assert ("memory = 200.00\N{NO-BREAK SPACE}MB + 3.20 × conv weights + 0.95 × other weights "
+            "+ 1.60 × batch × peak activations per image") in lines
+    assert "power = 1.30 W idle + 10.00 ± 0.50 W running" in lines
