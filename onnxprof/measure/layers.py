@@ -4,11 +4,10 @@ Engines rename what they fuse: ONNX Runtime names a fused kernel after one of it
 tensor (``conv1.relu.out_nchwc``, ``bn.out_bn_nchwc`` for a BatchNorm run as a blocked depthwise conv,
 ``fused conv1``, ``act/QuickGeluFusion/`` for x·sigmoid(x)), TensorRT joins the names with " + ". Each
 profiled layer is anchored to a static node (by node name, by the name of a tensor it produces, after
-stripping the engine's decorations); every static node
-left without a layer was absorbed by a fusion and is attributed to the nearest anchored node it
-connects to through other absorbed nodes — downstream first (Conv+BN+ReLU named after the ReLU),
-then upstream (``fused Conv`` swallowing its ReLU). A fused kernel's time is then one row covering
-all its ONNX nodes.
+stripping the engine's decorations); every static node left without a layer was absorbed by a fusion
+and is attributed to the nearest anchored node it connects to through other absorbed nodes —
+downstream first (Conv+BN+ReLU named after the ReLU), then upstream (``fused Conv`` swallowing its
+ReLU). A fused kernel's time is then one row covering all its ONNX nodes.
 """
 
 from __future__ import annotations

@@ -190,12 +190,12 @@ def _feature_map_feeds(report) -> dict[str, np.ndarray]:
     return feeds
 
 
-def _profile_case(case: OpCase, folder: Path, engine: str, options: EngineOptions) -> list[KernelTiming]:
+def _prepare(case: OpCase, folder: Path) -> tuple[Path, object, dict[str, np.ndarray]]:
+    """The case's file, analysis and feeds: made once, profiled every round."""
     path = folder / f"{case.name}.onnx"
     onnx.save(case.model, path)
     report = analyze_model(case.model, name=case.name)
-    rows = profiled_rows(engine, path, options, _feature_map_feeds(report), report)
-    return kernel_timings(rows, report, source=f"op:{case.op}")
+    return path, report, _feature_map_feeds(report)
 
 
 def profile_ops(engine: str = "onnxruntime", options: EngineOptions = EngineOptions(),
@@ -206,10 +206,12 @@ def profile_ops(engine: str = "onnxruntime", options: EngineOptions = EngineOpti
     cases = op_cases(ops)
     fastest: dict[str, list[KernelTiming]] = {}
     with tempfile.TemporaryDirectory(prefix="onnxprof-ops-") as folder:
+        prepared = [_prepare(case, Path(folder)) for case in cases]
         for round_number in range(rounds):
-            for case in cases:
+            for case, (path, report, feeds) in zip(cases, prepared):
                 progress(f"single-op benchmark {case.name} (round {round_number + 1} of {rounds})")
-                found = _profile_case(case, Path(folder), engine, options)
+                found = kernel_timings(profiled_rows(engine, path, options, feeds, report), report,
+                                       source=f"op:{case.op}")
                 if case.name not in fastest or _total(found) < _total(fastest[case.name]):
                     fastest[case.name] = found
     return [timing for case in cases for timing in fastest[case.name]]
