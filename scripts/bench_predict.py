@@ -2,7 +2,8 @@
 each model's held-out (leave-one-model-out) predicted and measured latency, the share within ±10 %
 and Spearman ρ for the operations model (the paper's), the per-node roofline and the kernel model,
 side by side, then the memory model's error (peak RSS as ``onnxprof measure`` reports it). With
-``--new DIR`` (ONNX files, e.g. from scripts/export_torch_models.py), every predictor is then fitted on the whole zoo set and judged on those models, which it never saw.
+``--new DIR`` (ONNX files, e.g. from scripts/export_torch_models.py), every predictor is then fitted
+on the whole zoo set and judged on those models, which it never saw.
 
 Timings are taken in ``--rounds`` interleaved rounds and each model keeps its fastest round, so that
 load from elsewhere on a shared machine lands on one round of several models, not on one model.

@@ -35,9 +35,11 @@ def calibration_table(results: Sequence, profile) -> RenderableType:
     formulas = []
     if profile.memory is not None:
         m = profile.memory
-        table.add_row("memory", "all", "", "", "-" if profile.memory_rmspe is None else f"{profile.memory_rmspe:.1%}", "")
+        error = "-" if profile.memory_rmspe is None else f"{profile.memory_rmspe:.1%}"
+        table.add_row("memory", "all", "", "", error, "")
         formulas.append(f"memory = {megabytes(m.floor_bytes)} + {m.conv_weight_slope:.2f} × conv weights + "
-                        f"{m.weight_slope:.2f} × other weights + {m.activation_slope:.2f} × batch × peak activations per image")
+                        f"{m.weight_slope:.2f} × other weights + "
+                        f"{m.activation_slope:.2f} × batch × peak activations per image")
     if profile.power is not None:
         p = profile.power
         table.add_row("power", "all", "", "", "", "")

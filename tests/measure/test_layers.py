@@ -68,7 +68,8 @@ def test_batchnorm_run_as_a_blocked_convolution_is_joined_to_its_node(tmp_path):
     be left in a row with no node."""
     h = onnx.helper
     rng = np.random.default_rng(0)
-    weights = [h.make_tensor(f"w{i}", onnx.TensorProto.FLOAT, [32, 32, 1, 1], rng.standard_normal(1024)) for i in (1, 2)]
+    weights = [h.make_tensor(f"w{i}", onnx.TensorProto.FLOAT, [32, 32, 1, 1], rng.standard_normal(1024))
+               for i in (1, 2)]
     stats = [h.make_tensor(name, onnx.TensorProto.FLOAT, [64], np.full(64, value, np.float32))
              for name, value in (("scale", 1.0), ("bias", 0.0), ("mean", 0.0), ("var", 1.0))]
     graph = h.make_graph([h.make_node("Conv", ["x", "w1"], ["a"], name="conv1"),
