@@ -52,15 +52,13 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
     try:
         warmups = _warm_up(engine, protocol)
         with PeakMemory() as peak:
-            window_start = time.perf_counter()
-            host_ms, device_ms, total_s = _timed_runs(engine, protocol)
-            window_end = time.perf_counter()
+            host_ms, device_ms, window_start, window_end = _timed_runs(engine, protocol)
         memory = peak.result(engine.memory_bytes())
     except EngineOutOfMemory as exc:
         return BatchResult(batch, OUT_OF_MEMORY, error=first_line(exc), started_at=started, ended_at=now_iso())
     finally:
         engine.deactivate()
-    latency = latency_stats(host_ms, total_s, protocol.noisy_cv)
+    latency = latency_stats(host_ms, window_end - window_start, protocol.noisy_cv)
     device = latency_stats(device_ms, None, protocol.noisy_cv) if device_ms else None
     reference = device.mean_ms if device is not None else latency.mean_ms
     power = None
@@ -105,7 +103,9 @@ def _warm_up(engine: Engine, protocol: TimingProtocol) -> int:
     return runs
 
 
-def _timed_runs(engine: Engine, protocol: TimingProtocol) -> tuple[list[float], list[float], float]:
+def _timed_runs(engine: Engine, protocol: TimingProtocol) -> tuple[list[float], list[float], float, float]:
+    """Host and device milliseconds per run, and the window's start and end in ``time.perf_counter``
+    seconds: the power window and the wall-clock total are both cut from these two readings."""
     clock, infer = time.perf_counter_ns, engine.infer
     device_timer = engine.device_time_ms if _has_device_clock(engine) else None
     samples: list[int] = []
@@ -121,8 +121,8 @@ def _timed_runs(engine: Engine, protocol: TimingProtocol) -> tuple[list[float], 
         samples.append(clock() - t0)
         if len(samples) >= protocol.min_runs and clock() - start >= min_ns:
             break
-    total_s = (clock() - start) / 1e9
-    return [s / 1e6 for s in samples], device, total_s
+    end = clock()
+    return [s / 1e6 for s in samples], device, start / 1e9, end / 1e9
 
 
 def _has_device_clock(engine: Engine) -> bool:
