@@ -5,8 +5,10 @@ side by side, then the memory model's error (peak RSS as ``onnxprof measure`` re
 ``--new DIR`` (ONNX files, e.g. from scripts/export_torch_models.py), every predictor is then fitted
 on the whole zoo set and judged on those models, which it never saw.
 
-Timings are taken in ``--rounds`` interleaved rounds and each model keeps its fastest round, so that
-load from elsewhere on a shared machine lands on one round of several models, not on one model.
+Timings and profiles are taken in ``--rounds`` interleaved rounds and each model keeps its fastest,
+so that load from elsewhere on a shared machine lands on one round of several models, not on one
+model; a model none of whose rounds a machine probe found quiet is measured again, and those that
+never found the machine quiet are listed.
 
 Run: python scripts/bench_predict.py [--models resnet18,...] [--batches 1,8] [--rounds 3] [--new DIR]
 Target (issue 7): ≥ 90 % of models within ±10 % and ρ ≥ 0.95 for the best predictor.
@@ -93,6 +95,8 @@ def main() -> None:
     new_models = [(path.stem, path) for path in sorted(args.new.glob("*.onnx"))] if args.new else []
     points = collect([(name, export(name).path) for name in names] + new_models, batches, protocol=protocol,
                      rounds=args.rounds, progress=progress, unprofiled={name for name, _ in new_models})
+    busy = [f"{p.model}@{p.batch}" for p in points if not p.quiet]
+    print(f"timings with no quiet round: {len(busy)} of {len(points)}" + (f" ({', '.join(busy)})" if busy else ""))
     zoo = [p for p in points if p.model in names]
     print_results("zoo, leave-one-model-out", leave_one_model_out(zoo, compute, bandwidth, op_timings))
     if new_models:

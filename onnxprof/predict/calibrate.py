@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Collection, Optional, Sequence
@@ -20,6 +21,7 @@ from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.harness import TimingProtocol, time_batch
 from onnxprof.measure.inputs import synthetic_feeds
 from onnxprof.measure.layers import LayerRow, join_layers
+from onnxprof.measure.quiet import MachineProbe
 from onnxprof.measure.records import OK
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.measure.harness import now_iso
@@ -31,9 +33,31 @@ from onnxprof.predict.metrics import FitQuality, fit_quality, leave_one_out, rms
 from onnxprof.predict.power import PowerModel
 from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
 
-PROFILED_RUNS = 10     # after the first: each kernel's time is its median over the runs
+PROFILED_RUNS = 10     # over all rounds: each kernel's time is its median over one round's runs
+MIN_PROFILED_RUNS = 4  # per round, so that a median is still a median
+RETIMES = 2            # extra timings (and profiles) of a point none of whose rounds was quiet
+QUIET_WAIT_S = 15.0    # before each of them, at most this long for the machine to quieten
+RETIME_SHARE = 0.25    # all of them together, at most this share of the time the rounds took
 # memory needs no long timing: the arena has grown to its size after the first run
 MEMORY_RUNS = ("--warmup", "1", "--warmup-time", "0", "--iterations", "3", "--duration", "0")
+
+
+@dataclass(frozen=True)
+class Round:
+    """One timing (``ms``: its median) or one profile (``ms``: its kernels' sum, ``rows``: the kernels)
+    of a point, with the machine probe's readings just before and just after it."""
+
+    ms: float
+    probe_ms: tuple[float, float]
+    rows: tuple[LayerRow, ...] = ()
+
+
+def fastest_round(rounds: Sequence[Round], is_quiet: Callable[[float], bool]) -> tuple[Round, bool]:
+    """The fastest round, and whether any round had both probe readings quiet. The fastest is kept
+    whatever the probe said of it: load from elsewhere only ever adds time, so a faster round is
+    never the more disturbed one; the probe only says when to measure once more."""
+    return (min(rounds, key=lambda r: r.ms),
+            any(all(map(is_quiet, r.probe_ms)) for r in rounds))
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,7 @@ class CalibrationPoint:
     report: StaticReport
     peak_rss_bytes: Optional[int] = None     # as onnxprof measure reports it (see measured_memory)
     kernels: tuple[KernelTiming, ...] = ()   # the same profile, node by node, for the kernel model
+    quiet: bool = True                # some round of its timing and of its profile found the machine quiet
 
     def memory_sample(self) -> Optional[MemorySample]:
         peak = self.report.memory.peak_activation_bytes
@@ -69,11 +94,12 @@ def _timed(engine: str, path: Path, options: EngineOptions, feeds, batch: int, p
         return time_batch(timed, feeds, batch, protocol)
 
 
-def profiled_rows(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport) -> list[LayerRow]:
-    """The engine's per-layer profile of PROFILED_RUNS runs, joined to the report's nodes."""
+def profiled_rows(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport,
+                  runs: int = PROFILED_RUNS) -> list[LayerRow]:
+    """The engine's per-layer profile of ``runs`` runs, joined to the report's nodes."""
     with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
         profiled.activate(feeds)
-        for _ in range(PROFILED_RUNS):
+        for _ in range(runs):
             profiled.infer()
         rows = join_layers(report, profiled.layer_profile(), macs_per_s=1e12)
         profiled.deactivate()
@@ -84,48 +110,78 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             options: EngineOptions = EngineOptions(), protocol: TimingProtocol = TimingProtocol(min_duration_s=1.0),
             progress: Callable[[str], None] = lambda _: None, rounds: int = 1, unprofiled: Collection[str] = ()
             ) -> list[CalibrationPoint]:
-    """Time every (model, batch) ``rounds`` times, round-robin over the set, read each model's memory
-    from ``onnxprof measure`` (see measured_memory), then profile each (model, batch) once.
+    """Time and profile every (model, batch) ``rounds`` times, round-robin over the set, then read each
+    model's memory from ``onnxprof measure`` (see measured_memory).
 
-    Rounds interleave the models so that a burst of load from elsewhere on a shared machine lands on
-    one round of several models rather than on every run of one. Each point keeps its fastest round's
-    median: load from elsewhere only ever adds time, so the least disturbed round is the closest to
-    the device's own speed. A (model, batch) that fails in any round is left out. Models named in
-    ``unprofiled`` are only timed (they are to be predicted, not fitted on)."""
+    Rounds interleave the models so that a spell of load from elsewhere on a shared machine lands on
+    one round of several models rather than on every run of one. Each point keeps its fastest timing
+    and, separately, its profile whose kernels sum least: load from elsewhere only ever adds time, so
+    the least disturbed round is the closest to the device's own speed (one disturbed profile once
+    made ENet's kernels sum to 1.7 times its timed run). A machine probe (:mod:`onnxprof.measure.quiet`)
+    is read before and after each; a point none of whose timings (or profiles) had both readings
+    quiet is measured again once the probe says the machine has quietened, up to RETIMES times and
+    RETIME_SHARE of the rounds' time in all. A (model, batch) that fails in any round is left out.
+    Models named in ``unprofiled`` are only timed (they are to be predicted, not fitted on)."""
     reports = {(name, batch): analyze(path, ShapeBinding(batch=batch), check=False)
                for name, path in models for batch in batches}
     feeds = {key: synthetic_feeds(report) for key, report in reports.items()}
-    medians: dict[tuple, list[float]] = {key: [] for key in reports}
+    paths = dict(models)
+    timings: dict[tuple, list[Round]] = {key: [] for key in reports}
+    profiles: dict[tuple, list[Round]] = {key: [] for key in reports if key[0] not in unprofiled}
+    runs_per_round = max(MIN_PROFILED_RUNS, -(-PROFILED_RUNS // rounds))
     failed: set[tuple] = set()
-    for round_number in range(rounds):
-        for name, path in models:
-            for batch in batches:
-                key = (name, batch)
+
+    def time_point(probe: MachineProbe, key: tuple) -> None:
+        before = probe()
+        result = _timed(engine, paths[key[0]], options, feeds[key], key[1], protocol)
+        if result.status != OK:
+            failed.add(key)
+        else:
+            timings[key].append(Round(result.latency.median_ms, (before, probe())))
+
+    def profile_point(probe: MachineProbe, key: tuple) -> None:
+        before = probe()
+        rows = profiled_rows(engine, paths[key[0]], options, feeds[key], reports[key], runs_per_round)
+        profiles[key].append(Round(_profiled_ms(rows), (before, probe()), tuple(rows)))
+
+    started = time.perf_counter()
+    with MachineProbe(engine, options) as probe:
+        for round_number in range(rounds):
+            of_rounds = f" (round {round_number + 1} of {rounds})" if rounds > 1 else ""
+            for key in reports:
                 if key in failed:
                     continue
-                progress(f"{name} batch {batch}" + (f" (round {round_number + 1} of {rounds})" if rounds > 1 else ""))
-                result = _timed(engine, path, options, feeds[key], batch, protocol)
-                if result.status != OK:
-                    failed.add(key)
-                    continue
-                medians[key].append(result.latency.median_ms)
+                progress(f"{key[0]} batch {key[1]}{of_rounds}")
+                time_point(probe, key)
+                if key in profiles and key not in failed:
+                    profile_point(probe, key)
+        deadline = time.perf_counter() + RETIME_SHARE * (time.perf_counter() - started)
+        for measured, measure, what in ((timings, time_point, "timing"), (profiles, profile_point, "profile")):
+            for key in measured:
+                for _ in range(RETIMES):
+                    if key in failed or fastest_round(measured[key], probe.is_quiet)[1] \
+                            or time.perf_counter() > deadline:
+                        break
+                    progress(f"{key[0]} batch {key[1]}: no {what} ran on a quiet machine; waiting to measure again")
+                    probe.wait_for_quiet(QUIET_WAIT_S)
+                    measure(probe, key)
+        kept = {key: fastest_round(timings[key], probe.is_quiet) for key in reports if key not in failed}
+        kept_profiles = {key: fastest_round(rounds_of, probe.is_quiet) for key, rounds_of in profiles.items()
+                         if key not in failed}
     memory = measured_memory(models, batches, engine, options, progress)
     points = []
-    for name, path in models:
-        for batch in batches:
-            key = (name, batch)
-            if key in failed:
-                continue
-            report = reports[key]
-            profile = name not in unprofiled
-            if profile:
-                progress(f"{name} batch {batch}: per-layer profile")
-            rows = profiled_rows(engine, path, options, feeds[key], report) if profile else []
-            points.append(CalibrationPoint(
-                name, batch, float(report.totals.macs) / batch, float(np.min(medians[key])),
-                tuple(layer_samples(rows, report)), report, memory.get(key),
-                tuple(kernel_timings(rows, report, source=f"{name}@{batch}"))))
+    for key, (timing, timing_quiet) in kept.items():
+        profile, profile_quiet = kept_profiles.get(key, (None, True))
+        report, rows = reports[key], list(profile.rows) if profile else []
+        points.append(CalibrationPoint(
+            key[0], key[1], float(report.totals.macs) / key[1], timing.ms,
+            tuple(layer_samples(rows, report)), report, memory.get(key),
+            tuple(kernel_timings(rows, report, source=f"{key[0]}@{key[1]}")), timing_quiet and profile_quiet))
     return points
+
+
+def _profiled_ms(rows: Sequence[LayerRow]) -> float:
+    return sum(row.measured_ms for row in rows)
 
 
 def measured_memory(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",

@@ -1,0 +1,48 @@
+"""The machine probe that tells a quiet machine from a busy one, run for real with ONNX Runtime, and
+the choice of the round a calibration point keeps."""
+
+from __future__ import annotations
+
+import pytest
+
+from onnxprof.cost.analysis import analyze_model
+from onnxprof.engines.base import EngineUnavailable
+from onnxprof.measure.quiet import DISTURBED, MachineProbe, probe_model
+from onnxprof.predict.calibrate import Round, fastest_round
+
+
+def test_the_probe_is_six_pointwise_and_depthwise_blocks():
+    report = analyze_model(probe_model())
+    pixels = 28 * 28
+    assert report.totals.macs == 6 * (64 * 64 * pixels + 64 * 9 * pixels)
+    assert sorted({n.op_type for n in report.nodes}) == ["Conv", "Relu"] and len(report.nodes) == 24
+
+
+def test_readings_are_judged_against_the_quietest_of_the_collection():
+    with MachineProbe("onnxruntime") as probe:
+        readings = [probe() for _ in range(3)]
+        assert probe.readings == readings and all(r > 0 for r in readings)
+        assert probe.quietest_ms == min(readings)
+        assert probe.is_quiet(probe.quietest_ms * DISTURBED)
+        assert not probe.is_quiet(probe.quietest_ms * DISTURBED * 1.01)
+        # no time to wait: one more reading, returned as it is
+        last = probe.wait_for_quiet(0.0)
+        assert probe.readings[-1] == last and len(probe.readings) == 4
+
+
+def test_a_probe_through_an_unknown_engine_is_refused():
+    with pytest.raises(EngineUnavailable, match="--engine"):
+        with MachineProbe("no-such-engine"):
+            pass
+
+
+def test_a_point_keeps_its_fastest_round_and_knows_whether_any_was_quiet():
+    def quiet(ms):
+        return ms <= DISTURBED * 0.27
+
+    # the 4.0 ms round is kept although the probe after it read 0.60 ms: load only adds time, so no
+    # round is faster for having been disturbed; the 5.0 ms round had both readings quiet
+    rounds = [Round(5.0, (0.30, 0.31)), Round(4.0, (0.30, 0.60)), Round(4.5, (0.27, 0.40))]
+    assert fastest_round(rounds, quiet) == (rounds[1], True)
+    busy = [Round(6.0, (0.5, 0.3)), Round(5.5, (0.3, 0.5))]
+    assert fastest_round(busy, quiet) == (busy[1], False)
