@@ -1,12 +1,16 @@
 """Telling a quiet machine from a busy one: a small fixed model, timed for a few milliseconds between
-the timings of a calibration, shows when load from elsewhere slows the engine down.
+the timings of a calibration, shows when load from elsewhere slows the host down.
 
 On a shared host the slowdown comes in spells of seconds to minutes, and it is not one factor for
 every model: on a 2-core virtual machine whose second core was taken by a neighbour, SqueezeNet ran
 1.5 times slower and a ResNet-18 barely slower, so a probe cannot correct a timing, only judge it. A
-timing counts as quiet when the probe readings on both sides of it are within ``DISTURBED`` of the
-quietest reading of the whole collection; the probe runs with the engine's own options (threads
-included: a single-threaded probe did not see that neighbour at all).
+measurement counts as quiet when the probe readings on both sides of it are within ``DISTURBED`` of
+the quietest reading of the whole collection.
+
+The probe runs on ONNX Runtime's CPU provider whatever engine is measured (it judges the host; a
+TensorRT build per reading would cost seconds), with the measured engine's thread count (a
+single-threaded probe did not see that neighbour at all), in a session of its own per reading, so
+that no idle thread pool of the probe sits beside the session being measured.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 import onnx
 
 from onnxprof.engines import create_engine
-from onnxprof.engines.base import Engine, EngineOptions
+from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.inputs import synthetic_feeds
 
 PROBE_RUNS = 50          # about 15 ms on a 2-core x86 CPU
@@ -42,26 +46,22 @@ def probe_model() -> onnx.ModelProto:
 
 
 class MachineProbe:
-    """``with MachineProbe(engine, options) as probe:`` — ``probe()`` is one reading (median ms of
-    PROBE_RUNS runs); the engine is built once and kept for the whole collection."""
+    """``with MachineProbe(threads) as probe:`` — ``probe()`` is one reading: the median ms of
+    PROBE_RUNS runs after one warm-up, in a fresh ONNX Runtime session."""
 
-    def __init__(self, engine: str, options: EngineOptions = EngineOptions()):
-        self.engine_name, self.options = engine, options
+    def __init__(self, threads: int = 0):
+        self.options = EngineOptions(threads=threads)
         self.readings: list[float] = []
         self._stack = ExitStack()
-        self._engine: Engine
 
     def __enter__(self) -> "MachineProbe":
         from onnxprof.cost.analysis import analyze_model
 
         with ExitStack() as stack:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="onnxprof-probe-"))
-            model, path = probe_model(), Path(folder) / "probe.onnx"
-            onnx.save(model, path)
-            self._engine = stack.enter_context(create_engine(self.engine_name, path, self.options))
-            self._engine.activate(synthetic_feeds(analyze_model(model)))
-            stack.callback(self._engine.deactivate)
-            self._engine.infer()     # warm-up: allocation, kernel choice
+            model, self._path = probe_model(), Path(folder) / "probe.onnx"
+            onnx.save(model, self._path)
+            self._feeds = synthetic_feeds(analyze_model(model))
             self._stack = stack.pop_all()
         return self
 
@@ -69,11 +69,15 @@ class MachineProbe:
         self._stack.close()
 
     def __call__(self) -> float:
-        infer, clock, times = self._engine.infer, time.perf_counter, []
-        for _ in range(PROBE_RUNS):
-            start = clock()
-            infer()
-            times.append(clock() - start)
+        clock, times = time.perf_counter, []
+        with create_engine("onnxruntime", self._path, self.options) as engine:
+            engine.activate(self._feeds)
+            engine.infer()     # warm-up: allocation, kernel choice
+            for _ in range(PROBE_RUNS):
+                start = clock()
+                engine.infer()
+                times.append(clock() - start)
+            engine.deactivate()
         reading = statistics.median(times) * 1000.0
         self.readings.append(reading)
         return reading

@@ -33,8 +33,12 @@ from onnxprof.predict.metrics import FitQuality, fit_quality, leave_one_out, rms
 from onnxprof.predict.power import PowerModel
 from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
 
-PROFILED_RUNS = 10     # over all rounds: each kernel's time is its median over one round's runs
-MIN_PROFILED_RUNS = 4  # per round, so that a median is still a median
+# each kernel's time is its median over one profile's runs: at least MIN_PROFILED_RUNS, and more, up to
+# PROFILED_RUNS, while the profile is shorter than PROFILE_S (the first runs after a build are slow, and
+# a 4 ms network's profile of 4 runs came out 10-20 % above one of 10)
+PROFILED_RUNS = 10
+MIN_PROFILED_RUNS = 4
+PROFILE_S = 0.5
 RETIMES = 2            # extra timings (and profiles) of a point none of whose rounds was quiet
 QUIET_WAIT_S = 15.0    # before each of them, at most this long for the machine to quieten
 RETIME_SHARE = 0.25    # all of them together, at most this share of the time the rounds took
@@ -95,12 +99,15 @@ def _timed(engine: str, path: Path, options: EngineOptions, feeds, batch: int, p
 
 
 def profiled_rows(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport,
-                  runs: int = PROFILED_RUNS) -> list[LayerRow]:
-    """The engine's per-layer profile of ``runs`` runs, joined to the report's nodes."""
+                  min_runs: int = PROFILED_RUNS) -> list[LayerRow]:
+    """The engine's per-layer profile of at least ``min_runs`` runs (more, up to PROFILED_RUNS, within
+    PROFILE_S), joined to the report's nodes."""
     with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
         profiled.activate(feeds)
-        for _ in range(runs):
+        started, runs = time.perf_counter(), 0
+        while runs < min_runs or (runs < PROFILED_RUNS and time.perf_counter() - started < PROFILE_S):
             profiled.infer()
+            runs += 1
         rows = join_layers(report, profiled.layer_profile(), macs_per_s=1e12)
         profiled.deactivate()
     return rows
@@ -128,7 +135,7 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
     paths = dict(models)
     timings: dict[tuple, list[Round]] = {key: [] for key in reports}
     profiles: dict[tuple, list[Round]] = {key: [] for key in reports if key[0] not in unprofiled}
-    runs_per_round = max(MIN_PROFILED_RUNS, -(-PROFILED_RUNS // rounds))
+    min_runs = max(MIN_PROFILED_RUNS, -(-PROFILED_RUNS // rounds))
     failed: set[tuple] = set()
 
     def time_point(probe: MachineProbe, key: tuple) -> None:
@@ -141,11 +148,11 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
 
     def profile_point(probe: MachineProbe, key: tuple) -> None:
         before = probe()
-        rows = profiled_rows(engine, paths[key[0]], options, feeds[key], reports[key], runs_per_round)
+        rows = profiled_rows(engine, paths[key[0]], options, feeds[key], reports[key], min_runs)
         profiles[key].append(Round(_profiled_ms(rows), (before, probe()), tuple(rows)))
 
     started = time.perf_counter()
-    with MachineProbe(engine, options) as probe:
+    with MachineProbe(options.threads) as probe:
         for round_number in range(rounds):
             of_rounds = f" (round {round_number + 1} of {rounds})" if rounds > 1 else ""
             for key in reports:

@@ -3,10 +3,7 @@ the choice of the round a calibration point keeps."""
 
 from __future__ import annotations
 
-import pytest
-
 from onnxprof.cost.analysis import analyze_model
-from onnxprof.engines.base import EngineUnavailable
 from onnxprof.measure.quiet import DISTURBED, MachineProbe, probe_model
 from onnxprof.predict.calibrate import Round, fastest_round
 
@@ -19,7 +16,7 @@ def test_the_probe_is_six_pointwise_and_depthwise_blocks():
 
 
 def test_readings_are_judged_against_the_quietest_of_the_collection():
-    with MachineProbe("onnxruntime") as probe:
+    with MachineProbe() as probe:
         readings = [probe() for _ in range(3)]
         assert probe.readings == readings and all(r > 0 for r in readings)
         assert probe.quietest_ms == min(readings)
@@ -28,12 +25,6 @@ def test_readings_are_judged_against_the_quietest_of_the_collection():
         # no time to wait: one more reading, returned as it is
         last = probe.wait_for_quiet(0.0)
         assert probe.readings[-1] == last and len(probe.readings) == 4
-
-
-def test_a_probe_through_an_unknown_engine_is_refused():
-    with pytest.raises(EngineUnavailable, match="--engine"):
-        with MachineProbe("no-such-engine"):
-            pass
 
 
 def test_a_point_keeps_its_fastest_round_and_knows_whether_any_was_quiet():
