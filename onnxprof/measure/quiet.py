@@ -19,7 +19,9 @@ import statistics
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Hashable, Mapping, Optional, Sequence
 
 import onnx
 
@@ -27,9 +29,30 @@ from onnxprof.engines import create_engine
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.inputs import synthetic_feeds
 
-PROBE_RUNS = 50          # about 15 ms on a 2-core x86 CPU
+PROBE_RUNS = 50          # with the session build, a reading takes about 30 ms on a 2-core x86 CPU
 DISTURBED = 1.25         # a reading this much above the quietest one means load from elsewhere
 POLL_S = 0.5             # between readings while waiting for the machine to quieten
+MEASURE_AGAIN = 2        # extra measurements of a point none of whose rounds was quiet
+QUIET_WAIT_S = 15.0      # before each of them, at most this long for the machine to quieten
+MEASURE_AGAIN_SHARE = 0.25   # all of them together, at most this share of the time the rounds took
+
+
+@dataclass(frozen=True)
+class Round:
+    """One measurement of a point (``ms``: a timing's median or a profile's kernel sum; ``payload``: what
+    else it gave, such as the profile's rows), with the probe's readings just before and just after."""
+
+    ms: float
+    probe_ms: tuple[float, float]
+    payload: tuple = ()
+
+
+def fastest_round(rounds: Sequence[Round], is_quiet: Callable[[float], bool]) -> tuple[Round, bool]:
+    """The fastest round, and whether any round had both probe readings quiet. The fastest is kept
+    whatever the probe said of it: load from elsewhere only ever adds time, so a faster round is
+    never the more disturbed one; the probe only says when to measure once more."""
+    return (min(rounds, key=lambda r: r.ms),
+            any(all(map(is_quiet, r.probe_ms)) for r in rounds))
 
 
 def probe_model() -> onnx.ModelProto:
@@ -88,6 +111,26 @@ class MachineProbe:
 
     def is_quiet(self, reading: float) -> bool:
         return reading <= DISTURBED * self.quietest_ms
+
+    def around(self, measure: Callable[[], Optional[tuple[float, tuple]]]) -> Optional[Round]:
+        """``measure()`` (its ms and payload, or None when it failed) between two readings."""
+        before = self()
+        measured = measure()
+        return None if measured is None else Round(measured[0], (before, self()), measured[1])
+
+    def measure_again(self, rounds: Mapping[Hashable, list[Round]], measure: Callable[[Hashable], None],
+                      rounds_took_s: float, tell: Callable[[Hashable], None] = lambda _: None) -> None:
+        """Each point none of whose rounds was quiet is measured again (``measure`` appends its round),
+        each time after waiting for a quiet reading, up to MEASURE_AGAIN times, and all of it within
+        MEASURE_AGAIN_SHARE of ``rounds_took_s`` (the time the rounds took)."""
+        deadline_s = time.perf_counter() + MEASURE_AGAIN_SHARE * rounds_took_s
+        for key, measured in rounds.items():
+            for _ in range(MEASURE_AGAIN):
+                if fastest_round(measured, self.is_quiet)[1] or time.perf_counter() > deadline_s:
+                    break
+                tell(key)
+                self.wait_for_quiet(QUIET_WAIT_S)
+                measure(key)
 
     def wait_for_quiet(self, max_wait_s: float) -> float:
         """Readings every POLL_S until one is quiet or ``max_wait_s`` has passed; the last reading."""

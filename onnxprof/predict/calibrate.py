@@ -21,7 +21,7 @@ from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.harness import TimingProtocol, time_batch
 from onnxprof.measure.inputs import synthetic_feeds
 from onnxprof.measure.layers import LayerRow, join_layers
-from onnxprof.measure.quiet import MachineProbe
+from onnxprof.measure.quiet import MachineProbe, Round, fastest_round
 from onnxprof.measure.records import OK
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.measure.harness import now_iso
@@ -39,29 +39,8 @@ from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
 PROFILED_RUNS = 10
 MIN_PROFILED_RUNS = 4
 PROFILE_S = 0.5
-RETIMES = 2            # extra timings (and profiles) of a point none of whose rounds was quiet
-QUIET_WAIT_S = 15.0    # before each of them, at most this long for the machine to quieten
-RETIME_SHARE = 0.25    # all of them together, at most this share of the time the rounds took
 # memory needs no long timing: the arena has grown to its size after the first run
 MEMORY_RUNS = ("--warmup", "1", "--warmup-time", "0", "--iterations", "3", "--duration", "0")
-
-
-@dataclass(frozen=True)
-class Round:
-    """One timing (``ms``: its median) or one profile (``ms``: its kernels' sum, ``rows``: the kernels)
-    of a point, with the machine probe's readings just before and just after it."""
-
-    ms: float
-    probe_ms: tuple[float, float]
-    rows: tuple[LayerRow, ...] = ()
-
-
-def fastest_round(rounds: Sequence[Round], is_quiet: Callable[[float], bool]) -> tuple[Round, bool]:
-    """The fastest round, and whether any round had both probe readings quiet. The fastest is kept
-    whatever the probe said of it: load from elsewhere only ever adds time, so a faster round is
-    never the more disturbed one; the probe only says when to measure once more."""
-    return (min(rounds, key=lambda r: r.ms),
-            any(all(map(is_quiet, r.probe_ms)) for r in rounds))
 
 
 @dataclass(frozen=True)
@@ -126,8 +105,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
     the least disturbed round is the closest to the device's own speed (one disturbed profile once
     made ENet's kernels sum to 1.7 times its timed run). A machine probe (:mod:`onnxprof.measure.quiet`)
     is read before and after each; a point none of whose timings (or profiles) had both readings
-    quiet is measured again once the probe says the machine has quietened, up to RETIMES times and
-    RETIME_SHARE of the rounds' time in all. A (model, batch) that fails in any round is left out.
+    quiet is measured again once the probe says the machine has quietened, up to MEASURE_AGAIN times and
+    MEASURE_AGAIN_SHARE of the rounds' time in all. A (model, batch) that fails in any round is left out.
     Models named in ``unprofiled`` are only timed (they are to be predicted, not fitted on)."""
     reports = {(name, batch): analyze(path, ShapeBinding(batch=batch), check=False)
                for name, path in models for batch in batches}
@@ -138,18 +117,21 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
     min_runs = max(MIN_PROFILED_RUNS, -(-PROFILED_RUNS // rounds))
     failed: set[tuple] = set()
 
-    def time_point(probe: MachineProbe, key: tuple) -> None:
-        before = probe()
-        result = _timed(engine, paths[key[0]], options, feeds[key], key[1], protocol)
-        if result.status != OK:
+    def time_point(key: tuple) -> None:
+        def timed() -> Optional[tuple[float, tuple]]:
+            result = _timed(engine, paths[key[0]], options, feeds[key], key[1], protocol)
+            return (result.latency.median_ms, ()) if result.status == OK else None
+        measured = probe.around(timed)
+        if measured is None:
             failed.add(key)
         else:
-            timings[key].append(Round(result.latency.median_ms, (before, probe())))
+            timings[key].append(measured)
 
-    def profile_point(probe: MachineProbe, key: tuple) -> None:
-        before = probe()
-        rows = profiled_rows(engine, paths[key[0]], options, feeds[key], reports[key], min_runs)
-        profiles[key].append(Round(_profiled_ms(rows), (before, probe()), tuple(rows)))
+    def profile_point(key: tuple) -> None:
+        def profiled() -> tuple[float, tuple]:
+            rows = profiled_rows(engine, paths[key[0]], options, feeds[key], reports[key], min_runs)
+            return _profiled_ms(rows), tuple(rows)
+        profiles[key].append(probe.around(profiled))
 
     started = time.perf_counter()
     with MachineProbe(options.threads) as probe:
@@ -159,19 +141,14 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
                 if key in failed:
                     continue
                 progress(f"{key[0]} batch {key[1]}{of_rounds}")
-                time_point(probe, key)
+                time_point(key)
                 if key in profiles and key not in failed:
-                    profile_point(probe, key)
-        deadline = time.perf_counter() + RETIME_SHARE * (time.perf_counter() - started)
+                    profile_point(key)
+        took_s = time.perf_counter() - started
         for measured, measure, what in ((timings, time_point, "timing"), (profiles, profile_point, "profile")):
-            for key in measured:
-                for _ in range(RETIMES):
-                    if key in failed or fastest_round(measured[key], probe.is_quiet)[1] \
-                            or time.perf_counter() > deadline:
-                        break
-                    progress(f"{key[0]} batch {key[1]}: no {what} ran on a quiet machine; waiting to measure again")
-                    probe.wait_for_quiet(QUIET_WAIT_S)
-                    measure(probe, key)
+            probe.measure_again({key: m for key, m in measured.items() if key not in failed}, measure, took_s,
+                                lambda key: progress(f"{key[0]} batch {key[1]}: no {what} ran on a quiet machine; "
+                                                     "waiting to measure again"))
         kept = {key: fastest_round(timings[key], probe.is_quiet) for key in reports if key not in failed}
         kept_profiles = {key: fastest_round(rounds_of, probe.is_quiet) for key, rounds_of in profiles.items()
                          if key not in failed}
@@ -179,7 +156,7 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
     points = []
     for key, (timing, timing_quiet) in kept.items():
         profile, profile_quiet = kept_profiles.get(key, (None, True))
-        report, rows = reports[key], list(profile.rows) if profile else []
+        report, rows = reports[key], list(profile.payload) if profile else []
         points.append(CalibrationPoint(
             key[0], key[1], float(report.totals.macs) / key[1], timing.ms,
             tuple(layer_samples(rows, report)), report, memory.get(key),

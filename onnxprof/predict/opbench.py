@@ -12,6 +12,7 @@ network layer. One op's sizes form one source, weighted like one network in the 
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ import onnx
 from onnxprof.cost.analysis import analyze_model
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.inputs import synthetic_feeds
+from onnxprof.measure.quiet import MachineProbe, Round, fastest_round
 from onnxprof.predict.calibrate import profiled_rows
 from onnxprof.predict.kernels import KernelTiming, kernel_timings
 from onnxprof.zoo.builder import GraphBuilder, constant, he_normal
@@ -202,19 +204,34 @@ def profile_ops(engine: str = "onnxruntime", options: EngineOptions = EngineOpti
                 progress: Callable[[str], None] = lambda _: None, ops: Sequence[str] = (),
                 rounds: int = ROUNDS) -> list[KernelTiming]:
     """The kernel timings of every case (or of the named ops'): what each op costs alone, and, from the
-    Conv → BatchNorm → activation chains, which activations the engine fuses."""
-    cases = op_cases(ops)
-    fastest: dict[str, list[KernelTiming]] = {}
-    with tempfile.TemporaryDirectory(prefix="onnxprof-ops-") as folder:
-        prepared = [_prepare(case, Path(folder)) for case in cases]
-        for round_number in range(rounds):
-            for case, (path, report, feeds) in zip(cases, prepared):
-                progress(f"single-op benchmark {case.name} (round {round_number + 1} of {rounds})")
+    Conv → BatchNorm → activation chains, which activations the engine fuses. Like calibrate's
+    networks, each case keeps its fastest round, and a case no round of which found the machine quiet
+    is profiled again (see :mod:`onnxprof.measure.quiet`): one spell of load from elsewhere once made
+    every Transpose case 2–5 times slower in all three rounds."""
+    cases = {case.name: case for case in op_cases(ops)}
+    measured: dict[str, list[Round]] = {name: [] for name in cases}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="onnxprof-ops-") as folder, MachineProbe(options.threads) as probe:
+        prepared = {name: _prepare(case, Path(folder)) for name, case in cases.items()}
+
+        def profile(name: str) -> None:
+            path, report, feeds = prepared[name]
+
+            def timings() -> tuple[float, tuple]:
                 found = kernel_timings(profiled_rows(engine, path, options, feeds, report), report,
-                                       source=f"op:{case.op}")
-                if case.name not in fastest or _total(found) < _total(fastest[case.name]):
-                    fastest[case.name] = found
-    return [timing for case in cases for timing in fastest[case.name]]
+                                       source=f"op:{cases[name].op}")
+                return _total(found), tuple(found)
+            measured[name].append(probe.around(timings))
+
+        for round_number in range(rounds):
+            for name in cases:
+                progress(f"single-op benchmark {name} (round {round_number + 1} of {rounds})")
+                profile(name)
+        probe.measure_again(measured, profile, time.perf_counter() - started,
+                            lambda name: progress(f"single-op benchmark {name}: no round ran on a quiet machine; "
+                                                  "waiting to profile it again"))
+        kept = {name: fastest_round(rounds_of, probe.is_quiet)[0] for name, rounds_of in measured.items()}
+    return [timing for name in cases for timing in kept[name].payload]
 
 
 def _total(timings: Sequence[KernelTiming]) -> float:

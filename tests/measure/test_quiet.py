@@ -4,8 +4,7 @@ the choice of the round a calibration point keeps."""
 from __future__ import annotations
 
 from onnxprof.cost.analysis import analyze_model
-from onnxprof.measure.quiet import DISTURBED, MachineProbe, probe_model
-from onnxprof.predict.calibrate import Round, fastest_round
+from onnxprof.measure.quiet import DISTURBED, MEASURE_AGAIN, MachineProbe, Round, fastest_round, probe_model
 
 
 def test_the_probe_is_six_pointwise_and_depthwise_blocks():
@@ -37,3 +36,23 @@ def test_a_point_keeps_its_fastest_round_and_knows_whether_any_was_quiet():
     assert fastest_round(rounds, quiet) == (rounds[1], True)
     busy = [Round(6.0, (0.5, 0.3)), Round(5.5, (0.3, 0.5))]
     assert fastest_round(busy, quiet) == (busy[1], False)
+
+
+def test_only_points_with_no_quiet_round_are_measured_again():
+    calls = []
+    with MachineProbe() as probe:
+        quietest = probe()
+        disturbed = Round(1.0, (quietest * 10, quietest * 10))
+
+        def measure_disturbed_again(key):
+            # the probe reads as if the machine stayed busy: every extra round is disturbed too
+            calls.append(key)
+            rounds[key].append(disturbed)
+
+        rounds = {"quiet": [Round(2.0, (quietest, quietest))], "busy": [disturbed, disturbed]}
+        probe.measure_again(rounds, measure_disturbed_again, rounds_took_s=3600.0)
+        assert calls == ["busy"] * MEASURE_AGAIN and len(rounds["busy"]) == 2 + MEASURE_AGAIN
+        # no time left for it: the rounds took no time, so neither does measuring again
+        calls.clear()
+        probe.measure_again({"busy": [disturbed]}, measure_disturbed_again, rounds_took_s=0.0)
+        assert calls == []
