@@ -106,8 +106,9 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
     made ENet's kernels sum to 1.7 times its timed run). A machine probe (:mod:`onnxprof.measure.quiet`)
     is read before and after each; a point none of whose timings (or profiles) had both readings
     quiet is measured again once the probe says the machine has quietened, up to MEASURE_AGAIN times and
-    MEASURE_AGAIN_SHARE of the rounds' time in all. A (model, batch) that fails in any round is left out.
-    Models named in ``unprofiled`` are only timed (they are to be predicted, not fitted on)."""
+    MEASURE_AGAIN_SHARE of the rounds' time for the timings (as much again for the profiles). A
+    (model, batch) that fails in any round is left out. Models named in ``unprofiled`` are only timed
+    (they are to be predicted, not fitted on)."""
     reports = {(name, batch): analyze(path, ShapeBinding(batch=batch), check=False)
                for name, path in models for batch in batches}
     feeds = {key: synthetic_feeds(report) for key, report in reports.items()}
