@@ -96,7 +96,8 @@ def main() -> None:
     points = collect([(name, export(name).path) for name in names] + new_models, batches, protocol=protocol,
                      rounds=args.rounds, progress=progress, unprofiled={name for name, _ in new_models})
     busy = [f"{p.model}@{p.batch}" for p in points if not p.quiet]
-    print(f"timings with no quiet round: {len(busy)} of {len(points)}" + (f" ({', '.join(busy)})" if busy else ""))
+    print(f"points with no quiet timing or profile: {len(busy)} of {len(points)}"
+          + (f" ({', '.join(busy)})" if busy else ""))
     zoo = [p for p in points if p.model in names]
     print_results("zoo, leave-one-model-out", leave_one_model_out(zoo, compute, bandwidth, op_timings))
     if new_models:

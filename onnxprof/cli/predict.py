@@ -69,9 +69,9 @@ def calibrate_command(
     results = leave_one_model_out(points, compute, bandwidth, op_timings)
     busy = [f"{p.model} batch {p.batch}" for p in points if not p.quiet]
     if busy:
-        console.print(f"[yellow]{len(busy)} of {len(points)} timings found this machine busy with load from elsewhere "
-                      f"in every round ({', '.join(busy)}): their held-out errors include it; calibrate again when "
-                      "the machine is quieter, or with more --rounds[/]")
+        console.print(f"[yellow]{len(busy)} of {len(points)} points found this machine busy with load from elsewhere "
+                      f"in every round of their timing or profile ({', '.join(busy)}): their held-out errors include "
+                      "it; calibrate again when the machine is quieter, or with more --rounds[/]")
     stored_runs = [store.get_run(s.id) for s in store.list_runs()
                    if s.hostname == hostname and s.engine == engine and s.provider == provider]
     power_samples = samples_from_runs(stored_runs)

@@ -120,8 +120,9 @@ class MachineProbe:
 
     def measure_again(self, rounds: Mapping[Hashable, list[Round]], measure: Callable[[Hashable], None],
                       rounds_took_s: float, tell: Callable[[Hashable], None] = lambda _: None) -> None:
-        """Each point none of whose rounds was quiet is measured again (``measure`` appends its round),
-        each time after waiting for a quiet reading, up to MEASURE_AGAIN times, and all of it within
+        """Each point none of whose rounds was quiet is measured again (``measure`` appends its round,
+        or nothing when the measurement failed, which ends the point's retries), each time after
+        waiting for a quiet reading, up to MEASURE_AGAIN times, and all of it within
         MEASURE_AGAIN_SHARE of ``rounds_took_s`` (the time the rounds took)."""
         deadline_s = time.perf_counter() + MEASURE_AGAIN_SHARE * rounds_took_s
         for key, measured in rounds.items():
@@ -130,7 +131,10 @@ class MachineProbe:
                     break
                 tell(key)
                 self.wait_for_quiet(QUIET_WAIT_S)
+                count = len(measured)
                 measure(key)
+                if len(measured) == count:
+                    break
 
     def wait_for_quiet(self, max_wait_s: float) -> float:
         """Readings every POLL_S until one is quiet or ``max_wait_s`` has passed; the last reading."""

@@ -56,3 +56,12 @@ def test_only_points_with_no_quiet_round_are_measured_again():
         calls.clear()
         probe.measure_again({"busy": [disturbed]}, measure_disturbed_again, rounds_took_s=0.0)
         assert calls == []
+
+
+def test_a_point_whose_measurement_fails_is_not_measured_again_and_again():
+    calls = []
+    with MachineProbe() as probe:
+        quietest = probe()
+        rounds = {"fails": [Round(1.0, (quietest * 10, quietest * 10))]}
+        probe.measure_again(rounds, calls.append, rounds_took_s=3600.0)    # appends no round: it failed
+        assert calls == ["fails"] and len(rounds["fails"]) == 1
