@@ -56,11 +56,15 @@ def read_command(
     console = Console()
     with chosen:
         start = time.perf_counter()
-        with Live(console=console, refresh_per_second=4, transient=False) as live:
-            while time.perf_counter() - start < seconds:
+        if console.is_terminal:
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+                while time.perf_counter() - start < seconds:
+                    live.update(_reading_table(chosen, start))
+                    time.sleep(0.25)
                 live.update(_reading_table(chosen, start))
-                time.sleep(0.25)
-            live.update(_reading_table(chosen, start))
+        else:    # piped or logged: one table at the end (Live would leave it without its final newline)
+            time.sleep(seconds)
+            console.print(_reading_table(chosen, start))
     console.print(f"{chosen.describe()}: {len(chosen.samples)} readings, {len(chosen.errors)} failed")
 
 

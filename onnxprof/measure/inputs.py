@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 import numpy as np
+import psutil
 from onnx import helper
 
 from onnxprof.cost.analysis import StaticReport
@@ -20,20 +21,33 @@ DEFAULT_INT_HIGH = 2   # an integer input that indexes nothing known: 0/1 (token
 
 
 def synthetic_feeds(report: StaticReport, seed: int = 0) -> dict[str, np.ndarray]:
-    """Feeds for every input of an analysed model whose shapes are all bound."""
+    """Feeds for every input of an analysed model whose shapes are all bound.
+
+    Raises MemoryError, before allocating anything, when the inputs alone need more than the host has
+    free: where the kernel overcommits memory (containers often do), allocating them would succeed and
+    the process would be killed while filling them, losing the batches already measured."""
     rng = np.random.default_rng(seed)
+    tensors = report.graph.graph["tensors"]
+    wanted = {t.name: (_concrete(t.name, t.shape), helper.tensor_dtype_to_np_dtype(tensors[t.name].dtype))
+              for t in report.inputs}
+    _require_free_memory(sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype in wanted.values()))
     feeds = {}
-    for tensor in report.inputs:
-        shape = _concrete(tensor.name, tensor.shape)
-        dtype = helper.tensor_dtype_to_np_dtype(report.graph.graph["tensors"][tensor.name].dtype)
+    for name, (shape, dtype) in wanted.items():
         if dtype == np.bool_:
-            feeds[tensor.name] = np.ones(shape, dtype=np.bool_)
+            feeds[name] = np.ones(shape, dtype=np.bool_)
         elif np.issubdtype(dtype, np.integer):
-            high = index_range(report, tensor.name) or DEFAULT_INT_HIGH
-            feeds[tensor.name] = rng.integers(0, high, size=shape).astype(dtype)
-        else:
-            feeds[tensor.name] = rng.standard_normal(shape).astype(dtype)
+            high = min(index_range(report, name) or DEFAULT_INT_HIGH, int(np.iinfo(dtype).max) + 1)
+            feeds[name] = rng.integers(0, high, size=shape, dtype=dtype)
+        else:    # drawn in float32, never float64: a large batch would briefly need twice its size
+            feeds[name] = rng.standard_normal(shape, dtype=np.float32).astype(dtype, copy=False)
     return feeds
+
+
+def _require_free_memory(needed: int) -> None:
+    free = psutil.virtual_memory().available
+    if needed > free:
+        raise MemoryError(f"the inputs alone need {needed / 1e9:.1f} GB and this host has "
+                          f"{free / 1e9:.1f} GB free: measure a smaller batch")
 
 
 def require_bound(report: StaticReport) -> None:

@@ -49,7 +49,7 @@ def test_activation_fusions_are_joined_to_their_nodes(tmp_path):
                          [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 8, 16, 16])],
                          [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 16, 16])], [weight])
     path = tmp_path / "silu.onnx"
-    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), path)
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], ir_version=9), path)
     report = analyze(path)
     with OnnxRuntimeEngine(path, EngineOptions(profile_layers=True)) as engine:
         engine.activate({"x": np.ones((1, 8, 16, 16), np.float32)})
@@ -80,7 +80,7 @@ def test_batchnorm_run_as_a_blocked_convolution_is_joined_to_its_node(tmp_path):
                          [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 32, 16, 16])],
                          [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 64, 16, 16])], weights + stats)
     path = tmp_path / "dense.onnx"
-    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), path)
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], ir_version=9), path)
     with OnnxRuntimeEngine(path, EngineOptions(profile_layers=True)) as engine:
         engine.activate({"x": np.ones((1, 32, 16, 16), np.float32)})
         engine.infer()

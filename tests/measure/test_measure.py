@@ -83,6 +83,8 @@ def test_a_batch_that_does_not_fit_is_recorded_and_the_sweep_goes_on(tmp_path):
     result = CliRunner().invoke(app, ["measure", str(path), "--batch", "1,268435456,2", *FAST, "--no-save", "-f", "json"])
     batches = json.loads(result.stdout)["run"]["batches"]
     assert [(b["batch"], b["status"]) for b in batches] == [(1, OK), (268435456, OUT_OF_MEMORY), (2, OK)]
+    # refused before allocating (1.1 TB of inputs), so it holds where the kernel overcommits memory too
+    assert "the inputs alone need 1099.5 GB" in batches[1]["error"]
 
 
 def test_a_gpu_provider_that_is_not_there_is_one_line(mlp):

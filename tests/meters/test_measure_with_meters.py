@@ -49,6 +49,18 @@ def test_measure_with_a_replayed_power_trace(model, tmp_path):
     assert stored.idle_power_w == pytest.approx(12.0) and stored.batches[1].power.gross_w == pytest.approx(12.0)
 
 
+def test_meters_read_piped_prints_one_finished_table(tmp_path):
+    """Piped to a file or a log (not a terminal), `meters read` prints its table once, ended by a newline."""
+    trace = tmp_path / "power.csv"
+    now = time.time()
+    trace.write_text("timestamp,power_w\n" + "\n".join(f"{now - 1 + i / 100:.3f},7.5" for i in range(1000)) + "\n")
+    result = CliRunner().invoke(app, ["meters", "read", "replay", "--replay", str(trace), "--seconds", "0.3"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.output.count("mean power") == 1 and "7.500 W" in result.output
+    assert "┘\nreplay of" in result.output
+
+
 def test_meters_list_says_there_is_none_here():
     result = CliRunner().invoke(app, ["meters", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
