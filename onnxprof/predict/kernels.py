@@ -15,11 +15,17 @@ dozen whole-model timings.
 Coefficients are fitted per op class, by nonnegative least squares, each layer weighted by its share
 of its network's time. An op that an engine runs inside its producer's kernel (ReLU after Conv,
 x·sigmoid(x)) costs differently from the same op alone, so fused and standalone nodes have separate
-coefficients; which (producer, consumer) pairs fuse is learned from the profiles too.
+coefficients; which (producer, consumer) pairs fuse is learned from the profiles too. A convolution
+or pool that ONNX Runtime's CPU provider cannot run in its blocked layout runs another kernel, several
+times slower (:mod:`onnxprof.engines.ort_layout`), so it has a class of its own (``[NCHW]``), fitted on
+the single-op benchmarks at channel counts the engine does not block. The kernels that engine inserts
+to convert tensors to and from its blocked layout are predicted where it says it will insert them:
+their class, ``Reorder`` (``c₀ · bytes + c₁`` a kernel), is fitted on each profiled network's reorder
+kernels together (they cannot be told apart by name), and only a model fitted on some predicts them.
 A network's time is then ``s · (Σ nodes − o · kernels)`` per batch size: o is what profiling adds to
 each kernel (relative least squares of the calibration networks' profiled sums against their
-unprofiled runs), s the median remaining ratio (the engine also inserts layout kernels that no ONNX
-node accounts for).
+unprofiled runs), s the median remaining ratio (time between kernels, kernels no ONNX node accounts
+for and the model does not predict).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import networkx as nx
 import numpy as np
 
 from onnxprof.cost.analysis import StaticReport
+from onnxprof.engines.ort_layout import REORDER_OPS, cpu_layout
 from onnxprof.measure.layers import LayerRow
 from onnxprof.predict.latency import working_nodes
 from onnxprof.predict.metrics import nonnegative_least_squares, r_squared
@@ -44,6 +51,8 @@ PRODUCTS = frozenset({"Conv", "Conv(grouped)", "Conv(depthwise)", *GROUPED, "Con
 PRODUCT_TERMS = ("macs", "patches", "outputs", "weights", "bytes", "kernel")
 OTHER_TERMS = ("flops", "bytes", "kernel")
 FUSED = " (fused)"           # suffix of the class of a node that runs inside its producer's kernel
+UNBLOCKED = " [NCHW]"        # suffix of the class of a convolution or pool the engine leaves unblocked
+LAYOUT = "Reorder"           # class of the layout conversions the engine inserts
 OTHER = "other"              # op classes without calibration data use the median of the others
 MIN_FUSION_SHARE = 0.5       # a (producer, consumer) pair fuses when it did at least this often
 
@@ -60,6 +69,7 @@ class NodeWork:
     outputs: float           # output elements
     columns: float = 0.0     # m: output channels per group (Conv) or output features (MatMul); 0: not a product
     groups: int = 1
+    blocked: bool = True     # False: a convolution or pool the engine runs in plain NCHW (see ort_layout)
 
     @property
     def is_product(self) -> bool:
@@ -79,6 +89,7 @@ class NodeWork:
 
 def node_works(report: StaticReport) -> dict[str, NodeWork]:
     """Every counted node that does work (views such as Reshape move no bytes and are left out)."""
+    unblocked = cpu_layout(report.model.source).unblocked
     works = {}
     for node, kind, flops, moved in working_nodes(report):
         data = report.graph.nodes[node.name]
@@ -91,7 +102,21 @@ def node_works(report: StaticReport) -> dict[str, NodeWork]:
             columns = float(shape[1] if convolution else shape[-1]) / groups
             if kind == "Conv(grouped)":
                 kind = _grouped_class(columns)
-        works[node.name] = NodeWork(node.name, kind, float(node.macs or 0), flops, moved, outputs, columns, groups)
+        works[node.name] = NodeWork(node.name, kind, float(node.macs or 0), flops, moved, outputs, columns, groups,
+                                    blocked=node.name not in unblocked)
+    return works
+
+
+def layout_works(report: StaticReport) -> list[NodeWork]:
+    """The layout conversions the engine inserts into this model, each reading and writing its tensor once
+    (none for a model the analyser was handed in memory)."""
+    tensors = report.graph.graph["tensors"]
+    works = []
+    for op_type, name in cpu_layout(report.model.source).conversions:
+        tensor = tensors.get(name)
+        if tensor is not None and isinstance(tensor.size_bytes, int) and isinstance(tensor.elements, int):
+            works.append(NodeWork(f"{op_type}({name})", LAYOUT, 0.0, 0.0, 2.0 * tensor.size_bytes,
+                                  float(tensor.elements)))
     return works
 
 
@@ -124,10 +149,10 @@ class KernelTiming:
 
 
 def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str) -> list[KernelTiming]:
-    """Profiled layers joined to the nodes they cover; layers the engine inserted (no ONNX node) and
-    nodes that do no work are left out."""
+    """Profiled layers joined to the nodes they cover, nodes that do no work left out; of the layers the
+    engine inserted (no ONNX node), the layout conversions as one timing covering all of them."""
     works = node_works(report)
-    timings = []
+    timings = _layout_timing(rows, report, source)
     for row in rows:
         covered = set(row.onnx_nodes)
         names = [n for n in row.onnx_nodes if n in works]
@@ -139,6 +164,14 @@ def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str) 
         fused = tuple(any(p in covered for p in producers[n]) for n in names)
         timings.append(KernelTiming(tuple(works[n] for n in names), fused, float(row.measured_ms), source, links))
     return timings
+
+
+def _layout_timing(rows: Sequence[LayerRow], report: StaticReport, source: str) -> list[KernelTiming]:
+    """Profiled reorder kernels cannot be told apart by name (ONNX Runtime numbers them per session), so
+    they are fitted together: their summed time against the conversions predicted for the model."""
+    measured = sum(row.measured_ms for row in rows if not row.onnx_nodes and row.name.startswith(REORDER_OPS))
+    predicted = layout_works(report) if measured > 0 else []
+    return [KernelTiming(tuple(predicted), (False,) * len(predicted), float(measured), source)] if predicted else []
 
 
 def observed_fusions(timings: Sequence[KernelTiming]) -> frozenset:
@@ -157,7 +190,7 @@ def observed_fusions(timings: Sequence[KernelTiming]) -> frozenset:
 
 
 def _class_key(work: NodeWork, fused: bool) -> str:
-    return work.kind + (FUSED if fused else "")
+    return work.kind + ("" if work.blocked else UNBLOCKED) + (FUSED if fused else "")
 
 
 @dataclass(frozen=True)
@@ -170,8 +203,9 @@ class KernelModel:
     n: int = 0                                      # kernels fitted on
 
     def _coefficients(self, work: NodeWork, fused: bool) -> np.ndarray:
-        # a fused op never seen fused costs what it costs alone; an op never seen, what its kind costs
-        for key in (_class_key(work, fused), work.kind, *_fallbacks(work, self.coefficients)):
+        # a fused op never seen fused costs what it costs alone; an op never seen (or never seen unblocked),
+        # what its kind costs
+        for key in (_class_key(work, fused), _class_key(work, False), work.kind, *_fallbacks(work, self.coefficients)):
             if key in self.coefficients:
                 return np.asarray(self.coefficients[key])
         return np.zeros(len(PRODUCT_TERMS))    # a product when no product was calibrated: unknown
@@ -188,7 +222,9 @@ class KernelModel:
         """Σ of the predicted node times, as a profiler would see them, and the number of kernels."""
         works = node_works(report)
         fused = self.fused_nodes(report, works)
-        return sum(self.node_ms(work, name in fused) for name, work in works.items()), len(works) - len(fused)
+        layout = layout_works(report) if LAYOUT in self.coefficients else []
+        return (sum(self.node_ms(work, name in fused) for name, work in works.items())
+                + sum(self.node_ms(work) for work in layout), len(works) - len(fused) + len(layout))
 
     def kernels_ms(self, report: StaticReport) -> float:
         return self.kernels(report)[0]
@@ -238,7 +274,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming]) -> tuple[dict[str, tuple[f
     weights = np.array([1.0 / totals[t.source] for t in timings])
     solution = nonnegative_least_squares(design * weights[:, None], measured * weights)
     coefficients = {key: tuple(map(float, solution[s])) for key, s in slices.items()}
-    standalone = [np.array(c) for key, c in coefficients.items() if not is_product[key] and not key.endswith(FUSED)]
+    standalone = [np.array(c) for key, c in coefficients.items()
+                  if not is_product[key] and not key.endswith(FUSED) and key != LAYOUT]
     coefficients[OTHER] = tuple(map(float, np.median(standalone, axis=0))) if standalone else (0.0, 0.0, 0.0)
     return coefficients, r_squared(design @ solution, measured)
 

@@ -1,0 +1,140 @@
+"""Which convolutions ONNX Runtime's CPU provider runs in its blocked layout, which it leaves in NCHW, and
+where it converts between the two.
+
+On x86, ONNX Runtime runs convolutions, and the pooling around them, in NCHWc: channels in blocks of 8
+or 16, by the CPU's vector width. A convolution whose channel counts it cannot block (ShuffleNetV2's 58
+channels; 4 channels a group in ResNeXt; the narrow squeeze-and-excitation convolutions of RegNetY) is
+left in NCHW and runs a different kernel: a 58-channel depthwise convolution takes about 8 times as long
+as a blocked one of the same size. Where a tensor enters a blocked chain the provider inserts a
+ReorderInput kernel, and a ReorderOutput where it leaves for an op that wants NCHW (ShuffleNet's channel
+shuffle, a squeeze-and-excitation scale, ENet's PReLU): 8–16 % of the time of EfficientNet, ShuffleNet
+and ENet, in kernels that no ONNX node accounts for. The kernel model predicts both
+(:mod:`onnxprof.predict.kernels`).
+
+Which nodes are left depends on channel counts, attributes and the ONNX Runtime release, so rather than
+restate its rules this module asks it: it builds a session (nothing runs) with the optimised graph
+written out, and reads which convolutions and pools kept their ONNX node (the blocked ones are replaced
+by new nodes in the ``com.microsoft.nchwc`` domain). The model's weights are not needed: the weights of
+convolutions and of the ops folded into them are zero-filled (only their shape matters to the layout),
+other large tensors become inputs, so a 500 MB VGG takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import ModelProto, helper, numpy_helper
+
+from onnxprof.model.load import has_values, load_model
+
+LAYOUT_DOMAIN = "com.microsoft.nchwc"
+REORDER_OPS = ("ReorderInput", "ReorderOutput")
+BLOCKABLE = frozenset({"Conv", "FusedConv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"})
+# ops whose constant inputs the layout pass reads (filters, biases, BatchNorm statistics, scales):
+# they are zero-filled; other weights are made graph inputs, so that none of the model's bytes are built
+LAYOUT_INPUTS = frozenset({"Conv", "BatchNormalization", "Add", "Mul", "Sum", "Resize", "Upsample"})
+LARGEST_FILLED_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class CpuLayout:
+    """What ONNX Runtime's CPU provider does to a model's layout."""
+
+    unblocked: frozenset[str] = frozenset()        # ONNX nodes (convolutions, pools) it leaves in NCHW
+    # the reorder kernels it inserts: (ReorderInput or ReorderOutput, the NCHW-side tensor's name)
+    conversions: tuple[tuple[str, str], ...] = ()
+
+
+def cpu_layout(source: str) -> CpuLayout:
+    """The layout ONNX Runtime's CPU provider, with full graph optimisation, gives the model at ``source``
+    (a path or ``zoo:NAME``). Empty when this CPU has no blocked kernels (then nothing is told apart),
+    when ONNX Runtime is not installed, or when it cannot build the model: this is a prediction aid and
+    never fails."""
+    try:
+        stat = os.stat(source)
+        version = (stat.st_mtime_ns, stat.st_size)    # a file rewritten in place is read again
+    except OSError:
+        version = None                                # zoo:NAME
+    return _layout(str(source), version)
+
+
+@functools.lru_cache(maxsize=128)
+def _layout(source: str, version: Optional[tuple]) -> CpuLayout:
+    if not cpu_blocks():
+        return CpuLayout()
+    try:
+        model = _weightless_copy(load_model(source, check=False).model)
+    except Exception:           # noqa: BLE001 - not a file, or a model the analyser reads but cannot rebuild
+        return CpuLayout()
+    optimized = _optimized(model)
+    if optimized is None:
+        return CpuLayout()
+    # a fused convolution (FusedConv) keeps its Conv's name; a blocked one is a new node with a new name
+    original = {node.name for node in model.graph.node if node.op_type in BLOCKABLE}
+    unblocked = frozenset(node.name for node in optimized.graph.node
+                          if node.domain != LAYOUT_DOMAIN and node.op_type in BLOCKABLE and node.name in original)
+    # ReorderInput reads the NCHW tensor; ReorderOutput writes it (under the original tensor's name, or
+    # a Transpose's output when it also moved the channels last)
+    conversions = tuple((node.op_type, node.input[0] if node.op_type == "ReorderInput" else node.output[0])
+                        for node in optimized.graph.node
+                        if node.domain == LAYOUT_DOMAIN and node.op_type in REORDER_OPS)
+    return CpuLayout(unblocked, conversions)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_blocks() -> bool:
+    """Whether ONNX Runtime blocks a plain 16-channel convolution on this CPU (x86: yes; Arm: no)."""
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], "probe",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 16, 8, 8])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 16, 8, 8])],
+        [numpy_helper.from_array(np.zeros((16, 16, 1, 1), np.float32), "w")])
+    optimized = _optimized(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8))
+    return optimized is not None and any(node.domain == LAYOUT_DOMAIN for node in optimized.graph.node)
+
+
+def _optimized(model: ModelProto) -> Optional[ModelProto]:
+    """The graph ONNX Runtime's CPU provider runs, as it writes it out; None without ONNX Runtime or when
+    it refuses the model (custom ops, > 2 GB, an IR version it does not read)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.optimized_model_filepath = os.path.join(scratch, "optimized.onnx")
+        options.log_severity_level = 3          # it warns that the written graph is for this CPU only
+        try:
+            ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+            return onnx.load(options.optimized_model_filepath, load_external_data=False)
+        except Exception:       # noqa: BLE001
+            return None
+
+
+def _weightless_copy(model: ModelProto) -> ModelProto:
+    """The model with every stripped weight zero-filled (those the layout pass reads, and any small
+    one) or turned into a graph input (large weights of other ops: fully connected layers, embeddings)."""
+    copy = ModelProto()
+    copy.CopyFrom(model)
+    graph = copy.graph
+    read_by_layout = {name for node in graph.node if node.op_type in LAYOUT_INPUTS for name in node.input}
+    kept = []
+    for tensor in graph.initializer:
+        if has_values(tensor):
+            kept.append(tensor)
+            continue
+        dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
+        if tensor.name in read_by_layout or int(np.prod(tensor.dims)) * dtype.itemsize <= LARGEST_FILLED_BYTES:
+            kept.append(numpy_helper.from_array(np.zeros(tuple(tensor.dims), dtype), tensor.name))
+        else:
+            graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return copy
