@@ -30,7 +30,7 @@ def synthetic_feeds(report: StaticReport, seed: int = 0) -> dict[str, np.ndarray
     tensors = report.graph.graph["tensors"]
     wanted = {t.name: (_concrete(t.name, t.shape), helper.tensor_dtype_to_np_dtype(tensors[t.name].dtype))
               for t in report.inputs}
-    _require_free_memory(sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype in wanted.values()))
+    require_free_memory(sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype in wanted.values()))
     feeds = {}
     for name, (shape, dtype) in wanted.items():
         if dtype == np.bool_:
@@ -43,11 +43,12 @@ def synthetic_feeds(report: StaticReport, seed: int = 0) -> dict[str, np.ndarray
     return feeds
 
 
-def _require_free_memory(needed: int) -> None:
+def require_free_memory(needed: int, what: str = "the inputs alone need") -> None:
+    """MemoryError, before anything is allocated, when ``needed`` bytes exceed the host's free memory."""
     free = psutil.virtual_memory().available
     if needed > free:
-        raise MemoryError(f"the inputs alone need {needed / 1e9:.1f} GB and this host has "
-                          f"{free / 1e9:.1f} GB free: measure a smaller batch")
+        raise MemoryError(f"{what} {needed / 1e9:.1f} GB and this host has {free / 1e9:.1f} GB free: "
+                          "measure a smaller batch")
 
 
 def require_bound(report: StaticReport) -> None:

@@ -17,7 +17,7 @@ from onnxprof.engines import create_engine
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.harness import TimingProtocol, failed_batch, now_iso, time_batch
 from onnxprof.measure.host import host_info
-from onnxprof.measure.inputs import batch_of, load_feeds, require_bound, synthetic_feeds
+from onnxprof.measure.inputs import batch_of, load_feeds, require_bound, require_free_memory, synthetic_feeds
 from onnxprof.measure.layers import join_layers
 from onnxprof.errors import OnnxprofError
 from onnxprof.measure.records import OUT_OF_MEMORY, BatchResult, RunRecord
@@ -73,6 +73,8 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
                 prediction = (plan.predictor.predict(report, batch) if plan.predictor is not None
                               else predict(report, batch, rate, baseline_rss))
                 try:
+                    if _runs_on_host(plan):
+                        _require_room_for_activations(report)
                     feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
                     result = time_batch(engine, feeds, batch_of(feeds), plan.protocol, plan.meter, idle_w)
                 except MemoryError as exc:  # the inputs alone do not fit in host memory
@@ -91,6 +93,19 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
             layers = tuple(join_layers(reports[results[-1].batch], engine.layer_profile(), rate))
     return replace(record, engine=engine.info(), batches=tuple(results), ended_at=now_iso(), interrupted=interrupted,
                    predictions=predictions, layers=layers)
+
+
+def _runs_on_host(plan: SweepPlan) -> bool:
+    return plan.engine == "onnxruntime" and plan.options.provider == "cpu"
+
+
+def _require_room_for_activations(report: StaticReport) -> None:
+    """MemoryError when the tensors live at the graph's peak (a lower bound on what any execution plan
+    holds) exceed the free memory. Where the kernel overcommits memory, running such a batch is not
+    refused: the process is killed part-way, and the batches measured before it with it."""
+    peak = report.memory.peak_activation_bytes
+    if isinstance(peak, int):
+        require_free_memory(peak, "its activations alone need at least")
 
 
 @contextmanager

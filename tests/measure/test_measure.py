@@ -83,8 +83,31 @@ def test_a_batch_that_does_not_fit_is_recorded_and_the_sweep_goes_on(tmp_path):
     result = CliRunner().invoke(app, ["measure", str(path), "--batch", "1,268435456,2", *FAST, "--no-save", "-f", "json"])
     batches = json.loads(result.stdout)["run"]["batches"]
     assert [(b["batch"], b["status"]) for b in batches] == [(1, OK), (268435456, OUT_OF_MEMORY), (2, OK)]
-    # refused before allocating (1.1 TB of inputs), so it holds where the kernel overcommits memory too
-    assert "the inputs alone need 1099.5 GB" in batches[1]["error"]
+    # refused before allocating (2.2 TB live at the Relu), so it holds where the kernel overcommits memory too
+    assert "its activations alone need at least 2199.0 GB" in batches[1]["error"]
+
+
+def test_a_batch_whose_inputs_fit_but_activations_do_not_is_refused_before_it_runs(tmp_path):
+    # 4 KB of input a row, tiled to 64 MB a row: 100,000 rows hold both, 6711.3 GB, at the Tile
+    repeats = onnx.numpy_helper.from_array(np.array([1, 16384], np.int64), "repeats")
+    tile = helper.make_node("Tile", ["x", "repeats"], ["y"], name="tile")
+    path = tmp_path / "tile.onnx"
+    onnx.save(make_model([tile], [("x", ["N", 1024])], [("y", ["N", 16777216])], [repeats]), path)
+    result = CliRunner().invoke(app, ["measure", str(path), "--batch", "1,100000", *FAST, "--no-save", "-f", "json"])
+    batches = json.loads(result.stdout)["run"]["batches"]
+    assert [(b["batch"], b["status"]) for b in batches] == [(1, OK), (100000, OUT_OF_MEMORY)]
+    assert "its activations alone need at least 6711.3 GB" in batches[1]["error"]
+
+
+def test_inputs_larger_than_the_free_memory_are_refused_before_they_are_drawn():
+    from onnxprof.cost.analysis import analyze_model
+    from onnxprof.measure.inputs import synthetic_feeds
+    from onnxprof.model.shapes import ShapeBinding
+
+    relu = helper.make_node("Relu", ["x"], ["y"], name="relu")
+    report = analyze_model(make_model([relu], [("x", ["N", 1024])], [("y", ["N", 1024])]), ShapeBinding(batch=2 ** 28))
+    with pytest.raises(MemoryError, match="the inputs alone need 1099.5 GB"):
+        synthetic_feeds(report)
 
 
 def test_a_gpu_provider_that_is_not_there_is_one_line(mlp):

@@ -4,6 +4,7 @@ that has no meter."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import onnx
@@ -61,13 +62,20 @@ def test_meters_read_piped_prints_one_finished_table(tmp_path):
     assert "┘\nreplay of" in result.output
 
 
-def test_meters_list_says_there_is_none_here():
+@pytest.fixture()
+def no_meters(monkeypatch, tmp_path):
+    """A machine with no meter, also when the tests run on a GPU host: no NVML, no tegrastats on PATH."""
+    monkeypatch.setitem(sys.modules, "pynvml", None)      # import pynvml raises ImportError
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+
+def test_meters_list_says_there_is_none_here(no_meters):
     result = CliRunner().invoke(app, ["meters", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "No power meter found on this machine" in result.output and "jetson" in result.output
 
 
-def test_reading_auto_without_a_meter_is_one_line():
+def test_reading_auto_without_a_meter_is_one_line(no_meters):
     result = CliRunner().invoke(app, ["meters", "read", "--seconds", "0.2"])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "no power meter found" in result.stderr
 
