@@ -3,6 +3,8 @@ learned from which nodes ran in one kernel, the network scale, and single-op ben
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import onnx
 import pytest
@@ -142,6 +144,31 @@ def test_unseen_fused_op_costs_what_it_costs_alone_less_the_kernel():
     assert model.node_ms(conv) == 0.0                  # no product calibrated: nothing to go on
     with_conv = KernelModel({**model.coefficients, "Conv": (1e-3, 0, 0, 0, 0, 0.5)})
     assert with_conv.node_ms(conv) == pytest.approx(0.9 + 0.5)   # depthwise never seen: priced as a Conv
+
+
+def test_an_unblocked_convolution_has_its_own_class_or_costs_what_a_blocked_one_does():
+    depthwise = (0.0, 0.0, 0.0, 0.0, 0.0, 0.01)
+    blocked = NodeWork("c", "Conv(depthwise)", 900, 1800, 4000, 100, 1, 100)
+    unblocked = replace(blocked, blocked=False)
+    model = KernelModel({"Conv(depthwise)": depthwise})
+    assert model.node_ms(unblocked) == model.node_ms(blocked) == pytest.approx(0.01)   # never seen unblocked
+    slower = KernelModel({"Conv(depthwise)": depthwise, "Conv(depthwise) [NCHW]": (0.0, 0.0, 0.0, 0.0, 0.0, 0.08)})
+    assert slower.node_ms(unblocked) == pytest.approx(0.08) and slower.node_ms(blocked) == pytest.approx(0.01)
+
+
+def test_fit_keeps_blocked_and_unblocked_convolutions_apart():
+    true = {"Conv(depthwise)": (1e-7, 0.0, 0.0, 0.0, 0.0, 0.005), "Conv(depthwise) [NCHW]": (8e-7, 0.0, 0.0, 0.0, 0.0, 0.01)}
+    timings = []
+    for i, outputs in enumerate((1e4, 5e4, 2e5, 8e5)):
+        for key, is_blocked in (("Conv(depthwise)", True), ("Conv(depthwise) [NCHW]", False)):
+            work = NodeWork(f"d{i}{is_blocked}", "Conv(depthwise)", 9 * outputs, 18 * outputs, 8 * outputs, outputs, 1,
+                            64, blocked=is_blocked)
+            timings.append(KernelTiming((work,), (False,), float(np.dot(true[key], work.terms())), f"op:{key}"))
+    coefficients, fit_r2 = fit_kernel_times(timings)     # a depthwise filter's terms are collinear: compare times
+    assert set(true) <= set(coefficients) and fit_r2 == pytest.approx(1.0)
+    model = KernelModel(coefficients)
+    for timing in timings:
+        assert model.node_ms(timing.nodes[0]) == pytest.approx(timing.measured_ms, rel=1e-4), timing.source
 
 
 def test_single_op_cases_are_valid_one_node_models():

@@ -1,0 +1,73 @@
+"""Which convolutions ONNX Runtime's CPU provider leaves unblocked and where it inserts reorders, read from
+the graph it optimises; and how the kernel model prices them."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+from onnx import helper
+
+from onnxprof.cost.analysis import analyze
+from onnxprof.engines.ort_layout import CpuLayout, cpu_blocks, cpu_layout
+from onnxprof.measure.layers import LayerRow
+from onnxprof.predict.kernels import LAYOUT, KernelModel, kernel_timings, layout_works, node_works
+from tests.builders import make_model, weight
+
+pytest.importorskip("onnxruntime")
+needs_blocked_kernels = pytest.mark.skipif(not cpu_blocks(), reason="ONNX Runtime has no blocked kernels on this CPU")
+
+
+def _two_branches(path, narrow_channels: int = 58):
+    """A 64-channel 1×1 convolution (blockable) beside a depthwise one of ``narrow_channels``."""
+    nodes = [helper.make_node("Conv", ["a", "w"], ["wide_out"], name="wide"),
+             helper.make_node("Conv", ["b", "d"], ["narrow_out"], name="narrow", group=narrow_channels,
+                              pads=[1, 1, 1, 1])]
+    model = make_model(nodes, [("a", [1, 64, 14, 14]), ("b", [1, narrow_channels, 14, 14])],
+                       [("wide_out", [1, 64, 14, 14]), ("narrow_out", [1, narrow_channels, 14, 14])],
+                       [weight("w", (64, 64, 1, 1)), weight("d", (narrow_channels, 1, 3, 3))])
+    onnx.save(model, path)
+    return path
+
+
+@needs_blocked_kernels
+def test_a_channel_count_the_provider_cannot_block_leaves_its_convolution_in_nchw(tmp_path):
+    path = _two_branches(tmp_path / "branches.onnx")
+    layout = cpu_layout(str(path))
+    assert layout.unblocked == {"narrow"}
+    # the wide convolution is blocked: its input converted in, its output converted back for the graph
+    assert sorted(layout.conversions) == [("ReorderInput", "a"), ("ReorderOutput", "wide_out")]
+    works = node_works(analyze(path, check=False))
+    assert not works["narrow"].blocked and works["wide"].blocked
+    reorders = layout_works(analyze(path, check=False))
+    # each reads and writes its tensor once: 2 × 64·14·14 floats
+    assert [w.bytes_moved for w in reorders] == [2 * 64 * 14 * 14 * 4] * 2 and {w.kind for w in reorders} == {LAYOUT}
+
+
+@needs_blocked_kernels
+def test_a_model_rewritten_in_place_is_read_again(tmp_path):
+    path = tmp_path / "branches.onnx"
+    assert cpu_layout(str(_two_branches(path, narrow_channels=58))).unblocked == {"narrow"}
+    assert cpu_layout(str(_two_branches(path, narrow_channels=64))).unblocked == frozenset()
+
+
+def test_what_onnx_runtime_cannot_build_has_no_layout(tmp_path):
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a model")
+    assert cpu_layout(str(garbage)) == CpuLayout() and cpu_layout(str(tmp_path / "missing.onnx")) == CpuLayout()
+
+
+@needs_blocked_kernels
+def test_reorder_kernels_are_fitted_together_and_predicted_only_once_fitted(tmp_path):
+    report = analyze(_two_branches(tmp_path / "branches.onnx"), check=False)
+    rows = [LayerRow("ReorderInput_1", (), (), 0.004, None, 0), LayerRow("wide_nchwc", ("wide",), ("Conv",), 0.02, None, 0),
+            LayerRow("ReorderOutput_2", (), (), 0.006, None, 0), LayerRow("narrow", ("narrow",), ("Conv",), 0.03, None, 0)]
+    timings = kernel_timings(rows, report, source="net@1")
+    reorder = next(t for t in timings if t.nodes[0].kind == LAYOUT)
+    assert len(reorder.nodes) == 2 and reorder.measured_ms == pytest.approx(0.010)   # both rows, one timing
+    conv = (1e-9, 0.0, 0.0, 0.0, 0.0, 0.001)
+    without = KernelModel({"Conv": conv, "Conv(depthwise)": conv})
+    with_reorders = KernelModel({**without.coefficients, LAYOUT: (0.0, 1e-8, 0.002)})
+    sum_without, kernels_without = without.kernels(report)
+    sum_with, kernels_with = with_reorders.kernels(report)
+    assert kernels_with == kernels_without + 2
+    assert sum_with - sum_without == pytest.approx(2 * (1e-8 * 2 * 64 * 14 * 14 * 4 + 0.002))
