@@ -4,8 +4,8 @@ where it converts between the two.
 On x86, ONNX Runtime runs convolutions, and the pooling around them, in NCHWc: channels in blocks of 8
 or 16, by the CPU's vector width. A convolution whose channel counts it cannot block (ShuffleNetV2's 58
 channels; 4 channels a group in ResNeXt; the narrow squeeze-and-excitation convolutions of RegNetY) is
-left in NCHW and runs a different kernel: a 58-channel depthwise convolution takes about 8 times as long
-as a blocked one of the same size. Where a tensor enters a blocked chain the provider inserts a
+left in NCHW and runs a different kernel: on this project's development CPU a 3×3 depthwise convolution
+of 58 channels at 56×56 took 281 µs, one of 64 blocked channels 46 µs. Where a tensor enters a blocked chain the provider inserts a
 ReorderInput kernel, and a ReorderOutput where it leaves for an op that wants NCHW (ShuffleNet's channel
 shuffle, a squeeze-and-excitation scale, ENet's PReLU): 8–16 % of the time of EfficientNet, ShuffleNet
 and ENet, in kernels that no ONNX node accounts for. The kernel model predicts both
