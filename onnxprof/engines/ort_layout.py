@@ -7,7 +7,7 @@ channels; 4 channels a group in ResNeXt; the narrow squeeze-and-excitation convo
 left in NCHW and runs a different kernel: on this project's development CPU a 3×3 depthwise convolution
 of 58 channels at 56×56 took 281 µs, one of 64 blocked channels 46 µs. Where a tensor enters a blocked chain the provider inserts a
 ReorderInput kernel, and a ReorderOutput where it leaves for an op that wants NCHW (ShuffleNet's channel
-shuffle, a squeeze-and-excitation scale, ENet's PReLU): 8–16 % of the time of EfficientNet, ShuffleNet
+shuffle, a squeeze-and-excitation scale, ENet's PReLU): 8–15 % of the time of EfficientNet, ShuffleNet
 and ENet, in kernels that no ONNX node accounts for. The kernel model predicts both
 (:mod:`onnxprof.predict.kernels`).
 

@@ -71,3 +71,17 @@ def test_reorder_kernels_are_fitted_together_and_predicted_only_once_fitted(tmp_
     sum_with, kernels_with = with_reorders.kernels(report)
     assert kernels_with == kernels_without + 2
     assert sum_with - sum_without == pytest.approx(2 * (1e-8 * 2 * 64 * 14 * 14 * 4 + 0.002))
+
+
+@needs_blocked_kernels
+def test_the_single_op_cases_for_unblocked_kernels_are_left_unblocked(tmp_path):
+    """Their channel counts (58, 122) are chosen so that ONNX Runtime does not block them: were a release
+    to block them, the [NCHW] classes would be fitted on blocked kernels."""
+    from onnxprof.predict.opbench import UNBLOCKED_OPS, op_cases
+
+    cases = op_cases(tuple(UNBLOCKED_OPS))
+    assert len(cases) == 16
+    for case in cases:
+        path = tmp_path / f"{case.name}.onnx"
+        onnx.save(case.model, path)
+        assert cpu_layout(str(path)).unblocked == {"op"}, case.name
