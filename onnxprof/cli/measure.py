@@ -95,6 +95,10 @@ def measure_command(
     elif idle:
         raise UsageError("--idle measures idle power: it needs a --meter")
     console = Console(stderr=fmt == "json" and output is None)
+    if plan.meter is not None and plan.meter.name == "nvml" and engine == "onnxruntime" and provider == "cpu":
+        console.print(f"[yellow]the nvml meter reads GPU {device_id}'s power while the model runs on the CPU: "
+                      "its power and energy are the GPU's, not the model's (use --meter visa-supply or a "
+                      "board's sensors for the CPU, or --provider cuda)[/yellow]")
     store = open_store(db) if save else None
     # stored profiles are looked up where runs are saved (in --db also with --no-save)
     profiles = store if store is not None or db is None else open_store(db)

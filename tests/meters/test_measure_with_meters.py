@@ -83,3 +83,13 @@ def test_reading_auto_without_a_meter_is_one_line(no_meters):
 def test_idle_needs_a_meter(model):
     result = CliRunner().invoke(app, ["measure", str(model), "--idle", "1", *FAST, "--no-save"])
     assert result.exit_code == 2 and "--idle" in result.stderr
+
+
+def test_an_nvml_meter_beside_the_cpu_provider_is_said_to_measure_the_gpu(model, monkeypatch):
+    from tests.meters.test_nvml import FakeGpu, fake_pynvml
+
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml([FakeGpu(watts=70.0)]))
+    result = CliRunner().invoke(app, ["measure", str(model), *FAST, "--meter", "nvml", "--no-save"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "the nvml meter reads GPU 0's power while the model runs on the CPU" in result.output
