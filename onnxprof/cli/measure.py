@@ -65,7 +65,7 @@ def measure_command(
     from onnxprof.cli.options import shape_binding
     from onnxprof.engines.base import EngineOptions
     from onnxprof.measure.harness import TimingProtocol
-    from onnxprof.measure.sweep import SweepPlan, run_sweep
+    from onnxprof.measure.sweep import SweepPlan, run_sweep, runs_on_host
     from onnxprof.predict.resolve import resolve_predictor
     from onnxprof.report.measure_tables import render_batch, render_engine, render_summary
 
@@ -95,7 +95,7 @@ def measure_command(
     elif idle:
         raise UsageError("--idle measures idle power: it needs a --meter")
     console = Console(stderr=fmt == "json" and output is None)
-    if plan.meter is not None and plan.meter.name == "nvml" and engine == "onnxruntime" and provider == "cpu":
+    if plan.meter is not None and plan.meter.name == "nvml" and runs_on_host(plan):
         console.print(f"[yellow]the nvml meter reads GPU {device_id}'s power while the model runs on the CPU: "
                       "its power and energy are the GPU's, not the model's (use --meter visa-supply or a "
                       "board's sensors for the CPU, or --provider cuda)[/yellow]")

@@ -31,7 +31,7 @@ import numpy as np
 import onnx
 from onnx import ModelProto, helper, numpy_helper
 
-from onnxprof.model.load import has_values, load_model
+from onnxprof.model.load import has_values, load_model, tensor_nbytes
 
 LAYOUT_DOMAIN = "com.microsoft.nchwc"
 REORDER_OPS = ("ReorderInput", "ReorderOutput")
@@ -130,8 +130,8 @@ def _weightless_copy(model: ModelProto) -> ModelProto:
         if has_values(tensor):
             kept.append(tensor)
             continue
-        dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
-        if tensor.name in read_by_layout or int(np.prod(tensor.dims)) * dtype.itemsize <= LARGEST_FILLED_BYTES:
+        if tensor.name in read_by_layout or tensor_nbytes(tensor) <= LARGEST_FILLED_BYTES:
+            dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
             kept.append(numpy_helper.from_array(np.zeros(tuple(tensor.dims), dtype), tensor.name))
         else:
             graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))

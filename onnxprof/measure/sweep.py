@@ -73,11 +73,11 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
                 prediction = (plan.predictor.predict(report, batch) if plan.predictor is not None
                               else predict(report, batch, rate, baseline_rss))
                 try:
-                    if _runs_on_host(plan):
+                    if runs_on_host(plan):
                         _require_room_for_activations(report)
                     feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
                     result = time_batch(engine, feeds, batch_of(feeds), plan.protocol, plan.meter, idle_w)
-                except MemoryError as exc:  # the inputs alone do not fit in host memory
+                except MemoryError as exc:  # its inputs or activations do not fit in host memory
                     result = failed_batch(batch, exc, status=OUT_OF_MEMORY)
                 except OnnxprofError:
                     raise
@@ -95,7 +95,8 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
                    predictions=predictions, layers=layers)
 
 
-def _runs_on_host(plan: SweepPlan) -> bool:
+def runs_on_host(plan: SweepPlan) -> bool:
+    """Whether the engine runs the model on the host's CPU (its memory and power are the host's)."""
     return plan.engine == "onnxruntime" and plan.options.provider == "cpu"
 
 
