@@ -3,12 +3,16 @@ both a minimum count and a minimum duration are met.
 
 Host timing is ``time.perf_counter_ns`` around each synchronous ``engine.infer()``; engines with a
 device clock (CUDA events) also report device time per run. The timed loop does nothing else: no
-sampling thread, no allocation beyond appending to a list.
+sampling thread, no allocation beyond appending to a typed array. Its 8 bytes a run are all the timing
+adds to the peak RSS measured around the loop (5 MB for the 680,000 runs a 4 µs model makes in 3 s),
+where a list of Python ints, converted to floats inside the window, had added 110 bytes a run: 200 MB
+for a tiny model timed for 6 s.
 """
 
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Mapping, Optional
@@ -52,8 +56,9 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
     try:
         warmups = _warm_up(engine, protocol)
         with PeakMemory() as peak:
-            host_ms, device_ms, window_start, window_end = _timed_runs(engine, protocol)
+            host_ns, device_ms, window_start, window_end = _timed_runs(engine, protocol)
         memory = peak.result(engine.memory_bytes())
+        host_ms = np.frombuffer(host_ns, dtype=np.int64) / 1e6     # converted outside the measured window
     except EngineOutOfMemory as exc:
         return BatchResult(batch, OUT_OF_MEMORY, error=first_line(exc), started_at=started, ended_at=now_iso())
     finally:
@@ -103,13 +108,14 @@ def _warm_up(engine: Engine, protocol: TimingProtocol) -> int:
     return runs
 
 
-def _timed_runs(engine: Engine, protocol: TimingProtocol) -> tuple[list[float], list[float], float, float]:
-    """Host and device milliseconds per run, and the window's start and end in ``time.perf_counter``
-    seconds: the power window and the wall-clock total are both cut from these two readings."""
+def _timed_runs(engine: Engine, protocol: TimingProtocol) -> tuple[array, array, float, float]:
+    """Host nanoseconds and device milliseconds per run, and the window's start and end in
+    ``time.perf_counter`` seconds: the power window and the wall-clock total are both cut from these two
+    readings."""
     clock, infer = time.perf_counter_ns, engine.infer
     device_timer = engine.device_time_ms if _has_device_clock(engine) else None
-    samples: list[int] = []
-    device: list[float] = []
+    samples = array("q")       # 8 bytes a run, inside the window whose peak memory is measured
+    device = array("d")
     min_ns = int(protocol.min_duration_s * 1e9)
     start = clock()
     while True:
@@ -122,7 +128,7 @@ def _timed_runs(engine: Engine, protocol: TimingProtocol) -> tuple[list[float], 
         if len(samples) >= protocol.min_runs and clock() - start >= min_ns:
             break
     end = clock()
-    return [s / 1e6 for s in samples], device, start / 1e9, end / 1e9
+    return samples, device, start / 1e9, end / 1e9
 
 
 def _has_device_clock(engine: Engine) -> bool:

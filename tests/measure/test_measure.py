@@ -51,6 +51,20 @@ def test_protocol_meets_both_the_count_and_the_duration(mlp):
     assert result.memory.peak_rss_bytes > 10_000_000 and result.memory.system_used_bytes > 0
 
 
+def test_peak_memory_does_not_grow_with_the_number_of_timed_runs(mlp):
+    """The peak RSS is the model's, not the harness's: timing ten times longer (some 10⁵ more runs of a
+    model of a few µs) adds only the 8 bytes a run of the timing record. A list of Python ints turned into
+    floats inside the window added 110 bytes a run, tens of MB here."""
+    with OnnxRuntimeEngine(mlp, EngineOptions()) as engine:
+        feeds = {"x": np.ones((1, 64), np.float32)}
+        short = time_batch(engine, feeds, 1, TimingProtocol(warmup_runs=3, warmup_s=0.0, min_runs=7, min_duration_s=0.2))
+        long = time_batch(engine, feeds, 1, TimingProtocol(warmup_runs=3, warmup_s=0.0, min_runs=7, min_duration_s=2.0))
+    extra_runs = long.latency.samples - short.latency.samples
+    assert extra_runs > 100_000, "the model ran too slowly on this machine to show the harness's own memory"
+    grown = long.memory.peak_rss_bytes - short.memory.peak_rss_bytes
+    assert grown < 20 * extra_runs + 2_000_000, f"{grown / extra_runs:.0f} bytes a run"
+
+
 def test_measure_sweep_is_stored_and_reported_as_json(mlp, tmp_path):
     db = tmp_path / "runs.sqlite"
     result = CliRunner().invoke(app, ["measure", str(mlp), "--batch", "1,8", *FAST, "--db", str(db), "-f", "json"])
