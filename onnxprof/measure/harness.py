@@ -3,10 +3,10 @@ both a minimum count and a minimum duration are met.
 
 Host timing is ``time.perf_counter_ns`` around each synchronous ``engine.infer()``; engines with a
 device clock (CUDA events) also report device time per run. The timed loop does nothing else: no
-sampling thread, no allocation beyond appending to a typed array. Its 8 bytes a run are all the timing
-adds to the peak RSS measured around the loop (5 MB for the 680,000 runs a 4 µs model makes in 3 s),
-where a list of Python ints, converted to floats inside the window, had added 110 bytes a run: 200 MB
-for a tiny model timed for 6 s.
+sampling thread, no allocation beyond appending to a typed array. Its 8 bytes a run (up to 13 while it
+grows) are all the timing adds to the peak RSS measured around the loop: 11 MB for the 970,000 runs a
+3 µs model makes in 3 s, where a list of Python ints, converted to floats inside the window, had added
+110 bytes a run (150 MB for that model timed 6 s).
 """
 
 from __future__ import annotations
