@@ -22,10 +22,10 @@ the single-op benchmarks at channel counts the engine does not block. The kernel
 to convert tensors to and from its blocked layout are predicted where it says it will insert them:
 their class, ``Reorder`` (``c₀ · bytes + c₁`` a kernel), is fitted on each profiled network's reorder
 kernels together (they cannot be told apart by name), and only a model fitted on some predicts them.
-A network's time is then ``s · (Σ nodes − o · kernels)`` per batch size: o is what profiling adds to
-each kernel (relative least squares of the calibration networks' profiled sums against their
-unprofiled runs), s the median remaining ratio (time between kernels, kernels no ONNX node accounts
-for and the model does not predict).
+A network's time is then ``s · (Σ nodes − o · kernels)``: o is what profiling adds to each kernel
+(relative least squares of the calibration networks' profiled sums against their unprofiled runs, all
+batch sizes together: it is the profiler's cost, not the kernel's), s the median remaining ratio per
+batch size (time between kernels, kernels no ONNX node accounts for and the model does not predict).
 """
 
 from __future__ import annotations
@@ -305,34 +305,41 @@ class NetworkTiming:
     profiled_kernels: int
 
 
-def _network_fit(networks: Sequence[NetworkTiming], kernels: Sequence[tuple[float, int]]) -> NetworkFit:
-    """``kernels``: the model's (Σ kernels, kernels) for each network. The per-kernel overhead is read
-    off the measurements alone (profiled sum against the unprofiled run); the scale then corrects what
-    remains of the model's bias, as a median, so that one network whose kernels the model gets wrong
-    (an op it has not seen) moves nothing."""
-    # relative least squares of (profiled − measured)/measured on kernels/measured: the networks of many
-    # short kernels, where the overhead matters, are also where it can be read
+def _profiling_overhead(networks: Sequence[NetworkTiming]) -> float:
+    """What profiling adds to each kernel, read off the measurements alone (profiled sum against the
+    unprofiled run), by relative least squares of (profiled − measured)/measured on kernels/measured:
+    the networks of many short kernels, where the overhead matters, are also where it can be read. One
+    value for every batch size: read on batch 8 alone, where it is a small part of long kernels, a host
+    that slowed down by a few percent while profiling made it 24 µs a kernel against 2 µs at batch 1."""
     x = np.array([n.profiled_kernels / n.measured_ms for n in networks])
     y = np.array([(n.profiled_ms - n.measured_ms) / n.measured_ms for n in networks])
-    overhead = float(x @ y / (x @ x)) if x.any() else 0.0
+    return float(x @ y / (x @ x)) if x.any() else 0.0
+
+
+def _network_fit(networks: Sequence[NetworkTiming], kernels: Sequence[tuple[float, int]],
+                 overhead: float) -> NetworkFit:
+    """``kernels``: the model's (Σ kernels, kernels) for each network. Less the profiling overhead, the
+    scale corrects what remains of the model's bias, as a median, so that one network whose kernels
+    the model gets wrong (an op it has not seen) moves nothing."""
     fit = NetworkFit(overhead, 1.0)
     return NetworkFit(overhead, float(np.median([n.measured_ms / fit.apply(*predicted)
                                                  for n, predicted in zip(networks, kernels)])))
 
 
 def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTiming]) -> KernelModel:
-    """Kernel coefficients and fusions from profiled kernels, then the network scale per batch size
-    from whole-network timings."""
+    """Kernel coefficients and fusions from profiled kernels, then the profiling overhead and the
+    network scale per batch size from whole-network timings."""
     coefficients, fit_r2 = fit_kernel_times(timings)
     model = KernelModel(coefficients, observed_fusions(timings), r_squared=fit_r2, n=len(timings))
     if not networks:
         return model
     kernels = [model.kernels(n.report) for n in networks]
+    overhead = _profiling_overhead(networks)
     by_batch = {}
     for batch in sorted({n.batch for n in networks}):
         at_batch = [i for i, n in enumerate(networks) if n.batch == batch]
-        by_batch[batch] = _network_fit([networks[i] for i in at_batch], [kernels[i] for i in at_batch])
-    return replace(model, network_by_batch=by_batch, network=_network_fit(networks, kernels))
+        by_batch[batch] = _network_fit([networks[i] for i in at_batch], [kernels[i] for i in at_batch], overhead)
+    return replace(model, network_by_batch=by_batch, network=_network_fit(networks, kernels, overhead))
 
 
 def kernel_model_from_json(body: Mapping) -> KernelModel:

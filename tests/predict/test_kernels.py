@@ -106,19 +106,41 @@ def test_network_fit_reads_the_profiling_overhead_then_the_scale():
     for report in reports:
         predicted, kernels = plain.kernels(report)
         assert kernels == 3                          # no fusions known: conv, relu and add each a kernel
-        # batch 1: profiling added 0.01 ms to each kernel, and the run is 1.25 × the model's kernels less
-        # that overhead; batch 8: no overhead, the run is 0.8 × the kernels
-        measured = 1.25 * (predicted - 0.01 * kernels)
-        networks.append(NetworkTiming(report, 1, measured, measured + 0.01 * kernels, kernels))
-        networks.append(NetworkTiming(report, 8, 0.8 * predicted, 0.8 * predicted, kernels))
+        # profiling adds 0.01 ms to each kernel at every batch size; the run is 1.25 × the model's kernels
+        # less that overhead at batch 1, 0.8 × at batch 8
+        for batch, ratio in ((1, 1.25), (8, 0.8)):
+            measured = ratio * (predicted - 0.01 * kernels)
+            networks.append(NetworkTiming(report, batch, measured, measured + 0.01 * kernels, kernels))
     model = fit_kernels(_synthetic_timings(), networks)
     assert model.network_by_batch[1].overhead_ms == pytest.approx(0.01, rel=1e-6)
+    assert model.network_by_batch[8].overhead_ms == pytest.approx(0.01, rel=1e-6)
     assert model.network_by_batch[1].scale == pytest.approx(1.25, rel=1e-6)
     assert model.network_by_batch[8].scale == pytest.approx(0.8, rel=1e-6)
     predicted, kernels = model.kernels(reports[1])
     assert model.predict_total(reports[1], 1) == pytest.approx(1.25 * (predicted - 0.01 * kernels))
     assert model.predict_total(reports[1], 4) == pytest.approx(model.network.apply(predicted, kernels))  # pooled
     assert kernel_model_from_json(kernel_model_json(model)) == model
+
+
+def test_profiling_overhead_is_read_where_kernels_are_short():
+    """Batch 8's profiles ran 10 % slow as a whole (a busier host), which batch 8 alone would read as a
+    per-kernel overhead many times the real one; read over both batch sizes, its long kernels barely
+    move the value batch 1's short kernels give."""
+    coefficients, _ = fit_kernel_times(_synthetic_timings())
+    plain = KernelModel(coefficients)
+    reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
+    networks = []
+    for report in reports:
+        predicted, kernels = plain.kernels(report)
+        short = predicted - 0.01 * kernels
+        networks.append(NetworkTiming(report, 1, short, short + 0.01 * kernels, kernels))
+        long = 8 * predicted
+        networks.append(NetworkTiming(report, 8, long, 1.10 * long + 0.01 * kernels, kernels))
+    batch8_alone = fit_kernels(_synthetic_timings(), [n for n in networks if n.batch == 8])
+    assert batch8_alone.network_by_batch[8].overhead_ms > 0.015     # what batch 8 alone reads
+    model = fit_kernels(_synthetic_timings(), networks)
+    assert model.network_by_batch[8].overhead_ms == model.network_by_batch[1].overhead_ms
+    assert model.network_by_batch[8].overhead_ms == pytest.approx(0.01, rel=0.05)
 
 
 def test_network_scale_is_the_median_ratio():
