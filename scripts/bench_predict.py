@@ -27,7 +27,7 @@ from onnxprof.predict.calibrate import (CalibrationPoint, PredictorQuality, best
 from onnxprof.predict.memory import fit_memory
 from onnxprof.predict.metrics import fit_quality
 from onnxprof.predict.microbench import measure_this_machine
-from onnxprof.predict.opbench import profile_ops
+from onnxprof.predict.opbench import OpBench
 from onnxprof.zoo.export import export
 
 DEFAULT_MODELS = ("resnet18,resnet34,resnet50,mobilenet-v2,squeezenet1.1,googlenet,efficientnet-b0,alexnet,"
@@ -83,18 +83,21 @@ def main() -> None:
     compute = device.fp32_tflops * 1e12
     bandwidth = device.memory_bandwidth_gbs * 1e9
     print(f"this machine: {compute / 1e9:.1f} GFLOP/s fp32, {bandwidth / 1e9:.1f} GB/s (measured through ONNX Runtime)")
-    op_timings = profile_ops()
-    print(f"single-op benchmarks: {len(op_timings)} kernels")
     protocol = TimingProtocol(min_duration_s=args.duration)
 
     def progress(what: str) -> None:
         print(f"  {time.perf_counter() - started:6.0f} s  measuring {what}", flush=True)
 
-    # one collection for both sets: its rounds interleave them, so a few minutes of load from elsewhere
-    # land on one round of every model rather than on every round of the last ones timed
+    # one collection for both sets and the single-op benchmarks: its rounds interleave them, so a few
+    # minutes of load from elsewhere land on one round of every model rather than on every round of the
+    # last ones timed
     new_models = [(path.stem, path) for path in sorted(args.new.glob("*.onnx"))] if args.new else []
-    points = collect([(name, export(name).path) for name in names] + new_models, batches, protocol=protocol,
-                     rounds=args.rounds, progress=progress, unprofiled={name for name, _ in new_models})
+    with OpBench(progress=progress) as op_bench:
+        points = collect([(name, export(name).path) for name in names] + new_models, batches, protocol=protocol,
+                         rounds=args.rounds, progress=progress, unprofiled={name for name, _ in new_models},
+                         op_bench=op_bench)
+    op_timings = op_bench.timings
+    print(f"single-op benchmarks: {len(op_timings)} kernels")
     busy = [f"{p.model}@{p.batch}" for p in points if not p.quiet]
     print(f"points with no quiet timing or profile: {len(busy)} of {len(points)}"
           + (f" ({', '.join(busy)})" if busy else ""))

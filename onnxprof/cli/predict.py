@@ -24,14 +24,16 @@ def calibrate_command(
     rounds: int = typer.Option(3, "--rounds", min=1, help="Timing rounds over the whole set (each model keeps its "
                                                           "fastest round: steadier on a busy machine)."),
     op_benchmarks: bool = typer.Option(True, "--op-benchmarks/--no-op-benchmarks",
-                                       help="Also profile single-op models of common kernels (about 25 s with ONNX "
-                                            "Runtime on a CPU), so the kernel model knows ops the set lacks."),
+                                       help="Also profile single-op models of common kernels (three rounds of about "
+                                            "25 s with ONNX Runtime on a CPU, between the networks' rounds), so the "
+                                            "kernel model knows ops the set lacks."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the profile to this file (to share)."),
     name: Optional[str] = typer.Option(None, "--name", help="The profile's name (default: this host)."),
     db: Optional[str] = typer.Option(None, "--db", help="Results database where the profile is stored."),
 ) -> None:
     """Measure a model set here, fit the predictors, print their held-out error, store the profile."""
     import socket
+    from contextlib import ExitStack
 
     from rich.console import Console
 
@@ -41,7 +43,7 @@ def calibrate_command(
     from onnxprof.measure.harness import TimingProtocol
     from onnxprof.predict.calibrate import collect, fit_profile, leave_one_model_out
     from onnxprof.predict.microbench import measure_this_machine
-    from onnxprof.predict.opbench import profile_ops
+    from onnxprof.predict.opbench import OpBench
     from onnxprof.predict.power import fit_power, samples_from_runs
     from onnxprof.predict.profile import profile_json, save_profile
     from onnxprof.report.predict_tables import calibration_table
@@ -59,13 +61,14 @@ def calibrate_command(
     compute, bandwidth = device.fp32_tflops * 1e12, device.memory_bandwidth_gbs * 1e9
     console.print(f"this machine: {compute / 1e9:.1f} GFLOP/s, {bandwidth / 1e9:.1f} GB/s through {engine}")
     options = EngineOptions(provider=provider)
-    with console.status("measuring") as status:
+    with console.status("measuring") as status, ExitStack() as stack:
+        op_bench = stack.enter_context(OpBench(engine, options, progress=status.update)) if op_benchmarks else None
         points = collect(chosen, batches, engine, options, TimingProtocol(min_duration_s=duration), rounds=rounds,
-                         progress=lambda what: status.update(f"measuring {what}"))
+                         progress=lambda what: status.update(f"measuring {what}"), op_bench=op_bench)
         if len({p.model for p in points}) < 3:
             raise UsageError("calibration needs at least 3 models that ran; see `onnxprof measure` for why the "
                              "others failed")
-        op_timings = profile_ops(engine, options, progress=lambda what: status.update(what)) if op_benchmarks else []
+        op_timings = op_bench.timings if op_bench is not None else []
     results = leave_one_model_out(points, compute, bandwidth, op_timings)
     busy = [f"{p.model} batch {p.batch}" for p in points if not p.quiet]
     if busy:

@@ -11,7 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Collection, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Optional, Sequence
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from onnxprof.predict.memory import MemorySample, conv_weight_bytes, fit_memory
 from onnxprof.predict.metrics import FitQuality, fit_quality, leave_one_out, rmspe
 from onnxprof.predict.power import PowerModel
 from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
+
+if TYPE_CHECKING:      # opbench profiles its cases with this module's profiled_rows
+    from onnxprof.predict.opbench import OpBench
 
 # each kernel's time is its median over one profile's runs: at least MIN_PROFILED_RUNS, and more, up to
 # PROFILED_RUNS, while the profile is shorter than PROFILE_S (the first runs after a build are slow, and
@@ -94,8 +97,8 @@ def profiled_rows(engine: str, path: Path, options: EngineOptions, feeds, report
 
 def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
             options: EngineOptions = EngineOptions(), protocol: TimingProtocol = TimingProtocol(min_duration_s=1.0),
-            progress: Callable[[str], None] = lambda _: None, rounds: int = 1, unprofiled: Collection[str] = ()
-            ) -> list[CalibrationPoint]:
+            progress: Callable[[str], None] = lambda _: None, rounds: int = 1, unprofiled: Collection[str] = (),
+            op_bench: Optional["OpBench"] = None) -> list[CalibrationPoint]:
     """Time and profile every (model, batch) ``rounds`` times, round-robin over the set, then read each
     model's memory from ``onnxprof measure`` (see measured_memory).
 
@@ -108,7 +111,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
     quiet is measured again once the probe says the machine has quietened, up to MEASURE_AGAIN times and
     MEASURE_AGAIN_SHARE of the rounds' time for the timings (as much again for the profiles). A
     (model, batch) that fails in any round is left out. Models named in ``unprofiled`` are only timed
-    (they are to be predicted, not fitted on)."""
+    (they are to be predicted, not fitted on). An entered ``op_bench``'s rounds are spread over the
+    networks' rounds, before each, under the same probe; its timings are in ``op_bench.timings`` after."""
     reports = {(name, batch): analyze(path, ShapeBinding(batch=batch), check=False)
                for name, path in models for batch in batches}
     feeds = {key: synthetic_feeds(report) for key, report in reports.items()}
@@ -138,6 +142,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
     with MachineProbe(options.threads) as probe:
         for round_number in range(rounds):
             of_rounds = f" (round {round_number + 1} of {rounds})" if rounds > 1 else ""
+            for _ in range(_op_rounds_before(op_bench, round_number, rounds)):
+                op_bench.run_round(probe)
             for key in reports:
                 if key in failed:
                     continue
@@ -150,6 +156,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             probe.measure_again({key: m for key, m in measured.items() if key not in failed}, measure, took_s,
                                 lambda key: progress(f"{key[0]} batch {key[1]}: no {what} ran on a quiet machine; "
                                                      "waiting to measure again"))
+        if op_bench is not None:
+            op_bench.finish(probe, took_s)
         kept = {key: fastest_round(timings[key], probe.is_quiet) for key in reports if key not in failed}
         kept_profiles = {key: fastest_round(rounds_of, probe.is_quiet) for key, rounds_of in profiles.items()
                          if key not in failed}
@@ -163,6 +171,15 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             tuple(layer_samples(rows, report)), report, memory.get(key),
             tuple(kernel_timings(rows, report, source=f"{key[0]}@{key[1]}")), timing_quiet and profile_quiet))
     return points
+
+
+def _op_rounds_before(op_bench: Optional["OpBench"], network_round: int, network_rounds: int) -> int:
+    """How many of the op bench's rounds run before the networks' round ``network_round``: as evenly
+    as they go (3 over 3 network rounds: one before each; 3 over 1: all three before it)."""
+    if op_bench is None:
+        return 0
+    share = lambda upto: op_bench.rounds * upto // network_rounds
+    return share(network_round + 1) - share(network_round)
 
 
 def _profiled_ms(rows: Sequence[LayerRow]) -> float:

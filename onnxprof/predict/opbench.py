@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -209,42 +210,72 @@ def _prepare(case: OpCase, folder: Path) -> tuple[Path, object, dict[str, np.nda
     return path, report, _feature_map_feeds(report)
 
 
+class OpBench:
+    """``with OpBench(engine, options) as bench:`` — the cases, saved and analysed once; ``run_round(probe)``
+    profiles each case once between two readings of ``probe``; ``finish(probe, took_s)`` profiles again
+    the cases none of whose rounds found the machine quiet (see :mod:`onnxprof.measure.quiet`) and keeps
+    each case's fastest round in ``timings``. Calibration runs its rounds between the networks' rounds
+    (:func:`onnxprof.predict.calibrate.collect`), so that a spell of load from elsewhere lands on one
+    round of the cases, not on all of them: run first and alone, every case of one calibration ran
+    24 % slower than in the eight before it, while its networks did not."""
+
+    def __init__(self, engine: str = "onnxruntime", options: EngineOptions = EngineOptions(), ops: Sequence[str] = (),
+                 progress: Callable[[str], None] = lambda _: None, rounds: int = ROUNDS):
+        self.engine, self.options, self.progress, self.rounds = engine, options, progress, rounds
+        self.cases = {case.name: case for case in op_cases(ops)}
+        self.measured: dict[str, list[Round]] = {name: [] for name in self.cases}
+        self.timings: list[KernelTiming] = []
+        self._stack = ExitStack()
+
+    def __enter__(self) -> "OpBench":
+        folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="onnxprof-ops-")))
+        self._prepared = {name: _prepare(case, folder) for name, case in self.cases.items()}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def _profile(self, name: str, probe: MachineProbe) -> None:
+        path, report, feeds = self._prepared[name]
+
+        def timings() -> tuple[float, tuple]:
+            found = kernel_timings(profiled_rows(self.engine, path, self.options, feeds, report), report,
+                                   source=f"op:{self.cases[name].op}")
+            # a lone op's reorders (the graph's input in, its output out) are left out: with their 40
+            # sources in the fit, the Reorder class gave 2.3 µs a kernel against 6.5 µs from networks
+            # alone, and ShuffleNetV2's and MobileNetV3's reorders half their profiled time
+            found = [timing for timing in found if timing.nodes[0].kind != LAYOUT]
+            return _total(found), tuple(found)
+        self.measured[name].append(probe.around(timings))
+
+    def run_round(self, probe: MachineProbe) -> None:
+        done = len(next(iter(self.measured.values()), []))
+        for name in self.cases:
+            self.progress(f"single-op benchmark {name} (round {done + 1} of {self.rounds})")
+            self._profile(name, probe)
+
+    def finish(self, probe: MachineProbe, rounds_took_s: float) -> list[KernelTiming]:
+        probe.measure_again(self.measured, lambda name: self._profile(name, probe), rounds_took_s,
+                            lambda name: self.progress(f"single-op benchmark {name}: no round ran on a quiet "
+                                                       "machine; waiting to profile it again"))
+        kept = {name: fastest_round(rounds_of, probe.is_quiet)[0] for name, rounds_of in self.measured.items()}
+        self.timings = [timing for name in self.cases for timing in kept[name].payload]
+        return self.timings
+
+
 def profile_ops(engine: str = "onnxruntime", options: EngineOptions = EngineOptions(),
                 progress: Callable[[str], None] = lambda _: None, ops: Sequence[str] = (),
                 rounds: int = ROUNDS) -> list[KernelTiming]:
-    """The kernel timings of every case (or of the named ops'): what each op costs alone, and, from the
-    Conv → BatchNorm → activation chains, which activations the engine fuses. Like calibrate's
-    networks, each case keeps its fastest round, and a case no round of which found the machine quiet
-    is profiled again (see :mod:`onnxprof.measure.quiet`): one spell of load from elsewhere once made
-    every Transpose case 2–5 times slower in all three rounds."""
-    cases = {case.name: case for case in op_cases(ops)}
-    measured: dict[str, list[Round]] = {name: [] for name in cases}
+    """The kernel timings of every case (or of the named ops'), on their own: what each op costs alone,
+    and, from the Conv → BatchNorm → activation chains, which activations the engine fuses. Like
+    calibrate's networks, each case keeps its fastest round, and a case no round of which found the
+    machine quiet is profiled again: one spell of load from elsewhere once made every Transpose case
+    2–5 times slower in all three rounds."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="onnxprof-ops-") as folder, MachineProbe(options.threads) as probe:
-        prepared = {name: _prepare(case, Path(folder)) for name, case in cases.items()}
-
-        def profile(name: str) -> None:
-            path, report, feeds = prepared[name]
-
-            def timings() -> tuple[float, tuple]:
-                found = kernel_timings(profiled_rows(engine, path, options, feeds, report), report,
-                                       source=f"op:{cases[name].op}")
-                # a lone op's reorders (the graph's input in, its output out) are left out: with their 40
-                # sources in the fit, the Reorder class gave 2.3 µs a kernel against 6.5 µs from networks
-                # alone, and ShuffleNetV2's and MobileNetV3's reorders half their profiled time
-                found = [timing for timing in found if timing.nodes[0].kind != LAYOUT]
-                return _total(found), tuple(found)
-            measured[name].append(probe.around(timings))
-
-        for round_number in range(rounds):
-            for name in cases:
-                progress(f"single-op benchmark {name} (round {round_number + 1} of {rounds})")
-                profile(name)
-        probe.measure_again(measured, profile, time.perf_counter() - started,
-                            lambda name: progress(f"single-op benchmark {name}: no round ran on a quiet machine; "
-                                                  "waiting to profile it again"))
-        kept = {name: fastest_round(rounds_of, probe.is_quiet)[0] for name, rounds_of in measured.items()}
-    return [timing for name in cases for timing in kept[name].payload]
+    with OpBench(engine, options, ops, progress, rounds) as bench, MachineProbe(options.threads) as probe:
+        for _ in range(rounds):
+            bench.run_round(probe)
+        return bench.finish(probe, time.perf_counter() - started)
 
 
 def _total(timings: Sequence[KernelTiming]) -> float:

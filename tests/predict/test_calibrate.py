@@ -7,8 +7,9 @@ import onnx
 from onnx import helper
 
 from onnxprof.measure.harness import TimingProtocol
-from onnxprof.predict.calibrate import (PredictorQuality, best, collect, leave_one_model_out,
+from onnxprof.predict.calibrate import (PredictorQuality, _op_rounds_before, best, collect, leave_one_model_out,
                                        measured_memory)
+from onnxprof.predict.opbench import OpBench, op_cases
 from onnxprof.predict.metrics import FitQuality
 from tests.builders import make_model, weight
 
@@ -108,6 +109,33 @@ def test_models_to_be_predicted_are_timed_not_profiled(tmp_path):
                      unprofiled={"mlp128"})
     profiled = {p.model: bool(p.layers and p.kernels) for p in points}
     assert profiled == {"mlp64": True, "mlp128": False} and all(p.median_ms > 0 for p in points)
+
+
+def test_single_op_rounds_run_between_the_networks_rounds(tmp_path):
+    """A spell of load from elsewhere then lands on one round of the op cases, not on all of them."""
+    models = [(f"mlp{w}", _mlp(tmp_path / f"mlp{w}.onnx", w, 2)) for w in (64, 128)]
+    said = []
+    with OpBench(ops=("Relu",), rounds=2, progress=said.append) as op_bench:
+        points = collect(models, [1], protocol=TimingProtocol(warmup_runs=1, warmup_s=0, min_runs=3, min_duration_s=0),
+                         rounds=2, progress=said.append, op_bench=op_bench)
+    cases = len(op_cases(("Relu",)))
+    rounds = [("ops" if what.startswith("single-op") else "networks", what.rsplit("(round ", 1)[1])
+              for what in said if "(round " in what]
+    assert rounds == ([("ops", "1 of 2)")] * cases + [("networks", "1 of 2)")] * 2
+                      + [("ops", "2 of 2)")] * cases + [("networks", "2 of 2)")] * 2)
+    assert len(op_bench.timings) == cases and {t.source for t in op_bench.timings} == {"op:Relu"}
+    assert len(points) == 2
+
+
+def test_op_rounds_are_spread_evenly_over_the_network_rounds():
+    def spread(op_rounds: int, network_rounds: int) -> list[int]:
+        bench = OpBench(ops=("Relu",), rounds=op_rounds)
+        return [_op_rounds_before(bench, r, network_rounds) for r in range(network_rounds)]
+    assert spread(3, 3) == [1, 1, 1]
+    assert spread(3, 1) == [3]
+    assert spread(3, 2) == [1, 2]
+    assert spread(2, 4) == [0, 1, 0, 1]
+    assert _op_rounds_before(None, 0, 3) == 0
 
 
 def _quality(predictor: str, share: float, rmspe: float, n: int = 3) -> PredictorQuality:
