@@ -11,7 +11,7 @@ import pytest
 from onnx import helper
 
 from onnxprof.measure.layers import LayerRow
-from onnxprof.predict.kernels import (LAYOUT, OTHER, KernelModel, KernelTiming, NetworkTiming, NodeWork, fit_kernel_times,
+from onnxprof.predict.kernels import (FUSED, LAYOUT, OTHER, KernelModel, KernelTiming, NetworkTiming, NodeWork, fit_kernel_times,
                                       fit_kernels, kernel_model_from_json, kernel_model_json, kernel_timings,
                                       node_works)
 from onnxprof.predict.opbench import op_cases, profile_ops
@@ -153,6 +153,15 @@ def test_network_scale_is_the_median_ratio():
     assert fitted.network_by_batch[1].overhead_ms == 0.0
     ratios = [n.measured_ms / fitted.kernels_ms(n.report) for n in networks]
     assert fitted.network_by_batch[1].scale == pytest.approx(float(np.median(ratios)))
+
+
+def test_a_fused_op_never_costs_more_than_alone():
+    model = KernelModel({"Clip": (0.0, 1e-8, 0.002), "Clip" + FUSED: (1e-5, 0.0, 0.0)})
+    clip = NodeWork("c", "Clip", 0, 1000, 8000, 1000)
+    assert model.node_ms(clip) == pytest.approx(8000e-8 + 0.002)
+    assert model.node_ms(clip, fused=True) == pytest.approx(8000e-8 + 0.002)     # 0.01 ms fitted: capped
+    small = KernelModel({"Clip": (0.0, 1e-8, 0.002), "Clip" + FUSED: (1e-9, 0.0, 0.0)})
+    assert small.node_ms(clip, fused=True) == pytest.approx(1000e-9)             # below alone: as fitted
 
 
 def test_unseen_fused_op_costs_what_it_costs_alone_less_the_kernel():
