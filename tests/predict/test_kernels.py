@@ -98,14 +98,20 @@ def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     assert model.kernels_ms(bigger) == pytest.approx(expected)
 
 
-def test_network_fit_reads_the_profiling_overhead_then_the_scale():
-    coefficients, _ = fit_kernel_times(_synthetic_timings())
-    plain = KernelModel(coefficients)
+def _unfused_kernels() -> list[tuple]:
+    """Three conv → relu → add networks, each with the Σ and number of its kernels as a model fitted on
+    the synthetic timings predicts them (no fusions known: conv, relu and add each a kernel)."""
+    plain = KernelModel(fit_kernel_times(_synthetic_timings())[0])
     reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
+    return [(report, *plain.kernels(report)) for report in reports]
+
+
+def test_network_fit_reads_the_profiling_overhead_then_the_scale():
+    unfused = _unfused_kernels()
+    reports = [report for report, _, _ in unfused]
     networks = []
-    for report in reports:
-        predicted, kernels = plain.kernels(report)
-        assert kernels == 3                          # no fusions known: conv, relu and add each a kernel
+    for report, predicted, kernels in unfused:
+        assert kernels == 3
         # profiling adds 0.01 ms to each kernel at every batch size; the run is 1.25 × the model's kernels
         # less that overhead at batch 1, 0.8 × at batch 8
         for batch, ratio in ((1, 1.25), (8, 0.8)):
@@ -126,12 +132,8 @@ def test_profiling_overhead_is_read_where_kernels_are_short():
     """Batch 8's profiles ran 10 % slow as a whole (a busier host), which batch 8 alone would read as a
     per-kernel overhead many times the real one; read over both batch sizes, its long kernels barely
     move the value batch 1's short kernels give."""
-    coefficients, _ = fit_kernel_times(_synthetic_timings())
-    plain = KernelModel(coefficients)
-    reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
     networks = []
-    for report in reports:
-        predicted, kernels = plain.kernels(report)
+    for report, predicted, kernels in _unfused_kernels():
         short = predicted - 0.01 * kernels
         networks.append(NetworkTiming(report, 1, short, short + 0.01 * kernels, kernels))
         long = 8 * predicted
