@@ -33,7 +33,7 @@ def calibrate_command(
 ) -> None:
     """Measure a model set here, fit the predictors, print their held-out error, store the profile."""
     import socket
-    from contextlib import ExitStack
+    from contextlib import nullcontext
 
     from rich.console import Console
 
@@ -61,8 +61,8 @@ def calibrate_command(
     compute, bandwidth = device.fp32_tflops * 1e12, device.memory_bandwidth_gbs * 1e9
     console.print(f"this machine: {compute / 1e9:.1f} GFLOP/s, {bandwidth / 1e9:.1f} GB/s through {engine}")
     options = EngineOptions(provider=provider)
-    with console.status("measuring") as status, ExitStack() as stack:
-        op_bench = stack.enter_context(OpBench(engine, options, progress=status.update)) if op_benchmarks else None
+    with console.status("measuring") as status, \
+            (OpBench(engine, options, progress=status.update) if op_benchmarks else nullcontext()) as op_bench:
         points = collect(chosen, batches, engine, options, TimingProtocol(min_duration_s=duration), rounds=rounds,
                          progress=lambda what: status.update(f"measuring {what}"), op_bench=op_bench)
         if len({p.model for p in points}) < 3:

@@ -13,21 +13,21 @@ dozen whole-model timings.
 * **Everything else** is ``c₀ · flops + c₁ · bytes + c₂``.
 
 Coefficients are fitted per op class, by nonnegative least squares, each layer's error weighted by the
-geometric mean of its share of its network's time and its own time (see fit_kernel_times). An op that an engine runs inside its producer's kernel (ReLU after Conv,
-x·sigmoid(x)) costs differently from the same op alone, so fused and standalone nodes have separate
-coefficients (a fused node is never predicted above its cost alone); which (producer, consumer) pairs
-fuse is learned from the profiles too. A convolution
-or pool that ONNX Runtime's CPU provider cannot run in its blocked layout runs another kernel, several
-times slower (:mod:`onnxprof.engines.ort_layout`), so it has a class of its own (``[NCHW]``), fitted on
-the single-op benchmarks at channel counts the engine does not block. The kernels that engine inserts
-to convert tensors to and from its blocked layout are predicted where it says it will insert them:
-their class, ``Reorder`` (``c₀ · bytes + c₁`` a kernel), is fitted on each profiled network's reorder
-kernels together (they cannot be told apart by name), and only a model fitted on some predicts them.
-A network's time is then ``s · (Σ nodes − o · kernels)``: o is what profiling adds to each kernel
-(relative least squares of the calibration networks' profiled sums against their unprofiled runs, all
-batch sizes together: it is the profiler's cost, not the kernel's), s the median remaining ratio per
-batch size (time between kernels, kernels no ONNX node accounts for and the model does not predict).
-"""
+geometric mean of its share of its network's time and its own time (see fit_kernel_times). An op that an
+engine runs inside its producer's kernel (ReLU after Conv, x·sigmoid(x)) costs differently from the same
+op alone, so fused and standalone nodes have separate coefficients (a fused node is never predicted
+above its cost alone); which (producer, consumer) pairs fuse is learned from the profiles too. A
+convolution or pool that ONNX Runtime's CPU provider cannot run in its blocked layout runs another
+kernel, several times slower (:mod:`onnxprof.engines.ort_layout`), so it has a class of its own
+(``[NCHW]``), fitted on the single-op benchmarks at channel counts the engine does not block. The
+kernels that engine inserts to convert tensors to and from its blocked layout are predicted where it
+says it will insert them: their class, ``Reorder`` (``c₀ · bytes + c₁`` a kernel), is fitted on each
+profiled network's reorder kernels together (they cannot be told apart by name), and only a model fitted
+on some predicts them. A network's time is then ``s · (Σ nodes − o · kernels)``: o is what profiling
+adds to each kernel (relative least squares of the calibration networks' profiled sums against their
+unprofiled runs, all batch sizes together: it is the profiler's cost, not the kernel's), s the median
+remaining ratio per batch size (time between kernels, kernels no ONNX node accounts for and the model
+does not predict). """
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -225,15 +224,14 @@ class OpBench:
         self.cases = {case.name: case for case in op_cases(ops)}
         self.measured: dict[str, list[Round]] = {name: [] for name in self.cases}
         self.timings: list[KernelTiming] = []
-        self._stack = ExitStack()
 
     def __enter__(self) -> "OpBench":
-        folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="onnxprof-ops-")))
-        self._prepared = {name: _prepare(case, folder) for name, case in self.cases.items()}
+        self._folder = tempfile.TemporaryDirectory(prefix="onnxprof-ops-")
+        self._prepared = {name: _prepare(case, Path(self._folder.name)) for name, case in self.cases.items()}
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stack.close()
+        self._folder.cleanup()
 
     def _profile(self, name: str, probe: MachineProbe) -> None:
         path, report, feeds = self._prepared[name]
