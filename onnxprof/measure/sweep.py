@@ -23,7 +23,7 @@ from onnxprof.errors import OnnxprofError
 from onnxprof.measure.records import OUT_OF_MEMORY, BatchResult, RunRecord
 from onnxprof.model.load import file_sha256
 from onnxprof.model.shapes import ShapeBinding
-from onnxprof.predict.basic import Prediction, cpu_macs_per_s, predict
+from onnxprof.predict.basic import ONNXRUNTIME_CPU_MEMORY, Prediction, cpu_macs_per_s, predict
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,8 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
             for batch in plan.batches:
                 report = reports[batch]
                 prediction = (plan.predictor.predict(report, batch) if plan.predictor is not None
-                              else predict(report, batch, rate, baseline_rss))
+                              else predict(report, batch, rate, baseline_rss,
+                                           ONNXRUNTIME_CPU_MEMORY if runs_on_host(plan) else None))
                 try:
                     if runs_on_host(plan):
                         _require_room_for_activations(report)

@@ -190,24 +190,31 @@ def measured_memory(models: Sequence[tuple[str, Path]], batches: Sequence[int], 
                     options: EngineOptions = EngineOptions(), progress: Callable[[str], None] = lambda _: None
                     ) -> dict[tuple[str, int], int]:
     """Peak RSS per (model, batch) as ``onnxprof measure MODEL --batch ...`` reports it, read from that
-    very command (a few runs, stored in a scratch database) in a process of its own. The calibrating
-    process holds every model's analysis, so its own RSS is no guide: it put the fitted floor 100 MB
-    too high. A model whose command fails is left out."""
+    very command in a process of its own (measure_command). The calibrating process holds every
+    model's analysis, so its own RSS is no guide: it put the fitted floor 100 MB too high. A model
+    whose command fails is left out."""
     peaks = {}
     for name, path in models:
         progress(f"{name}: memory, as onnxprof measure reports it")
-        with tempfile.TemporaryDirectory() as scratch:     # measure stores its run: the store is part of its RSS
-            command = [sys.executable, "-m", "onnxprof", "measure", str(path), "--batch", ",".join(map(str, batches)),
-                       *_engine_flags(engine, options), *MEMORY_RUNS, "--db", str(Path(scratch) / "runs.sqlite"),
-                       "--format", "json"]
-            done = subprocess.run(command, capture_output=True, text=True)
-        try:
-            measured = json.loads(done.stdout)["run"]["batches"] if done.returncode == 0 else []
-        except (ValueError, KeyError):
-            measured = []
-        peaks.update({(name, b["batch"]): b["memory"]["peak_rss_bytes"] for b in measured
+        run = measure_command(path, batches, engine, options)
+        peaks.update({(name, b["batch"]): b["memory"]["peak_rss_bytes"] for b in (run or {}).get("batches", ())
                       if b["status"] == OK and (b.get("memory") or {}).get("peak_rss_bytes")})
     return peaks
+
+
+def measure_command(path: Path, batches: Sequence[int], engine: str = "onnxruntime",
+                    options: EngineOptions = EngineOptions()) -> Optional[dict]:
+    """The run that ``onnxprof measure PATH --batch ... --format json`` reports (a few runs per batch,
+    stored in a scratch database), in a process of its own; None when the command fails."""
+    with tempfile.TemporaryDirectory() as scratch:     # measure stores its run: the store is part of its RSS
+        command = [sys.executable, "-m", "onnxprof", "measure", str(path), "--batch", ",".join(map(str, batches)),
+                   *_engine_flags(engine, options), *MEMORY_RUNS, "--db", str(Path(scratch) / "runs.sqlite"),
+                   "--format", "json"]
+        done = subprocess.run(command, capture_output=True, text=True)
+    try:
+        return json.loads(done.stdout)["run"] if done.returncode == 0 else None
+    except (ValueError, KeyError):
+        return None
 
 
 def _engine_flags(engine: str, options: EngineOptions) -> list[str]:

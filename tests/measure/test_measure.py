@@ -18,10 +18,13 @@ from onnx import TensorProto, helper
 from typer.testing import CliRunner
 
 from onnxprof.cli.main import app
+from onnxprof.cost.analysis import analyze as analyze_file
 from onnxprof.engines.base import EngineOptions
 from onnxprof.engines.onnxruntime import OnnxRuntimeEngine
 from onnxprof.measure.harness import TimingProtocol, time_batch
 from onnxprof.measure.records import OK, OUT_OF_MEMORY
+from onnxprof.model.shapes import ShapeBinding
+from onnxprof.predict.basic import ONNXRUNTIME_CPU_MEMORY, engine_bytes
 from onnxprof.store.db import Store
 from tests.builders import make_model, weight
 
@@ -76,6 +79,10 @@ def test_measure_sweep_is_stored_and_reported_as_json(mlp, tmp_path):
     assert run["engine"]["nodes_by_provider"] == {"CPUExecutionProvider": 3}
     assert run["static"]["parameters"] == 64 * 128 + 128 * 10
     assert run["predictions"]["8"]["latency_ms"] > 0
+    # uncalibrated memory on the host's CPU: the process before the engine + ONNX Runtime's own part
+    predicted, measured = run["predictions"]["8"]["peak_rss_bytes"], run["batches"][1]["memory"]["peak_rss_bytes"]
+    process = predicted - engine_bytes(analyze_file(mlp, ShapeBinding(batch=8), check=False), 8, ONNXRUNTIME_CPU_MEMORY)
+    assert 10_000_000 < process < measured and "engine's floor" in run["predictions"]["8"]["method"]
     stored = Store(str(db)).get_run(run["id"])
     assert [b.batch for b in stored.batches] == [1, 8] and not stored.interrupted
     assert stored.predictions[8]["latency_ms"] == pytest.approx(run["predictions"]["8"]["latency_ms"])

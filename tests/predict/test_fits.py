@@ -11,7 +11,8 @@ from onnx import helper
 
 from onnxprof.predict.latency import (LayerSample, OpsSample, RooflineModel, dominant_op, fit_operations,
                                       fit_roofline, roofline_node_ms)
-from onnxprof.predict.memory import MemorySample, conv_weight_bytes, fit_memory, knee_batch
+from onnxprof.predict.basic import engine_bytes, predict
+from onnxprof.predict.memory import MemoryModel, MemorySample, conv_weight_bytes, fit_memory, knee_batch
 from onnxprof.predict.metrics import (average_ranks, fit_quality, leave_one_out, nonnegative_least_squares,
                                       r_squared, rmspe, share_within, spearman)
 from onnxprof.predict.power import fit_power
@@ -216,6 +217,23 @@ def test_convolution_weights_are_the_initializers_convolutions_read():
     assert conv_weight_bytes(report) == 4 * (16 * 3 * 3 * 3 + 16)
     assert report.memory.weight_bytes == 4 * (16 * 3 * 3 * 3 + 16 + 576 * 10)
 
+
+
+def test_uncalibrated_memory_adds_what_the_engine_model_says_to_the_process():
+    nodes = [helper.make_node("Conv", ["x", "k", "bias"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "w"], ["y"], name="fc")]
+    report = analyze(make_model(nodes, [("x", [2, 3, 8, 8])], [("y", [2, 10])],
+                                [weight("k", [16, 3, 3, 3]), weight("bias", [16]), weight("w", [16 * 6 * 6, 10])]),
+                     batch=2)
+    conv, other, peak = 4 * (16 * 27 + 16), 4 * 576 * 10, report.memory.peak_activation_bytes
+    engine = MemoryModel(floor_bytes=1000.0, weight_slope=0.5, activation_slope=3.0, conv_weight_slope=2.0)
+    # batch 2: the report's peak is both images' activations, so 3 × peak (not 3 × 2 × peak)
+    assert engine_bytes(report, 2, engine) == 1000 + 0.5 * other + 2 * conv + 3 * peak
+    assert engine_bytes(report, 2) == conv + other + peak              # no engine model: each once
+    guess = predict(report, 2, macs_per_s=1e9, baseline_rss_bytes=50_000_000, engine_memory=engine)
+    assert guess.peak_rss_bytes == 50_000_000 + 1000 + 0.5 * other + 2 * conv + 3 * peak
+    assert guess.latency_ms == pytest.approx(report.totals.macs / 1e9 * 1000)
 
 def test_memory_coefficients_are_never_negative():
     # memory falling with the weights: least squares alone would give a negative weight slope
