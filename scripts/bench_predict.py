@@ -26,7 +26,7 @@ from onnxprof.predict.calibrate import (CalibrationPoint, PredictorQuality, best
                                        memory_held_out_rmspe, predict_new_models)
 from onnxprof.predict.memory import fit_memory
 from onnxprof.predict.metrics import fit_quality
-from onnxprof.predict.microbench import measure_this_machine
+from onnxprof.predict.microbench import measure_this_machine, spill_from_bytes
 from onnxprof.predict.opbench import OpBench
 from onnxprof.zoo.export import export
 
@@ -102,11 +102,14 @@ def main() -> None:
     print(f"points with no quiet timing or profile: {len(busy)} of {len(points)}"
           + (f" ({', '.join(busy)})" if busy else ""))
     zoo = [p for p in points if p.model in names]
-    print_results("zoo, leave-one-model-out", leave_one_model_out(zoo, compute, bandwidth, op_timings))
+    spill = spill_from_bytes("onnxruntime", "cpu")
+    print(f"kernel model: feature maps past {spill / 1e6:.1f} MB stream from memory" if spill else
+          "kernel model: this host lists no CPU cache; no term for maps that outgrow it")
+    print_results("zoo, leave-one-model-out", leave_one_model_out(zoo, compute, bandwidth, op_timings, spill))
     if new_models:
         print_results(f"new models ({args.new}), fitted on the zoo set",
                       predict_new_models(zoo, [p for p in points if p.model not in names], compute, bandwidth,
-                                         op_timings))
+                                         op_timings, spill))
     print_memory(zoo, [p for p in points if p.model not in names])
     print(f"\ntarget: ≥ 90 % within ±10 %, ρ ≥ 0.95;  {time.perf_counter() - started:.0f} s in all")
 

@@ -42,7 +42,7 @@ def calibrate_command(
     from onnxprof.engines.base import EngineOptions
     from onnxprof.measure.harness import TimingProtocol
     from onnxprof.predict.calibrate import collect, fit_profile, leave_one_model_out
-    from onnxprof.predict.microbench import measure_this_machine
+    from onnxprof.predict.microbench import measure_this_machine, spill_from_bytes
     from onnxprof.predict.opbench import OpBench
     from onnxprof.predict.power import fit_power, samples_from_runs
     from onnxprof.predict.profile import profile_json, save_profile
@@ -69,7 +69,8 @@ def calibrate_command(
             raise UsageError("calibration needs at least 3 models that ran; see `onnxprof measure` for why the "
                              "others failed")
         op_timings = op_bench.timings if op_bench is not None else []
-    results = leave_one_model_out(points, compute, bandwidth, op_timings)
+    spill = spill_from_bytes(engine, provider)
+    results = leave_one_model_out(points, compute, bandwidth, op_timings, spill)
     busy = [f"{p.model} batch {p.batch}" for p in points if not p.quiet]
     if busy:
         console.print(f"[yellow]{len(busy)} of {len(points)} points found this machine busy with load from elsewhere "
@@ -80,7 +81,7 @@ def calibrate_command(
     power_samples = samples_from_runs(stored_runs)
     profile = fit_profile(points, results, compute, bandwidth, name=name or hostname, engine=engine,
                           provider=provider, hostname=hostname, power=fit_power(power_samples) if power_samples else None,
-                          op_timings=op_timings)
+                          op_timings=op_timings, spill_from_bytes=spill)
     console.print(calibration_table(results, profile))
     profile_id = store.save_profile(profile.name, profile.created_at, hostname, engine, provider, profile_json(profile))
     where = f"stored as profile {profile_id} ({profile.name!r}) in {store.shown}"

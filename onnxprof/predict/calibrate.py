@@ -225,12 +225,13 @@ def _engine_flags(engine: str, options: EngineOptions) -> list[str]:
 
 
 def _fit_latency(points: Sequence[CalibrationPoint], compute_flops_per_s: float, bandwidth_bytes_per_s: float,
-                 op_timings: Sequence[KernelTiming] = ()) -> tuple[OperationsModel, RooflineModel, KernelModel]:
+                 op_timings: Sequence[KernelTiming] = (), spill_from_bytes: Optional[float] = None
+                 ) -> tuple[OperationsModel, RooflineModel, KernelModel]:
     operations = fit_operations([OpsSample(p.macs_per_image, p.batch, p.median_ms) for p in points], per_batch=True)
     roofline = fit_roofline([layer for p in points for layer in p.layers], compute_flops_per_s, bandwidth_bytes_per_s)
     kernels = fit_kernels([t for p in points for t in p.kernels] + list(op_timings),
                           [NetworkTiming(p.report, p.batch, p.median_ms, sum(layer.measured_ms for layer in p.layers),
-                                         len(p.layers)) for p in points if p.layers])
+                                         len(p.layers)) for p in points if p.layers], spill_from_bytes)
     return operations, roofline, kernels
 
 
@@ -243,14 +244,15 @@ def _predict_latency(models: tuple[OperationsModel, RooflineModel, KernelModel],
 
 
 def leave_one_model_out(points: Sequence[CalibrationPoint], compute_flops_per_s: float,
-                        bandwidth_bytes_per_s: float, op_timings: Sequence[KernelTiming] = ()
-                        ) -> list[PredictorQuality]:
+                        bandwidth_bytes_per_s: float, op_timings: Sequence[KernelTiming] = (),
+                        spill_from_bytes: Optional[float] = None) -> list[PredictorQuality]:
     """Held-out predictions per batch size for every latency predictor: each model is predicted by
-    fits made without any of its points (the single-op benchmarks stay: they are not a model)."""
+    fits made without any of its points (the single-op benchmarks stay: they are not a model).
+    ``spill_from_bytes``: see kernels.fit_kernels."""
     predicted: dict[tuple[str, int], dict[str, float]] = {}
     for held_out in dict.fromkeys(p.model for p in points):
         fitted = _fit_latency([p for p in points if p.model != held_out], compute_flops_per_s, bandwidth_bytes_per_s,
-                              op_timings)
+                              op_timings, spill_from_bytes)
         for point in points:
             if point.model == held_out:
                 predicted[(point.model, point.batch)] = _predict_latency(fitted, point)
@@ -259,10 +261,11 @@ def leave_one_model_out(points: Sequence[CalibrationPoint], compute_flops_per_s:
 
 def predict_new_models(calibration: Sequence[CalibrationPoint], new: Sequence[CalibrationPoint],
                        compute_flops_per_s: float, bandwidth_bytes_per_s: float,
-                       op_timings: Sequence[KernelTiming] = ()) -> list[PredictorQuality]:
+                       op_timings: Sequence[KernelTiming] = (), spill_from_bytes: Optional[float] = None
+                       ) -> list[PredictorQuality]:
     """Every predictor fitted on the calibration points, judged on models it never saw (``new``: measured
     the same way; their profiles are not used)."""
-    fitted = _fit_latency(calibration, compute_flops_per_s, bandwidth_bytes_per_s, op_timings)
+    fitted = _fit_latency(calibration, compute_flops_per_s, bandwidth_bytes_per_s, op_timings, spill_from_bytes)
     return _qualities(new, {(p.model, p.batch): _predict_latency(fitted, p) for p in new})
 
 
@@ -295,9 +298,11 @@ def memory_held_out_rmspe(points: Sequence[CalibrationPoint]) -> Optional[float]
 
 def fit_profile(points: Sequence[CalibrationPoint], results: Sequence[PredictorQuality], compute_flops_per_s: float,
                 bandwidth_bytes_per_s: float, name: str, engine: str, provider: str, hostname: str,
-                power: Optional[PowerModel] = None, op_timings: Sequence[KernelTiming] = ()) -> CalibratedProfile:
+                power: Optional[PowerModel] = None, op_timings: Sequence[KernelTiming] = (),
+                spill_from_bytes: Optional[float] = None) -> CalibratedProfile:
     """Every predictor fitted on all the points, with the held-out errors of ``results``."""
-    operations, roofline, kernels = _fit_latency(points, compute_flops_per_s, bandwidth_bytes_per_s, op_timings)
+    operations, roofline, kernels = _fit_latency(points, compute_flops_per_s, bandwidth_bytes_per_s, op_timings,
+                                                 spill_from_bytes)
     memory_samples = [s for s in (p.memory_sample() for p in points) if s is not None]
     by_predictor: dict[str, list[PredictorQuality]] = {}
     for r in results:

@@ -11,6 +11,11 @@ dozen whole-model timings.
   macs/m, macs/k and macs/n are the input patches, the output elements and the weights, the model is
   linear in its coefficients.
 * **Everything else** is ``c₀ · flops + c₁ · bytes + c₂``.
+* Both have one more term, ``c · max(0, activation bytes − spill_from_bytes)`` (half the last-level
+  cache on a CPU, :func:`onnxprof.predict.microbench.spill_from_bytes`): a kernel whose feature maps
+  outgrow the cache streams them from memory, at a cost per byte of its own. Without it, depthwise
+  convolutions at batch 8 (25-48 MB of maps against a 32 MB cache) ran at twice the fitted time,
+  which batch 1 and the single-op cases, all in cache, had set; no one cost per byte fits both.
 
 Coefficients are fitted per op class, by nonnegative least squares, each layer's error weighted by the
 geometric mean of its share of its network's time and its own time (see fit_kernel_times). An op that an
@@ -49,6 +54,7 @@ WIDEST_GROUP_CLASS = 32
 GROUPED = tuple(f"Conv(groups of {w}+)" for w in (2 ** i for i in range(1, WIDEST_GROUP_CLASS.bit_length())))
 PRODUCTS = frozenset({"Conv", "Conv(grouped)", "Conv(depthwise)", *GROUPED, "ConvTranspose", "MatMul", "Gemm",
                       "Einsum"})
+# each followed by the bytes spilled past the cache when the model knows where the cache gives out
 PRODUCT_TERMS = ("macs", "patches", "outputs", "weights", "bytes", "kernel")
 OTHER_TERMS = ("flops", "bytes", "kernel")
 FUSED = " (fused)"           # suffix of the class of a node that runs inside its producer's kernel
@@ -72,26 +78,33 @@ class NodeWork:
     columns: float = 0.0     # m: output channels per group (Conv) or output features (MatMul); 0: not a product
     groups: int = 1
     blocked: bool = True     # False: a convolution or pool the engine runs in plain NCHW (see ort_layout)
+    activation_bytes: Optional[float] = None    # bytes moved less the weights read (None: all of them)
 
     @property
     def is_product(self) -> bool:
         return self.kind in PRODUCTS and self.macs > 0 and self.columns > 0 and self.outputs > 0
 
-    def terms(self, fused: bool = False) -> np.ndarray:
+    def terms(self, fused: bool = False, spill_from_bytes: Optional[float] = None) -> np.ndarray:
         # a node run inside its producer's kernel starts no kernel of its own: no per-kernel constant
         # (with one, the fit gave fused ReLU 12 µs a kernel, and a depthwise conv + BN + ReLU twice its time)
         kernel = 0.0 if fused else 1.0
         if self.is_product:
             reduction = self.macs / self.outputs                          # k
             positions = self.outputs / (self.columns * self.groups)       # n
-            return np.array([self.macs, self.macs / self.columns, self.macs / reduction, self.macs / positions,
-                             self.bytes_moved, kernel])
-        return np.array([self.flops, self.bytes_moved, kernel])
+            terms = [self.macs, self.macs / self.columns, self.macs / reduction, self.macs / positions,
+                     self.bytes_moved, kernel]
+        else:
+            terms = [self.flops, self.bytes_moved, kernel]
+        if spill_from_bytes is not None:
+            streamed = self.bytes_moved if self.activation_bytes is None else self.activation_bytes
+            terms.append(max(0.0, streamed - spill_from_bytes))
+        return np.array(terms)
 
 
 def node_works(report: StaticReport) -> dict[str, NodeWork]:
     """Every counted node that does work (views such as Reshape move no bytes and are left out)."""
     unblocked = cpu_layout(report.model.source).unblocked
+    tensors, weights = report.graph.graph["tensors"], report.graph.graph["weights"]
     works = {}
     for node, kind, flops, moved in working_nodes(report):
         data = report.graph.nodes[node.name]
@@ -104,8 +117,9 @@ def node_works(report: StaticReport) -> dict[str, NodeWork]:
             columns = float(shape[1] if convolution else shape[-1]) / groups
             if kind == "Conv(grouped)":
                 kind = _grouped_class(columns)
+        weights_read = sum(tensors[name].size_bytes or 0 for name in data["inputs"] if name in weights)
         works[node.name] = NodeWork(node.name, kind, float(node.macs or 0), flops, moved, outputs, columns, groups,
-                                    blocked=node.name not in unblocked)
+                                    blocked=node.name not in unblocked, activation_bytes=max(0.0, moved - weights_read))
     return works
 
 
@@ -203,24 +217,28 @@ class KernelModel:
     network: "NetworkFit" = None                    # pooled over batch sizes: for batch sizes not calibrated
     r_squared: float = float("nan")                 # of the kernel times it was fitted on
     n: int = 0                                      # kernels fitted on
+    spill_from_bytes: Optional[float] = None        # activation bytes past which a kernel streams from memory
 
-    def _coefficients(self, work: NodeWork, fused: bool) -> np.ndarray:
+    def _coefficients(self, work: NodeWork, fused: bool) -> Optional[np.ndarray]:
         # a fused op never seen fused costs what it costs alone; an op never seen (or never seen unblocked),
         # what its kind costs
         for key in (_class_key(work, fused), _class_key(work, False), work.kind, *_fallbacks(work, self.coefficients)):
             if key in self.coefficients:
                 return np.asarray(self.coefficients[key])
-        return np.zeros(len(PRODUCT_TERMS))    # a product when no product was calibrated: unknown
+        return None     # a product when no product was calibrated: unknown
 
     def node_ms(self, work: NodeWork, fused: bool = False) -> float:
-        alone = float(self._coefficients(work, False) @ work.terms(False))
+        coefficients = self._coefficients(work, False)
+        if coefficients is None:
+            return 0.0
+        alone = float(coefficients @ work.terms(False, self.spill_from_bytes))
         if not fused:
             return alone
         # run inside its producer's kernel, a node saves a kernel and a pass over memory: it never costs more
         # than alone. A fused class is read off small differences of noisy timings (the fusion probes'
         # Conv+BN+Clip less Conv+BN): once that put MobileNetV2's fused ReLU6s at 2-3 times their cost
         # alone, and MobileNetV2, the zoo's only network with them, at +71 % held out
-        return min(float(self._coefficients(work, True) @ work.terms(True)), alone)
+        return min(float(self._coefficients(work, True) @ work.terms(True, self.spill_from_bytes)), alone)
 
     def fused_nodes(self, report: StaticReport, works: Mapping[str, NodeWork]) -> set[str]:
         return {name for name, work in works.items()
@@ -250,22 +268,24 @@ def _fallbacks(work: NodeWork, known: Mapping[str, tuple]) -> tuple[str, ...]:
     return nearest + tuple(sorted(k for k in known if k in PRODUCTS))
 
 
-def _columns(keys: Sequence[str], is_product: Mapping[str, bool]) -> dict[str, slice]:
+def _columns(keys: Sequence[str], is_product: Mapping[str, bool], spill: bool) -> dict[str, slice]:
     slices, start = {}, 0
     for key in keys:
-        width = len(PRODUCT_TERMS if is_product[key] else OTHER_TERMS)
+        width = len(PRODUCT_TERMS if is_product[key] else OTHER_TERMS) + spill
         slices[key] = slice(start, start + width)
         start += width
     return slices
 
 
-def fit_kernel_times(timings: Sequence[KernelTiming]) -> tuple[dict[str, tuple[float, ...]], float]:
+def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional[float] = None
+                     ) -> tuple[dict[str, tuple[float, ...]], float]:
     """Per-class coefficients by nonnegative least squares. Each kernel's squared error is divided by its
     source's total time, its own time and its source's number of kernels: the geometric mean of its
     error relative to its network and relative to itself, each source weighing alike (a 4 ms network
     as much as a 400 ms one). Relative to the network alone, a network's many short kernels hardly
     counted, and networks made of them were under-predicted (ShuffleNetV2, 168 kernels in 3 ms: −16 %).
-    Returns the coefficients and the R² of the fitted kernel times."""
+    ``spill_from_bytes``: see the module's docstring (None: no such term). Returns the coefficients and
+    the R² of the fitted kernel times."""
     if not timings:
         raise ValueError("no profiled kernels to fit")
     is_product = {}
@@ -273,7 +293,7 @@ def fit_kernel_times(timings: Sequence[KernelTiming]) -> tuple[dict[str, tuple[f
         for work, fused in zip(t.nodes, t.fused):
             is_product[_class_key(work, fused)] = work.is_product
     keys = sorted(is_product)
-    slices = _columns(keys, is_product)
+    slices = _columns(keys, is_product, spill_from_bytes is not None)
     width = max(s.stop for s in slices.values())
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -284,14 +304,15 @@ def fit_kernel_times(timings: Sequence[KernelTiming]) -> tuple[dict[str, tuple[f
     measured = np.array([t.measured_ms for t in timings])
     for row, t in enumerate(timings):
         for work, fused in zip(t.nodes, t.fused):
-            design[row, slices[_class_key(work, fused)]] += work.terms(fused)
+            design[row, slices[_class_key(work, fused)]] += work.terms(fused, spill_from_bytes)
     weights = 1.0 / np.sqrt([totals[t.source] * max(t.measured_ms, PROFILER_RESOLUTION_MS) * counts[t.source]
                              for t in timings])
     solution = nonnegative_least_squares(design * weights[:, None], measured * weights)
     coefficients = {key: tuple(map(float, solution[s])) for key, s in slices.items()}
     standalone = [np.array(c) for key, c in coefficients.items()
                   if not is_product[key] and not key.endswith(FUSED) and key != LAYOUT]
-    coefficients[OTHER] = tuple(map(float, np.median(standalone, axis=0))) if standalone else (0.0, 0.0, 0.0)
+    coefficients[OTHER] = (tuple(map(float, np.median(standalone, axis=0))) if standalone
+                           else (0.0,) * (len(OTHER_TERMS) + (spill_from_bytes is not None)))
     return coefficients, r_squared(design @ solution, measured)
 
 
@@ -341,11 +362,14 @@ def _network_fit(networks: Sequence[NetworkTiming], kernels: Sequence[tuple[floa
                                                  for n, predicted in zip(networks, kernels)])))
 
 
-def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTiming]) -> KernelModel:
+def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTiming],
+                spill_from_bytes: Optional[float] = None) -> KernelModel:
     """Kernel coefficients and fusions from profiled kernels, then the profiling overhead and the
-    network scale per batch size from whole-network timings."""
-    coefficients, fit_r2 = fit_kernel_times(timings)
-    model = KernelModel(coefficients, observed_fusions(timings), r_squared=fit_r2, n=len(timings))
+    network scale per batch size from whole-network timings. ``spill_from_bytes``: where the device's
+    cache gives out (spill_from_bytes in :mod:`onnxprof.predict.microbench`; None: not known)."""
+    coefficients, fit_r2 = fit_kernel_times(timings, spill_from_bytes)
+    model = KernelModel(coefficients, observed_fusions(timings), r_squared=fit_r2, n=len(timings),
+                        spill_from_bytes=spill_from_bytes)
     if not networks:
         return model
     kernels = [model.kernels(n.report) for n in networks]
@@ -362,7 +386,8 @@ def kernel_model_from_json(body: Mapping) -> KernelModel:
                        fusions=frozenset(tuple(pair) for pair in body["fusions"]),
                        network_by_batch={int(k): NetworkFit(*v) for k, v in body["network_by_batch"].items()},
                        network=NetworkFit(*body["network"]) if body.get("network") else None,
-                       r_squared=body.get("r_squared", float("nan")), n=body.get("n", 0))
+                       r_squared=body.get("r_squared", float("nan")), n=body.get("n", 0),
+                       spill_from_bytes=body.get("spill_from_bytes"))
 
 
 def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
@@ -372,4 +397,4 @@ def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
             "fusions": sorted(list(pair) for pair in model.fusions),
             "network_by_batch": {str(k): [v.overhead_ms, v.scale] for k, v in model.network_by_batch.items()},
             "network": [model.network.overhead_ms, model.network.scale] if model.network else None,
-            "r_squared": model.r_squared, "n": model.n}
+            "r_squared": model.r_squared, "n": model.n, "spill_from_bytes": model.spill_from_bytes}

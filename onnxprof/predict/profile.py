@@ -24,8 +24,9 @@ from onnxprof.predict.memory import MemoryModel, conv_weight_bytes
 from onnxprof.predict.power import PowerModel
 
 SCHEMA = "onnxprof.device-profile"
-SCHEMA_VERSION = 4      # 3: the kernel model learns per-op coefficients from profiled kernels;
-                        # 4: memory as `measure` reports it, convolution weights with a slope of their own
+SCHEMA_VERSION = 5      # 3: the kernel model learns per-op coefficients from profiled kernels;
+                        # 4: memory as `measure` reports it, convolution weights with a slope of their own;
+                        # 5: the kernel model's term for feature maps past the cache
 UNCALIBRATED_EFFICIENCY = 0.5   # an uncalibrated guess: half the published peak, for compute and bandwidth
 LATENCY_PREDICTORS = ("operations", "roofline", "kernels")
 

@@ -143,3 +143,25 @@ def test_unknown_engine_is_a_user_error():
 
     with pytest.raises(EngineUnavailable):
         measure_this_machine(engine="nope", seconds=0.1, matmul_size=8, add_elements=8)
+
+
+def _cache_tree(root, caches: dict) -> None:
+    """A fake /sys/devices/system/cpu/cpu0/cache: {index: (type, size)}."""
+    for index, (kind, size) in caches.items():
+        folder = root / f"index{index}"
+        folder.mkdir(parents=True)
+        (folder / "type").write_text(kind + "\n")
+        (folder / "size").write_text(size + "\n")
+
+
+def test_the_spill_threshold_is_half_the_last_level_cache_of_a_cpu(tmp_path):
+    from onnxprof.predict.microbench import SPILL_SHARE, last_level_cache_bytes, spill_from_bytes
+
+    _cache_tree(tmp_path, {0: ("Data", "48K"), 1: ("Instruction", "64M"), 2: ("Unified", "2048K"),
+                           3: ("Unified", "32768K")})
+    assert last_level_cache_bytes(tmp_path) == 32 << 20        # the instruction cache is not counted
+    assert SPILL_SHARE == 0.5 and spill_from_bytes("onnxruntime", "cpu", tmp_path) == 16 << 20
+    assert spill_from_bytes("onnxruntime", "cuda", tmp_path) is None       # a GPU's maps are not in this cache
+    assert spill_from_bytes("tensorrt", "cpu", tmp_path) is None
+    assert last_level_cache_bytes(tmp_path / "absent") is None
+    assert spill_from_bytes("onnxruntime", "cpu", tmp_path / "absent") is None

@@ -80,6 +80,33 @@ def test_fit_recovers_the_coefficients_of_each_class():
     assert coefficients[OTHER] == pytest.approx(np.median([TRUE["Relu"], TRUE["Add"]], axis=0))
 
 
+
+def test_the_spill_term_counts_activation_bytes_past_the_threshold():
+    conv = node_works(analyze(_conv_relu_model()))["conv"]
+    # in and out: 8 channels of 10×10 fp32 each, 3200 bytes; the 8·8·3·3 weights (2304 bytes) are not streamed
+    assert conv.activation_bytes == 6400 and conv.bytes_moved == 6400 + 2304
+    assert len(conv.terms()) == 6 and conv.terms(spill_from_bytes=1000)[-1] == 5400
+    assert conv.terms(spill_from_bytes=1e6)[-1] == 0.0
+    assert conv.terms(spill_from_bytes=1000)[:6] == pytest.approx(conv.terms())
+
+
+def test_kernels_whose_maps_outgrow_the_cache_are_fitted_past_the_knee():
+    """Depthwise kernels at 1e-7 ms a byte in cache and 4e-7 ms more a byte past 16 MB, as batch 8
+    ran them on a 32 MB cache: one cost per byte fits the small ones and misses the large ones."""
+    spill_from = 16e6
+
+    def depthwise(maps: float) -> NodeWork:
+        return NodeWork("d", "Conv(depthwise)", 9 * maps / 8, 18 * maps / 8, maps, maps / 8, 1, 64,
+                        activation_bytes=maps)
+    sizes = [1e5 * 2 ** i for i in range(8)] + [25e6, 48e6]
+    timings = [KernelTiming((depthwise(b),), (False,), 1e-7 * b + 0.005 + 4e-7 * max(0.0, b - spill_from),
+                            f"net{i % 3}") for i, b in enumerate(sizes)]
+    knee = KernelModel(fit_kernel_times(timings, spill_from)[0], spill_from_bytes=spill_from)
+    linear = KernelModel(fit_kernel_times(timings)[0])
+    for t in timings:
+        assert knee.node_ms(t.nodes[0]) == pytest.approx(t.measured_ms, rel=1e-3)
+    assert linear.node_ms(depthwise(48e6)) < 0.8 * timings[-1].measured_ms
+
 def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     report = analyze(_conv_relu_model())
     # the engine ran Conv+ReLU as one kernel and the Add alone
