@@ -20,7 +20,7 @@ from onnxprof.predict.memory import MemoryModel, conv_weight_bytes
 # it: the library and the session (floor), each convolution's weights ×2.55 (the initializer and the
 # blocked copy MLAS packs beside it), other weights ×0.96, and the arena's activations ×1.6 per image.
 # Fitted on 8 zoo models at batch 1 and 8 (ONNX Runtime 1.32, x86-64 Linux, 2 threads); without it the
-# guess was 34-46 % low. scripts/bench_memory_guess.py measures it again, on models outside the fit too.
+# guess was 14-59 % low. scripts/bench_memory_guess.py measures it again, on models outside the fit too.
 ONNXRUNTIME_CPU_MEMORY = MemoryModel(floor_bytes=47e6, weight_slope=0.96, activation_slope=1.6,
                                      conv_weight_slope=2.55)
 
