@@ -346,7 +346,10 @@ def _profiling_overhead(networks: Sequence[NetworkTiming]) -> float:
     unprofiled run), by relative least squares of (profiled − measured)/measured on kernels/measured:
     the networks of many short kernels, where the overhead matters, are also where it can be read. One
     value for every batch size: read on batch 8 alone, where it is a small part of long kernels, a host
-    that slowed down by a few percent while profiling made it 24 µs a kernel against 2 µs at batch 1."""
+    that slowed down by a few percent while profiling made it 24 µs a kernel against 2 µs at batch 1.
+    It is read from the run itself, not measured apart: a chain of 400 tiny kernels shows the profiler
+    alone adding 3.2-3.5 µs a kernel on a 2-core x86 guest, but one calibration whose timed runs were
+    slow read -0.5 µs off its networks, and the chain's value there lost four models of 48 held out."""
     x = np.array([n.profiled_kernels / n.measured_ms for n in networks])
     y = np.array([(n.profiled_ms - n.measured_ms) / n.measured_ms for n in networks])
     return float(x @ y / (x @ x)) if x.any() else 0.0
