@@ -17,10 +17,10 @@ from typing import Mapping, Optional
 
 from onnxprof.cost.analysis import StaticReport
 from onnxprof.errors import UsageError
-from onnxprof.predict.basic import Prediction
+from onnxprof.predict.basic import Prediction, engine_bytes
 from onnxprof.predict.kernels import KernelModel, kernel_model_from_json, kernel_model_json
 from onnxprof.predict.latency import LinearFit, OperationsModel, RooflineModel
-from onnxprof.predict.memory import MemoryModel, conv_weight_bytes
+from onnxprof.predict.memory import MemoryModel
 from onnxprof.predict.power import PowerModel
 
 SCHEMA = "onnxprof.device-profile"
@@ -59,11 +59,7 @@ class CalibratedProfile:
 
     def predict(self, report: StaticReport, batch: int) -> Prediction:
         latency = self.latency_ms(report, batch)
-        memory = None
-        if self.memory is not None and isinstance(report.memory.peak_activation_bytes, int):
-            memory = int(self.memory.predict_bytes(report.memory.weight_bytes,
-                                                   report.memory.peak_activation_bytes / batch, batch,
-                                                   conv_weight_bytes(report)))
+        memory = engine_bytes(report, batch, self.memory) if self.memory is not None else None
         power = self.power.gross_w() if self.power is not None else None
         return Prediction(batch=batch, latency_ms=latency, latency_per_image_ms=latency / batch,
                           throughput_per_s=1000.0 * batch / latency if latency > 0 else None, peak_rss_bytes=memory,
