@@ -32,6 +32,8 @@ from onnxprof.predict.metrics import fit_quality
 from onnxprof.zoo.export import export
 
 GUESSES = ("weights+act", "default", "fitted")
+# the guess before the default: each weight and activation byte once, nothing for the engine itself
+WEIGHTS_AND_ACTIVATIONS = MemoryModel(floor_bytes=0.0, weight_slope=1.0, activation_slope=1.0, conv_weight_slope=1.0)
 
 
 def measured_samples(name: str, path: Path, batches: Sequence[int]) -> list[tuple[str, MemorySample, float]]:
@@ -55,8 +57,7 @@ def measured_samples(name: str, path: Path, batches: Sequence[int]) -> list[tupl
 
 
 def guesses(sample: MemorySample, process: float, fitted: MemoryModel) -> dict[str, float]:
-    weights_and_activations = sample.weight_bytes + sample.peak_activation_bytes * sample.batch
-    return {"weights+act": process + weights_and_activations,
+    return {"weights+act": process + WEIGHTS_AND_ACTIVATIONS.predict_sample(sample),
             "default": process + ONNXRUNTIME_CPU_MEMORY.predict_sample(sample),
             "fitted": process + fitted.predict_sample(sample)}
 

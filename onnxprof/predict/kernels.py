@@ -293,7 +293,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
         for work, fused in zip(t.nodes, t.fused):
             is_product[_class_key(work, fused)] = work.is_product
     keys = sorted(is_product)
-    slices = _columns(keys, is_product, spill_from_bytes is not None)
+    spill = spill_from_bytes is not None
+    slices = _columns(keys, is_product, spill)
     width = max(s.stop for s in slices.values())
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -312,7 +313,7 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     standalone = [np.array(c) for key, c in coefficients.items()
                   if not is_product[key] and not key.endswith(FUSED) and key != LAYOUT]
     coefficients[OTHER] = (tuple(map(float, np.median(standalone, axis=0))) if standalone
-                           else (0.0,) * (len(OTHER_TERMS) + (spill_from_bytes is not None)))
+                           else (0.0,) * (len(OTHER_TERMS) + spill))
     return coefficients, r_squared(design @ solution, measured)
 
 
