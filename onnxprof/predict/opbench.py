@@ -81,6 +81,10 @@ def _prelu(b, x, c, s):
     return b.node("PRelu", [x, b.param("slope", (c, 1, 1), constant(0.25))], "op"), [b.batch, c, s, s]
 
 
+def _silu(b, x, c, s):   # x·sigmoid(x) (EfficientNet, YOLO): whether the engine runs it as one kernel is measured
+    return b.silu(x, "op"), [b.batch, c, s, s]
+
+
 def _batch_norm(b, x, c, s):
     return b.batch_norm(x, "op", c), [b.batch, c, s, s]
 
@@ -142,7 +146,7 @@ IMAGE_OPS = {
     "Relu": _same("Relu"), "Sigmoid": _same("Sigmoid"), "Tanh": _same("Tanh"), "Clip": _clip,
     "LeakyRelu": _same("LeakyRelu", alpha=0.1), "HardSigmoid": _same("HardSigmoid"), "HardSwish": _same("HardSwish"),
     "Elu": _same("Elu"), "Erf": _same("Erf"), "Exp": _same("Exp"), "Softmax": _same("Softmax", axis=1),
-    "PRelu": _prelu, "BatchNormalization": _batch_norm,
+    "PRelu": _prelu, "SiLU": _silu, "BatchNormalization": _batch_norm,
     "Add": _binary("Add"), "Mul": _binary("Mul"), "Sub": _binary("Sub"), "Div": _binary("Div"),
     "Mul (per channel)": _binary("Mul", per_channel=True),
     "MaxPool": _pool("MaxPool", 3, 2, 1), "AveragePool": _pool("AveragePool", 3, 1, 1),
@@ -238,7 +242,7 @@ class OpBench:
 
         def timings() -> tuple[float, tuple]:
             found = kernel_timings(profiled_rows(self.engine, path, self.options, feeds, report), report,
-                                   source=f"op:{self.cases[name].op}")
+                                   source=f"op:{self.cases[name].op}", alone=True)
             # a lone op's reorders (the graph's input in, its output out) are left out: with their 40
             # sources in the fit, the Reorder class gave 2.3 µs a kernel against 6.5 µs from networks
             # alone, and ShuffleNetV2's and MobileNetV3's reorders half their profiled time

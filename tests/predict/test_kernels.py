@@ -46,11 +46,12 @@ def test_product_terms_are_macs_patches_outputs_and_weights():
 
 TRUE = {"Conv": (2e-7, 1e-7, 5e-7, 3e-6, 1e-8, 0.01), "Relu": (0.0, 2e-8, 0.004), "Relu (fused)": (0.0, 1e-9, 0.0),
         "Add": (1e-7, 1e-8, 0.003)}
+IN_NETWORK_MS = 0.002       # what each network kernel costs beyond the same kernel profiled alone
 
 
 def _synthetic_timings(seed: int = 0) -> list[KernelTiming]:
-    """Kernels of known cost: random convolutions, half of them with a fused ReLU, and standalone ReLUs
-    and Adds."""
+    """Kernels of known cost: in networks, random convolutions, half of them with a fused ReLU, and
+    standalone ReLUs, each IN_NETWORK_MS dearer than alone; alone, ReLUs and Adds."""
     rng = np.random.default_rng(seed)
     timings = []
     for i in range(40):
@@ -58,24 +59,29 @@ def _synthetic_timings(seed: int = 0) -> list[KernelTiming]:
         moved = 4.0 * (m * n + int(rng.integers(1e3, 1e6)))     # output + input (not a sum of the other terms)
         conv = NodeWork(f"c{i}", "Conv", m * n * k, 2.0 * m * n * k, moved, m * n, m)
         relu = NodeWork(f"r{i}", "Relu", 0, m * n, 4.0 * (m * n + int(rng.integers(1e3, 1e6))), m * n)
-        cost = float(np.dot(TRUE["Conv"], conv.terms()))
+        cost = float(np.dot(TRUE["Conv"], conv.terms())) + IN_NETWORK_MS
         if i % 2:
             timings.append(KernelTiming((conv,), (False,), cost, source=f"net{i % 4}"))
         else:
             cost += float(np.dot(TRUE["Relu (fused)"], relu.terms(fused=True)))
             timings.append(KernelTiming((conv, relu), (False, True), cost, source=f"net{i % 4}"))
+        timings.append(KernelTiming((relu,), (False,), float(np.dot(TRUE["Relu"], relu.terms())) + IN_NETWORK_MS,
+                                    source=f"net{i % 4}"))
         for kind in ("Relu", "Add"):
             alone = NodeWork(f"{kind}{i}", kind, 0, float(rng.integers(1e3, 1e6)), float(rng.integers(1e4, 1e7)),
                              float(rng.integers(1e3, 1e6)))
-            timings.append(KernelTiming((alone,), (False,), float(np.dot(TRUE[kind], alone.terms())), f"op:{kind}"))
+            timings.append(KernelTiming((alone,), (False,), float(np.dot(TRUE[kind], alone.terms())), f"op:{kind}",
+                                        alone=True))
     return timings
 
 
 def test_fit_recovers_the_coefficients_of_each_class():
-    coefficients, fit_r2 = fit_kernel_times(_synthetic_timings())
+    coefficients, fit_r2, in_network_ms = fit_kernel_times(_synthetic_timings())
     for key, values in TRUE.items():
         assert coefficients[key] == pytest.approx(values, rel=1e-4, abs=1e-12), key
     assert fit_r2 == pytest.approx(1.0)
+    # the ReLUs profiled both alone and in networks tell the network kernels' extra cost from each class's own
+    assert in_network_ms == pytest.approx(IN_NETWORK_MS, rel=1e-4)
     # an op class never seen costs the median of the standalone non-product classes
     assert coefficients[OTHER] == pytest.approx(np.median([TRUE["Relu"], TRUE["Add"]], axis=0))
 
@@ -125,10 +131,21 @@ def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     assert model.kernels_ms(bigger) == pytest.approx(expected)
 
 
+def test_each_predicted_kernel_costs_the_in_network_constant_once():
+    """conv → relu → add: three kernels, or two when the ReLU runs inside the convolution's kernel."""
+    report = analyze(_conv_relu_model())
+    classes = KernelModel({key: TRUE[key] for key in ("Conv", "Relu", "Relu (fused)", "Add")})
+    for fusions, kernels in ((frozenset(), 3), (frozenset({("Conv", "Relu")}), 2)):
+        alone_ms, counted = replace(classes, fusions=fusions).kernels(report)
+        assert counted == kernels
+        in_network = replace(classes, fusions=fusions, in_network_ms=0.5)
+        assert in_network.kernels(report) == pytest.approx((alone_ms + 0.5 * kernels, kernels))
+
+
 def _unfused_kernels() -> list[tuple]:
     """Three conv → relu → add networks, each with the Σ and number of its kernels as a model fitted on
     the synthetic timings predicts them (no fusions known: conv, relu and add each a kernel)."""
-    plain = KernelModel(fit_kernel_times(_synthetic_timings())[0])
+    plain = fit_kernels(_synthetic_timings(), [])
     reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
     return [(report, *plain.kernels(report)) for report in reports]
 
@@ -238,7 +255,7 @@ def test_fit_keeps_blocked_and_unblocked_convolutions_apart():
             work = NodeWork(f"d{i}{is_blocked}", "Conv(depthwise)", 9 * outputs, 18 * outputs, 8 * outputs, outputs, 1,
                             64, blocked=is_blocked)
             timings.append(KernelTiming((work,), (False,), float(np.dot(true[key], work.terms())), f"op:{key}"))
-    coefficients, fit_r2 = fit_kernel_times(timings)     # a depthwise filter's terms are collinear: compare times
+    coefficients, fit_r2, _ = fit_kernel_times(timings)     # a depthwise filter's terms are collinear: compare times
     assert set(true) <= set(coefficients) and fit_r2 == pytest.approx(1.0)
     model = KernelModel(coefficients)
     for timing in timings:
@@ -256,6 +273,8 @@ def test_single_op_cases_are_valid_one_node_models():
         kinds = sorted(work.kind for work in node_works(analyze(case.model)).values())
         if case.op.startswith("Conv+BatchNormalization+"):      # the fusion probes: a chain of three
             assert kinds == sorted(["Conv", "BatchNormalization", case.op.rsplit("+", 1)[1]]), case.name
+        elif case.op == "SiLU":                                 # x·sigmoid(x): two nodes the engine may fuse
+            assert kinds == ["Mul", "Sigmoid"], case.name
         else:
             assert len(kinds) == 1, case.name
 
