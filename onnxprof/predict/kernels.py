@@ -28,7 +28,8 @@ kernel, several times slower (:mod:`onnxprof.engines.ort_layout`), so it has a c
 kernels that engine inserts to convert tensors to and from its blocked layout are predicted where it
 says it will insert them: their class, ``Reorder`` (``c₀ · bytes + c₁`` a kernel), is fitted on each
 profiled network's reorder kernels together (they cannot be told apart by name), and only a model fitted
-on some predicts them. A network's time is then ``s · (Σ nodes − o · kernels)``: o is what profiling
+on some predicts them. A network's time is then ``s · (Σ nodes + (in_network_ms − o) · kernels)``
+(in_network_ms: below): o is what profiling
 adds to each kernel (relative least squares of the calibration networks' profiled sums against their
 unprofiled runs, all batch sizes together: it is the profiler's cost, not the kernel's), s the median
 remaining ratio per batch size (time between kernels, kernels no ONNX node accounts for and the model
@@ -39,9 +40,9 @@ single-op benchmarks do: its weights and input are no longer where its previous 
 kernel before it has to hand the threads over. One constant for every class, ``in_network_ms`` a kernel,
 fitted on the network kernels only (zero for the single-op ones), carries the difference; every
 prediction is of a network, so it is always added. Without it, the class coefficients followed the
-single-op cases (0-5 % off them) and the network kernels of 10-160 µs came out 10-19 % low, in-sample,
+single-op cases (0-5 % off them) and the network kernels of 10-160 µs came out 9-19 % low, in-sample,
 which the network scale could only correct in proportion to time: networks of many short kernels
-(MobileNetV3, ShuffleNetV2, RegNetX, MnasNet) came out 11-16 % low. """
+(MobileNetV3, ShuffleNetV2, RegNetX, MnasNet) came out 11-14 % low. """
 
 from __future__ import annotations
 
@@ -174,10 +175,14 @@ class KernelTiming:
     alone: bool = False          # a single-op benchmark: profiled on its own, not inside a network
 
     @property
-    def kernels(self) -> int:
-        """How many kernels the timing covers: one per node not fused into another (a network's layout
-        conversions are one timing of many kernels)."""
+    def kernel_count(self) -> int:
+        """Kernels as the model counts them, in fitting and in predicting alike: one per node not fused
+        into another (a network's layout conversions are one timing of many)."""
         return sum(not fused for fused in self.fused)
+
+    def started_classes(self) -> set[str]:
+        """The classes of the nodes that start a kernel of their own."""
+        return {_class_key(work, False) for work, fused in zip(self.nodes, self.fused) if not fused}
 
 
 def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str, alone: bool = False
@@ -300,6 +305,17 @@ def _columns(keys: Sequence[str], is_product: Mapping[str, bool], spill: bool) -
     return slices
 
 
+def _in_network_identifiable(timings: Sequence[KernelTiming]) -> bool:
+    """Whether the network kernels' extra cost can be told from the classes' own per-kernel constants:
+    only where some class starts kernels both alone and in a network. Otherwise (no single-op
+    benchmarks, say) the column would be a sum of class constants' columns, split between them at
+    random, and it is left out: each class's constant then carries it."""
+    alone, in_networks = set(), set()
+    for t in timings:
+        (alone if t.alone else in_networks).update(t.started_classes())
+    return bool(alone & in_networks)
+
+
 class KernelFit(NamedTuple):
     coefficients: dict[str, tuple[float, ...]]     # class -> coefficients of NodeWork.terms()
     r_squared: float                               # of the fitted kernel times
@@ -313,8 +329,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     as much as a 400 ms one). Relative to the network alone, a network's many short kernels hardly
     counted, and networks made of them were under-predicted (ShuffleNetV2, 168 kernels in 3 ms: −16 %).
     ``spill_from_bytes``: see the module's docstring (None: no such term). The network kernels' extra
-    cost per kernel (see the module's docstring) is one more column, shared by every class, fitted when
-    there are both single-op and network timings to tell it from the classes' own constants."""
+    cost per kernel (see the module's docstring) is one more column, shared by every class (see
+    _in_network_identifiable)."""
     if not timings:
         raise ValueError("no profiled kernels to fit")
     is_product = {}
@@ -325,7 +341,7 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     spill = spill_from_bytes is not None
     slices = _columns(keys, is_product, spill)
     classes_width = max(s.stop for s in slices.values())
-    in_network = any(t.alone for t in timings) and not all(t.alone for t in timings)
+    in_network = _in_network_identifiable(timings)
     width = classes_width + in_network
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -338,7 +354,7 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
         for work, fused in zip(t.nodes, t.fused):
             design[row, slices[_class_key(work, fused)]] += work.terms(fused, spill_from_bytes)
         if in_network and not t.alone:
-            design[row, classes_width] = t.kernels
+            design[row, classes_width] = t.kernel_count
     weights = 1.0 / np.sqrt([totals[t.source] * max(t.measured_ms, PROFILER_RESOLUTION_MS) * counts[t.source]
                              for t in timings])
     solution = nonnegative_least_squares(design * weights[:, None], measured * weights)

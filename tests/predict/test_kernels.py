@@ -87,6 +87,27 @@ def test_fit_recovers_the_coefficients_of_each_class():
 
 
 
+def test_the_in_network_constant_is_fitted_only_where_a_class_runs_both_alone_and_in_a_network():
+    timings = _synthetic_timings()
+    networks_only = [t for t in timings if not t.alone]
+    disjoint = [t for t in timings if not t.alone and t.nodes[0].kind == "Conv"] + \
+               [t for t in timings if t.alone and t.nodes[0].kind == "Add"]
+    for without in (networks_only, disjoint):
+        fit = fit_kernel_times(without)
+        assert fit.in_network_ms == 0.0
+        # each class's own constant carries it instead: the network kernels are fitted all the same
+        model = KernelModel(fit.coefficients)
+        for t in without:
+            assert sum(model.node_ms(w, f) for w, f in zip(t.nodes, t.fused)) == pytest.approx(t.measured_ms, rel=1e-3)
+
+
+def test_a_profile_fitted_before_the_in_network_constant_reads_as_without_it():
+    body = kernel_model_json(fit_kernels(_synthetic_timings(), []))
+    assert body["in_network_ms"] == pytest.approx(IN_NETWORK_MS, rel=1e-4)
+    del body["in_network_ms"]
+    assert kernel_model_from_json(body).in_network_ms == 0.0
+
+
 def test_the_spill_term_counts_activation_bytes_past_the_threshold():
     conv = node_works(analyze(_conv_relu_model()))["conv"]
     # in and out: 8 channels of 10×10 fp32 each, 3200 bytes; the 8·8·3·3 weights (2304 bytes) are not streamed
@@ -254,7 +275,8 @@ def test_fit_keeps_blocked_and_unblocked_convolutions_apart():
         for key, is_blocked in (("Conv(depthwise)", True), ("Conv(depthwise) [NCHW]", False)):
             work = NodeWork(f"d{i}{is_blocked}", "Conv(depthwise)", 9 * outputs, 18 * outputs, 8 * outputs, outputs, 1,
                             64, blocked=is_blocked)
-            timings.append(KernelTiming((work,), (False,), float(np.dot(true[key], work.terms())), f"op:{key}"))
+            timings.append(KernelTiming((work,), (False,), float(np.dot(true[key], work.terms())), f"op:{key}",
+                                        alone=True))
     coefficients, fit_r2, _ = fit_kernel_times(timings)     # a depthwise filter's terms are collinear: compare times
     assert set(true) <= set(coefficients) and fit_r2 == pytest.approx(1.0)
     model = KernelModel(coefficients)
