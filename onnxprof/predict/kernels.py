@@ -319,7 +319,7 @@ def _in_network_identifiable(timings: Sequence[KernelTiming]) -> bool:
 class KernelFit(NamedTuple):
     coefficients: dict[str, tuple[float, ...]]     # class -> coefficients of NodeWork.terms()
     r_squared: float                               # of the fitted kernel times
-    in_network_ms: float = 0.0                     # see KernelModel.in_network_ms
+    in_network_ms: float                           # see KernelModel.in_network_ms (0: not fitted)
 
 
 def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional[float] = None) -> KernelFit:

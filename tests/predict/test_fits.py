@@ -218,7 +218,6 @@ def test_convolution_weights_are_the_initializers_convolutions_read():
     assert report.memory.weight_bytes == 4 * (16 * 3 * 3 * 3 + 16 + 576 * 10)
 
 
-
 def test_uncalibrated_memory_adds_what_the_engine_model_says_to_the_process():
     nodes = [helper.make_node("Conv", ["x", "k", "bias"], ["c"], name="conv"),
              helper.make_node("Flatten", ["c"], ["f"], name="flat"),
@@ -234,6 +233,7 @@ def test_uncalibrated_memory_adds_what_the_engine_model_says_to_the_process():
     guess = predict(report, 2, macs_per_s=1e9, baseline_rss_bytes=50_000_000, engine_memory=engine)
     assert guess.peak_rss_bytes == 50_000_000 + 1000 + 0.5 * other + 2 * conv + 3 * peak
     assert guess.latency_ms == pytest.approx(report.totals.macs / 1e9 * 1000)
+
 
 def test_memory_coefficients_are_never_negative():
     # memory falling with the weights: least squares alone would give a negative weight slope

@@ -86,7 +86,6 @@ def test_fit_recovers_the_coefficients_of_each_class():
     assert coefficients[OTHER] == pytest.approx(np.median([TRUE["Relu"], TRUE["Add"]], axis=0))
 
 
-
 def test_the_in_network_constant_is_fitted_only_where_a_class_runs_both_alone_and_in_a_network():
     timings = _synthetic_timings()
     networks_only = [t for t in timings if not t.alone]
@@ -133,6 +132,7 @@ def test_kernels_whose_maps_outgrow_the_cache_are_fitted_past_the_knee():
     for t in timings:
         assert knee.node_ms(t.nodes[0]) == pytest.approx(t.measured_ms, rel=1e-3)
     assert linear.node_ms(depthwise(48e6)) < 0.8 * timings[-1].measured_ms
+
 
 def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     report = analyze(_conv_relu_model())

@@ -35,7 +35,7 @@ def _profile(**extra) -> CalibratedProfile:
 def test_profile_file_round_trip_keeps_every_predictor(tmp_path):
     kernels = KernelModel({"Conv": (1e-9, 0.0, 2e-9, 0.0, 1e-10, 0.01, 3e-10), "other": (0.0, 1e-9, 0.002, 2e-9)},
                           frozenset({("Conv", "Relu")}), {1: NetworkFit(0.005, 1.1), 8: NetworkFit(-0.01, 0.9)},
-                          NetworkFit(0.0, 1.0), 0.97, 300, spill_from_bytes=16e6)
+                          NetworkFit(0.0, 1.0), 0.97, 300, spill_from_bytes=16e6, in_network_ms=0.004)
     full = _profile(kernels=kernels, memory=MemoryModel(2e8, 1.3, 1.1, 0.9, 12, ("weights",)),
                     memory_rmspe=0.05, power=PowerModel(1.3, 11.8, 0.7, 1.0, 14), hostname="box",
                     created_at="2026-11-25T00:00:00+00:00")
