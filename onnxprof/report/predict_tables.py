@@ -40,11 +40,22 @@ def calibration_table(results: Sequence, profile) -> RenderableType:
         formulas.append(f"memory = {megabytes(m.floor_bytes)} + {m.conv_weight_slope:.2f} × conv weights + "
                         f"{m.weight_slope:.2f} × other weights + "
                         f"{m.activation_slope:.2f} × batch × peak activations per image")
+    if profile.kernels is not None and profile.kernels.network_by_batch:
+        formulas.append(_kernel_model_line(profile.kernels))
     if profile.power is not None:
         p = profile.power
         table.add_row("power", "all", "", "", "", "")
         formulas.append(f"power = {p.idle_w:.2f} W idle + {p.active_w:.2f} ± {p.active_std_w:.2f} W running")
     return Group(table, *(Text(f) for f in formulas))
+
+
+def _kernel_model_line(model) -> str:
+    """What the kernel model adds beyond its classes' coefficients, which are too many to print."""
+    per_batch = ", ".join(f"×{fit.scale:.3f} at batch {batch}" for batch, fit in sorted(model.network_by_batch.items()))
+    overhead_ms = next(iter(model.network_by_batch.values())).overhead_ms
+    return (f"kernels: {len(model.coefficients)} op classes from {model.n} profiled kernels (R² {model.r_squared:.3f}); "
+            f"{model.in_network_ms * 1e3:+.1f} µs a kernel inside a network, profiler's overhead "
+            f"{overhead_ms * 1e3:+.1f} µs a kernel; network = Σ kernels {per_batch}")
 
 
 def prediction_table(model: str, predictions: Sequence) -> Table:

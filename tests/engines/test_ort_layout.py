@@ -8,7 +8,7 @@ import pytest
 from onnx import helper
 
 from onnxprof.cost.analysis import analyze
-from onnxprof.engines.ort_layout import CpuLayout, cpu_blocks, cpu_layout
+from onnxprof.engines.ort_layout import LAYOUT_DOMAIN, CpuLayout, _optimized, channel_block, cpu_blocks, cpu_layout, padded_channels
 from onnxprof.measure.layers import LayerRow
 from onnxprof.predict.kernels import LAYOUT, KernelModel, kernel_timings, layout_works, node_works
 from tests.builders import make_model, weight
@@ -48,6 +48,57 @@ def test_a_model_rewritten_in_place_is_read_again(tmp_path):
     path = tmp_path / "branches.onnx"
     assert cpu_layout(str(_two_branches(path, narrow_channels=58))).unblocked == {"narrow"}
     assert cpu_layout(str(_two_branches(path, narrow_channels=64))).unblocked == frozenset()
+
+
+def test_channels_round_up_to_whole_blocks():
+    assert [padded_channels(c, 16) for c in (16, 24, 40, 72, 116, 128)] == [16, 32, 48, 80, 128, 128]
+    assert [padded_channels(c, 8) for c in (24, 40, 72, 116)] == [24, 40, 72, 120]
+    assert padded_channels(72, 0) == 72      # no blocked layout: nothing padded
+
+
+def _odd_channels(path):
+    """A 3 → 24 stem, a 1×1 convolution 24 → 72, a 3×3 depthwise one on 72 and a 1×1 one 72 → 40:
+    channel counts MobileNetV3 has, none of them a multiple of 16."""
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["a"], name="stem", pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["a", "w1"], ["b"], name="expand"),
+             helper.make_node("Conv", ["b", "w2"], ["c"], name="depthwise", group=72, pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["c", "w3"], ["y"], name="project")]
+    model = make_model(nodes, [("x", [1, 3, 14, 14])], [("y", [1, 40, 14, 14])],
+                       [weight("w0", (24, 3, 3, 3)), weight("w1", (72, 24, 1, 1)), weight("w2", (72, 1, 3, 3)),
+                        weight("w3", (40, 72, 1, 1))])
+    onnx.save(model, path)
+    return model
+
+
+@needs_blocked_kernels
+def test_a_blocked_convolution_works_on_whole_blocks_of_channels(tmp_path):
+    path = tmp_path / "odd.onnx"
+    _odd_channels(path)
+    block, up, positions = channel_block(), lambda c: padded_channels(c, channel_block()), 14 * 14
+    assert block in (8, 16) and cpu_layout(str(path)).block == block
+    works = node_works(analyze(path, check=False))
+    # the stem reads its 3-channel input as it is; every other channel count is padded to whole blocks
+    assert works["stem"].macs == positions * up(24) * 3 * 9
+    assert works["expand"].macs == positions * up(72) * up(24)
+    assert works["depthwise"].macs == positions * up(72) * 9 and works["depthwise"].groups == up(72)
+    assert works["project"].macs == positions * up(40) * up(72)
+    assert works["expand"].columns == up(72) and works["expand"].outputs == positions * up(72)
+    # bytes: the padded input and output maps, and the padded filter, 4 bytes a float
+    assert works["expand"].bytes_moved == 4 * (positions * up(24) + positions * up(72) + up(72) * up(24))
+    assert works["expand"].activation_bytes == 4 * positions * (up(24) + up(72))
+
+
+@needs_blocked_kernels
+def test_the_padded_channels_are_those_of_the_filters_onnx_runtime_writes(tmp_path):
+    model = _odd_channels(tmp_path / "odd.onnx")
+    works = node_works(analyze(tmp_path / "odd.onnx", check=False))
+    filters = {tensor.name: tuple(tensor.dims) for tensor in _optimized(model).graph.initializer}
+    written = sorted(filters[node.input[1]] for node in _optimized(model).graph.node
+                     if node.domain == LAYOUT_DOMAIN and node.op_type == "Conv")
+    # (output channels, input channels a group, kernel height, kernel width), as the model counts them
+    counted = sorted((int(w.columns * w.groups), int(w.macs / w.outputs / k ** 2), k, k)
+                     for w, k in ((works["stem"], 3), (works["expand"], 1), (works["depthwise"], 3), (works["project"], 1)))
+    assert written == counted
 
 
 def test_what_onnx_runtime_cannot_build_has_no_layout(tmp_path):
