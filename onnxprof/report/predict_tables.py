@@ -51,11 +51,12 @@ def calibration_table(results: Sequence, profile) -> RenderableType:
 
 def _kernel_model_line(model) -> str:
     """What the kernel model adds beyond its classes' coefficients, which are too many to print."""
-    per_batch = ", ".join(f"×{fit.scale:.3f} at batch {batch}" for batch, fit in sorted(model.network_by_batch.items()))
-    overhead_ms = next(iter(model.network_by_batch.values())).overhead_ms
-    return (f"kernels: {len(model.coefficients)} op classes from {model.n} profiled kernels (R² {model.r_squared:.3f}); "
-            f"{model.in_network_ms * 1e3:+.1f} µs a kernel inside a network, profiler's overhead "
-            f"{overhead_ms * 1e3:+.1f} µs a kernel; network = Σ kernels {per_batch}")
+    fits = sorted(model.network_by_batch.items())
+    per_batch = ", ".join(f"×{fit.scale:.3f} at batch {batch}" for batch, fit in fits)
+    overhead_ms = fits[0][1].overhead_ms        # one value for every batch size (kernels._profiling_overhead)
+    return (f"kernels: {len(model.coefficients)} op classes from {model.n} profiled kernels "
+            f"(R² {model.r_squared:.3f}); {model.in_network_ms * 1e3:+.1f} µs a kernel inside a network, "
+            f"profiler's overhead {overhead_ms * 1e3:+.1f} µs a kernel; network = Σ kernels {per_batch}")
 
 
 def prediction_table(model: str, predictions: Sequence) -> Table:

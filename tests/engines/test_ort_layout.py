@@ -8,7 +8,8 @@ import pytest
 from onnx import helper
 
 from onnxprof.cost.analysis import analyze
-from onnxprof.engines.ort_layout import LAYOUT_DOMAIN, CpuLayout, _optimized, channel_block, cpu_blocks, cpu_layout, padded_channels
+from onnxprof.engines.ort_layout import (LAYOUT_DOMAIN, CpuLayout, _optimized, channel_block, cpu_blocks, cpu_layout,
+                                         padded_channels)
 from onnxprof.measure.layers import LayerRow
 from onnxprof.predict.kernels import LAYOUT, KernelModel, kernel_timings, layout_works, node_works
 from tests.builders import make_model, weight
@@ -92,12 +93,14 @@ def test_a_blocked_convolution_works_on_whole_blocks_of_channels(tmp_path):
 def test_the_padded_channels_are_those_of_the_filters_onnx_runtime_writes(tmp_path):
     model = _odd_channels(tmp_path / "odd.onnx")
     works = node_works(analyze(tmp_path / "odd.onnx", check=False))
-    filters = {tensor.name: tuple(tensor.dims) for tensor in _optimized(model).graph.initializer}
-    written = sorted(filters[node.input[1]] for node in _optimized(model).graph.node
+    optimized = _optimized(model)
+    filters = {tensor.name: tuple(tensor.dims) for tensor in optimized.graph.initializer}
+    written = sorted(filters[node.input[1]] for node in optimized.graph.node
                      if node.domain == LAYOUT_DOMAIN and node.op_type == "Conv")
     # (output channels, input channels a group, kernel height, kernel width), as the model counts them
-    counted = sorted((int(w.columns * w.groups), int(w.macs / w.outputs / k ** 2), k, k)
-                     for w, k in ((works["stem"], 3), (works["expand"], 1), (works["depthwise"], 3), (works["project"], 1)))
+    kernel_sizes = {"stem": 3, "expand": 1, "depthwise": 3, "project": 1}
+    counted = sorted((int(works[name].columns * works[name].groups), int(works[name].macs / works[name].outputs / k ** 2),
+                      k, k) for name, k in kernel_sizes.items())
     assert written == counted
 
 
