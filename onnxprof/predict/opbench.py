@@ -5,7 +5,8 @@ Conv → BatchNorm → activation chains, which show which activations the engin
 convolution (nn-Meter's fusion-rule detection).
 
 Each op is built with the zoo's graph builder at a ladder of activation sizes (a stage of an ImageNet
-network at batch 1, and two at batch 8), profiled with the engine, and joined to its node like any
+network at batch 1, and two at batch 8; activations also at the 1×1 maps of squeeze-and-excitation
+gates), profiled with the engine, and joined to its node like any
 network layer. One op's sizes form one source, weighted like one network in the fit.
 """
 
@@ -33,6 +34,8 @@ ACTIVATIONS = ((1, 32, 112), (1, 64, 56), (1, 128, 28), (1, 256, 14), (1, 512, 7
 # channel counts that are not a multiple of 4, which ONNX Runtime's CPU provider does not block
 # (ShuffleNetV2's 58): its convolutions and pools then run other kernels (see engines/ort_layout)
 UNBLOCKED_ACTIVATIONS = ((1, 58, 56), (1, 58, 28), (1, 122, 14), (8, 58, 28))
+# the 1×1 maps of squeeze-and-excitation gates (EfficientNet's 4-48 channels, MobileNetV3's up to 960)
+GATE_ACTIVATIONS = ((1, 8, 1), (1, 32, 1), (1, 240, 1), (8, 32, 1), (8, 240, 1))
 TOKENS = ((1, 197, 768), (1, 3136, 96), (8, 197, 768), (1, 49, 768))   # (batch, tokens, width): transformers
 SIGN_RUN = 2     # feature maps change sign in runs of pixels, not at random (see _feature_map_feeds)
 ROUNDS = 3       # passes over all cases; each case keeps its fastest pass (load from elsewhere only adds)
@@ -161,6 +164,12 @@ UNBLOCKED_OPS = {"Conv 1x1 (unblocked channels)": _conv(1), "depthwise 3x3 (unbl
                  "depthwise 3x3 stride 2 (unblocked channels)": _conv(3, 2, per_group=1),
                  "MaxPool (unblocked channels)": _pool("MaxPool", 3, 2, 1)}
 
+# at the gates' sizes a kernel is all fixed cost: without them a class's constant is the intercept of cases
+# of 25 000 elements and up (once 7 µs for Sigmoid, where EfficientNet's gates took 4-5 µs in all). Not
+# HardSwish: alone, ONNX Runtime's CPU provider runs it as a HardSigmoid and a Mul kernel of names of its
+# own, which join no ONNX node (so its IMAGE_OPS cases time nothing either; after a Conv it is fused)
+GATE_OPS = {f"{op} (gate)": IMAGE_OPS[op] for op in ("SiLU", "Sigmoid", "HardSigmoid", "Relu")}
+
 TOKEN_OPS = {"MatMul": _matmul, "LayerNormalization": _layer_norm,
              "Softmax (tokens)": lambda b, x, width: b.softmax(x, "op")}
 
@@ -185,6 +194,7 @@ def op_cases(ops: Sequence[str] = ()) -> list[OpCase]:
     """Every benchmark case (or those of the named ops)."""
     cases = [case for op, make in IMAGE_OPS.items() for case in _image_op(op, make)]
     cases += [case for op, make in UNBLOCKED_OPS.items() for case in _image_op(op, make, UNBLOCKED_ACTIVATIONS)]
+    cases += [case for op, make in GATE_OPS.items() for case in _image_op(op, make, GATE_ACTIVATIONS)]
     cases += [case for activation in FUSIBLE for case in _after_conv(activation)]
     cases += [case for op, make in TOKEN_OPS.items() for case in _token_op(op, make)]
     cases += list(_gemm_cases())

@@ -14,7 +14,7 @@ from onnxprof.measure.layers import LayerRow
 from onnxprof.predict.kernels import (FUSED, LAYOUT, OTHER, KernelModel, KernelTiming, NetworkTiming, NodeWork, fit_kernel_times,
                                       fit_kernels, kernel_model_from_json, kernel_model_json, kernel_timings,
                                       node_works)
-from onnxprof.predict.opbench import op_cases, profile_ops
+from onnxprof.predict.opbench import GATE_ACTIVATIONS, op_cases, profile_ops
 from tests.builders import analyze, make_model, weight
 
 
@@ -295,7 +295,7 @@ def test_single_op_cases_are_valid_one_node_models():
         kinds = sorted(work.kind for work in node_works(analyze(case.model)).values())
         if case.op.startswith("Conv+BatchNormalization+"):      # the fusion probes: a chain of three
             assert kinds == sorted(["Conv", "BatchNormalization", case.op.rsplit("+", 1)[1]]), case.name
-        elif case.op == "SiLU":                                 # x·sigmoid(x): two nodes the engine may fuse
+        elif case.op.startswith("SiLU"):                        # x·sigmoid(x): two nodes the engine may fuse
             assert kinds == ["Mul", "Sigmoid"], case.name
         else:
             assert len(kinds) == 1, case.name
@@ -308,6 +308,14 @@ def test_single_op_benchmarks_profile_on_onnx_runtime():
     # one node each: a lone convolution's reorders into the blocked layout and back are left out
     assert all(t.measured_ms > 0 and len(t.nodes) == 1 and t.fused == (False,) for t in timings)
     assert LAYOUT not in {t.nodes[0].kind for t in timings}
+
+
+def test_gate_sized_cases_profile_the_fixed_cost_of_a_kernel():
+    """Squeeze-and-excitation gates (C×1×1) are all fixed cost: their cases pin a class's constant."""
+    timings = profile_ops(ops=("Sigmoid (gate)", "SiLU (gate)"), rounds=1)
+    assert len(timings) == 2 * len(GATE_ACTIVATIONS)
+    assert {t.nodes[0].outputs for t in timings} == {float(n * c) for n, c, _ in GATE_ACTIVATIONS}
+    assert all(t.measured_ms > 0 for t in timings)
 
 
 def test_fusion_probes_show_what_onnx_runtime_fuses_into_a_convolution():
