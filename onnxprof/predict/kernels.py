@@ -28,11 +28,11 @@ kernel, several times slower (:mod:`onnxprof.engines.ort_layout`), so it has a c
 kernels that engine inserts to convert tensors to and from its blocked layout are predicted where it
 says it will insert them: their class, ``Reorder`` (``c₀ · bytes + c₁`` a kernel), is fitted on each
 profiled network's reorder kernels together (they cannot be told apart by name), and only a model fitted
-on some predicts them. A network's time is then ``s · (Σ nodes + (in_network_ms − o) · kernels)``
-(in_network_ms: below): o is what profiling
-adds to each kernel (relative least squares of the calibration networks' profiled sums against their
-unprofiled runs, all batch sizes together: it is the profiler's cost, not the kernel's), s the median
-remaining ratio per batch size (time between kernels, kernels no ONNX node accounts for and the model
+on some predicts them. A network's time is then
+``s · (Σ nodes + (in_network_ms − o) · kernels + in_network_ms_per_weight_byte · weight bytes)`` (the
+in-network terms: below): o is what profiling adds to each kernel (relative least squares of the
+calibration networks' profiled sums against their unprofiled runs, all batch sizes together: it is the
+profiler's cost, not the kernel's), s the median remaining ratio per batch size (time between kernels, kernels no ONNX node accounts for and the model
 does not predict).
 
 A kernel inside a network also costs more than the same kernel profiled alone, over and over, as the
@@ -42,7 +42,14 @@ fitted on the network kernels only (zero for the single-op ones), carries the di
 prediction is of a network, so it is always added. Without it, the class coefficients followed the
 single-op cases (0-5 % off them) and the network kernels of 10-160 µs came out 9-19 % low, in-sample,
 which the network scale could only correct in proportion to time: networks of many short kernels
-(MobileNetV3, ShuffleNetV2, RegNetX, MnasNet) came out 11-14 % low. """
+(MobileNetV3, ShuffleNetV2, RegNetX, MnasNet) came out 11-14 % low.
+
+Weights are the other difference: run over and over, a kernel finds its weights where its last run
+left them, in a cache that may hold tens of megabytes; in a network, the other layers' weights and
+maps have pushed them out by its next run. ``in_network_ms_per_weight_byte``, also fitted on the network
+kernels alone, is what each byte of weights costs more there. On a 2-core guest of a Xeon with 480 MB
+of L3, a 4096×4096 Gemm at batch 1 read its 67 MB of weights at 51 GB/s alone and at 27 GB/s inside
+AlexNet, and without the term AlexNet and BN-AlexNet came out 20-23 % low held out at batch 1. """
 
 from __future__ import annotations
 
@@ -90,6 +97,10 @@ class NodeWork:
     groups: int = 1
     blocked: bool = True     # False: a convolution or pool the engine runs in plain NCHW (see ort_layout)
     activation_bytes: Optional[float] = None    # bytes moved less the weights read (None: all of them)
+
+    @property
+    def weight_bytes(self) -> float:
+        return 0.0 if self.activation_bytes is None else self.bytes_moved - self.activation_bytes
 
     @property
     def is_product(self) -> bool:
@@ -210,6 +221,10 @@ class KernelTiming:
     alone: bool = False          # a single-op benchmark: profiled on its own, not inside a network
 
     @property
+    def weight_bytes(self) -> float:
+        return sum(work.weight_bytes for work in self.nodes)
+
+    @property
     def kernel_count(self) -> int:
         """Kernels as the model counts them, in fitting and in predicting alike: one per node not fused
         into another (a network's layout conversions are one timing of many)."""
@@ -280,6 +295,7 @@ class KernelModel:
     n: int = 0                                      # kernels fitted on
     spill_from_bytes: Optional[float] = None        # activation bytes past which a kernel streams from memory
     in_network_ms: float = 0.0                      # what a kernel costs more in a network than profiled alone
+    in_network_ms_per_weight_byte: float = 0.0      # and what each byte of its weights costs more there
 
     def _coefficients(self, work: NodeWork, fused: bool) -> Optional[np.ndarray]:
         # a fused op never seen fused costs what it costs alone; an op never seen (or never seen unblocked),
@@ -313,8 +329,10 @@ class KernelModel:
         fused = self.fused_nodes(report, works)
         layout = layout_works(report) if LAYOUT in self.coefficients else []
         kernels = len(works) - len(fused) + len(layout)
+        in_network = (self.in_network_ms * kernels
+                      + self.in_network_ms_per_weight_byte * sum(work.weight_bytes for work in works.values()))
         return (sum(self.node_ms(work, name in fused) for name, work in works.items())
-                + sum(self.node_ms(work) for work in layout) + self.in_network_ms * kernels, kernels)
+                + sum(self.node_ms(work) for work in layout) + in_network, kernels)
 
     def kernels_ms(self, report: StaticReport) -> float:
         return self.kernels(report)[0]
@@ -340,14 +358,16 @@ def _columns(keys: Sequence[str], is_product: Mapping[str, bool], spill: bool) -
     return slices
 
 
-def _in_network_identifiable(timings: Sequence[KernelTiming]) -> bool:
-    """Whether the network kernels' extra cost can be told from the classes' own per-kernel constants:
-    only where some class starts kernels both alone and in a network. Otherwise (no single-op
+def _in_network_identifiable(timings: Sequence[KernelTiming], weighted: bool = False) -> bool:
+    """Whether the network kernels' extra cost can be told from the classes' own per-kernel constants
+    (``weighted``: their extra cost per weight byte from the classes' own costs per byte): only where
+    some class starts kernels both alone and in a network (with weights). Otherwise (no single-op
     benchmarks, say) the column would be a sum of class constants' columns, split between them at
     random, and it is left out: each class's constant then carries it."""
     alone, in_networks = set(), set()
     for t in timings:
-        (alone if t.alone else in_networks).update(t.started_classes())
+        if t.weight_bytes > 0 or not weighted:
+            (alone if t.alone else in_networks).update(t.started_classes())
     return bool(alone & in_networks)
 
 
@@ -355,6 +375,7 @@ class KernelFit(NamedTuple):
     coefficients: dict[str, tuple[float, ...]]     # class -> coefficients of NodeWork.terms()
     r_squared: float                               # of the fitted kernel times
     in_network_ms: float                           # see KernelModel.in_network_ms (0: not fitted)
+    in_network_ms_per_weight_byte: float = 0.0     # see KernelModel.in_network_ms_per_weight_byte (0: not fitted)
 
 
 def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional[float] = None) -> KernelFit:
@@ -364,8 +385,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     as much as a 400 ms one). Relative to the network alone, a network's many short kernels hardly
     counted, and networks made of them were under-predicted (ShuffleNetV2, 168 kernels in 3 ms: −16 %).
     ``spill_from_bytes``: see the module's docstring (None: no such term). The network kernels' extra
-    cost per kernel (see the module's docstring) is one more column, shared by every class (see
-    _in_network_identifiable)."""
+    cost per kernel and per weight byte (see the module's docstring) are two more columns, shared by
+    every class (see _in_network_identifiable)."""
     if not timings:
         raise ValueError("no profiled kernels to fit")
     is_product = {}
@@ -377,7 +398,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     slices = _columns(keys, is_product, spill)
     classes_width = max(s.stop for s in slices.values())
     in_network = _in_network_identifiable(timings)
-    width = classes_width + in_network
+    cold_weights = in_network and _in_network_identifiable(timings, weighted=True)
+    width = classes_width + in_network + cold_weights
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
     for t in timings:
@@ -390,6 +412,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
             design[row, slices[_class_key(work, fused)]] += work.terms(fused, spill_from_bytes)
         if in_network and not t.alone:
             design[row, classes_width] = t.kernel_count
+        if cold_weights and not t.alone:
+            design[row, classes_width + 1] = t.weight_bytes
     weights = 1.0 / np.sqrt([totals[t.source] * max(t.measured_ms, PROFILER_RESOLUTION_MS) * counts[t.source]
                              for t in timings])
     solution = nonnegative_least_squares(design * weights[:, None], measured * weights)
@@ -399,7 +423,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     coefficients[OTHER] = (tuple(map(float, np.median(standalone, axis=0))) if standalone
                            else (0.0,) * (len(OTHER_TERMS) + spill))
     return KernelFit(coefficients, r_squared(design @ solution, measured),
-                     float(solution[classes_width]) if in_network else 0.0)
+                     float(solution[classes_width]) if in_network else 0.0,
+                     float(solution[classes_width + 1]) if cold_weights else 0.0)
 
 
 MIN_NETWORK_SHARE = 0.5     # the overhead correction never takes more than half of the kernels' sum
@@ -458,7 +483,8 @@ def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTimin
     cache gives out (spill_from_bytes in :mod:`onnxprof.predict.microbench`; None: not known)."""
     fit = fit_kernel_times(timings, spill_from_bytes)
     model = KernelModel(fit.coefficients, observed_fusions(timings), r_squared=fit.r_squared, n=len(timings),
-                        spill_from_bytes=spill_from_bytes, in_network_ms=fit.in_network_ms)
+                        spill_from_bytes=spill_from_bytes, in_network_ms=fit.in_network_ms,
+                        in_network_ms_per_weight_byte=fit.in_network_ms_per_weight_byte)
     if not networks:
         return model
     kernels = [model.kernels(n.report) for n in networks]
@@ -477,7 +503,9 @@ def kernel_model_from_json(body: Mapping) -> KernelModel:
                        network=NetworkFit(*body["network"]) if body.get("network") else None,
                        r_squared=body.get("r_squared", float("nan")), n=body.get("n", 0),
                        spill_from_bytes=body.get("spill_from_bytes"),
-                       in_network_ms=body.get("in_network_ms", 0.0))     # a profile fitted before it had none
+                       # a profile fitted before these terms existed has none
+                       in_network_ms=body.get("in_network_ms", 0.0),
+                       in_network_ms_per_weight_byte=body.get("in_network_ms_per_weight_byte", 0.0))
 
 
 def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
@@ -488,4 +516,4 @@ def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
             "network_by_batch": {str(k): [v.overhead_ms, v.scale] for k, v in model.network_by_batch.items()},
             "network": [model.network.overhead_ms, model.network.scale] if model.network else None,
             "r_squared": model.r_squared, "n": model.n, "spill_from_bytes": model.spill_from_bytes,
-            "in_network_ms": model.in_network_ms}
+            "in_network_ms": model.in_network_ms, "in_network_ms_per_weight_byte": model.in_network_ms_per_weight_byte}

@@ -41,7 +41,7 @@ def calibration_table(results: Sequence, profile) -> RenderableType:
                         f"{m.weight_slope:.2f} × other weights + "
                         f"{m.activation_slope:.2f} × batch × peak activations per image")
     if profile.kernels is not None and profile.kernels.network_by_batch:
-        formulas.append(_kernel_model_line(profile.kernels))
+        formulas.extend(_kernel_model_lines(profile.kernels))
     if profile.power is not None:
         p = profile.power
         table.add_row("power", "all", "", "", "", "")
@@ -49,14 +49,15 @@ def calibration_table(results: Sequence, profile) -> RenderableType:
     return Group(table, *(Text(f) for f in formulas))
 
 
-def _kernel_model_line(model) -> str:
+def _kernel_model_lines(model) -> tuple[str, str]:
     """What the kernel model adds beyond its classes' coefficients, which are too many to print."""
     fits = sorted(model.network_by_batch.items())
     per_batch = ", ".join(f"×{fit.scale:.3f} at batch {batch}" for batch, fit in fits)
     overhead_ms = fits[0][1].overhead_ms        # one value for every batch size (kernels._profiling_overhead)
     return (f"kernels: {len(model.coefficients)} op classes from {model.n} profiled kernels "
-            f"(R² {model.r_squared:.3f}); {model.in_network_ms * 1e3:+.1f} µs a kernel inside a network, "
-            f"profiler's overhead {overhead_ms * 1e3:+.1f} µs a kernel; network = Σ kernels {per_batch}")
+            f"(R² {model.r_squared:.3f}); inside a network {model.in_network_ms * 1e3:+.1f} µs a kernel and "
+            f"{model.in_network_ms_per_weight_byte * 1e9:+.1f} µs a MB of weights",
+            f"network = (Σ kernels − profiler's overhead {overhead_ms * 1e3:+.1f} µs a kernel) {per_batch}")
 
 
 def prediction_table(model: str, predictions: Sequence) -> Table:

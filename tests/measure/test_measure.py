@@ -57,9 +57,12 @@ def test_protocol_meets_both_the_count_and_the_duration(mlp):
 def test_peak_memory_does_not_grow_with_the_number_of_timed_runs(mlp):
     """The peak RSS is the model's, not the harness's: timing ten times longer (some 10⁵ more runs of a
     model of a few µs) adds only the 8 bytes a run of the timing record. A list of Python ints turned into
-    floats inside the window added 110 bytes a run, tens of MB here."""
+    floats inside the window added 110 bytes a run, tens of MB here. A first long window settles the
+    allocator: freeing its multi-MB arrays raises glibc's mmap threshold, so later ones come from a heap
+    that stays resident, and a long window timed first showed that once (31 bytes a run on one host)."""
     with OnnxRuntimeEngine(mlp, EngineOptions()) as engine:
         feeds = {"x": np.ones((1, 64), np.float32)}
+        time_batch(engine, feeds, 1, TimingProtocol(warmup_runs=3, warmup_s=0.0, min_runs=7, min_duration_s=2.0))
         short = time_batch(engine, feeds, 1, TimingProtocol(warmup_runs=3, warmup_s=0.0, min_runs=7, min_duration_s=0.2))
         long = time_batch(engine, feeds, 1, TimingProtocol(warmup_runs=3, warmup_s=0.0, min_runs=7, min_duration_s=2.0))
     extra_runs = long.latency.samples - short.latency.samples

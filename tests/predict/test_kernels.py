@@ -47,19 +47,27 @@ def test_product_terms_are_macs_patches_outputs_and_weights():
 TRUE = {"Conv": (2e-7, 1e-7, 5e-7, 3e-6, 1e-8, 0.01), "Relu": (0.0, 2e-8, 0.004), "Relu (fused)": (0.0, 1e-9, 0.0),
         "Add": (1e-7, 1e-8, 0.003)}
 IN_NETWORK_MS = 0.002       # what each network kernel costs beyond the same kernel profiled alone
+COLD_WEIGHT_MS = 5e-9       # and what each byte of its weights costs beyond it
+
+
+def _conv(name: str, rng) -> NodeWork:
+    m, n, k = (int(v) for v in rng.integers([8, 49, 27], [512, 12544, 4608]))
+    moved = 4.0 * (m * n + int(rng.integers(1e3, 1e6)))     # output + input (not a sum of the other terms)
+    return NodeWork(name, "Conv", m * n * k, 2.0 * m * n * k, moved + 4.0 * m * k, m * n, m, activation_bytes=moved)
 
 
 def _synthetic_timings(seed: int = 0) -> list[KernelTiming]:
     """Kernels of known cost: in networks, random convolutions, half of them with a fused ReLU, and
-    standalone ReLUs, each IN_NETWORK_MS dearer than alone; alone, ReLUs and Adds."""
+    standalone ReLUs, each IN_NETWORK_MS and COLD_WEIGHT_MS a byte of its weights dearer than alone;
+    alone, convolutions, ReLUs and Adds."""
     rng = np.random.default_rng(seed)
     timings = []
     for i in range(40):
-        m, n, k = (int(v) for v in rng.integers([8, 49, 27], [512, 12544, 4608]))
-        moved = 4.0 * (m * n + int(rng.integers(1e3, 1e6)))     # output + input (not a sum of the other terms)
-        conv = NodeWork(f"c{i}", "Conv", m * n * k, 2.0 * m * n * k, moved, m * n, m)
+        conv = _conv(f"c{i}", rng)
+        m, n = conv.columns, conv.outputs / conv.columns
         relu = NodeWork(f"r{i}", "Relu", 0, m * n, 4.0 * (m * n + int(rng.integers(1e3, 1e6))), m * n)
-        cost = float(np.dot(TRUE["Conv"], conv.terms())) + IN_NETWORK_MS
+        assert conv.weight_bytes > 0 and relu.weight_bytes == 0
+        cost = float(np.dot(TRUE["Conv"], conv.terms())) + IN_NETWORK_MS + COLD_WEIGHT_MS * conv.weight_bytes
         if i % 2:
             timings.append(KernelTiming((conv,), (False,), cost, source=f"net{i % 4}"))
         else:
@@ -72,16 +80,22 @@ def _synthetic_timings(seed: int = 0) -> list[KernelTiming]:
                              float(rng.integers(1e3, 1e6)))
             timings.append(KernelTiming((alone,), (False,), float(np.dot(TRUE[kind], alone.terms())), f"op:{kind}",
                                         alone=True))
+        if i % 4 == 0:
+            alone = _conv(f"Conv{i}", rng)
+            timings.append(KernelTiming((alone,), (False,), float(np.dot(TRUE["Conv"], alone.terms())), "op:Conv",
+                                        alone=True))
     return timings
 
 
 def test_fit_recovers_the_coefficients_of_each_class():
-    coefficients, fit_r2, in_network_ms = fit_kernel_times(_synthetic_timings())
+    coefficients, fit_r2, in_network_ms, cold_weight_ms = fit_kernel_times(_synthetic_timings())
     for key, values in TRUE.items():
         assert coefficients[key] == pytest.approx(values, rel=1e-4, abs=1e-12), key
     assert fit_r2 == pytest.approx(1.0)
-    # the ReLUs profiled both alone and in networks tell the network kernels' extra cost from each class's own
+    # the ReLUs and convolutions profiled both alone and in networks tell the network kernels' extra cost,
+    # a kernel and a weight byte, from each class's own
     assert in_network_ms == pytest.approx(IN_NETWORK_MS, rel=1e-4)
+    assert cold_weight_ms == pytest.approx(COLD_WEIGHT_MS, rel=1e-4)
     # an op class never seen costs the median of the standalone non-product classes
     assert coefficients[OTHER] == pytest.approx(np.median([TRUE["Relu"], TRUE["Add"]], axis=0))
 
@@ -93,18 +107,30 @@ def test_the_in_network_constant_is_fitted_only_where_a_class_runs_both_alone_an
                [t for t in timings if t.alone and t.nodes[0].kind == "Add"]
     for without in (networks_only, disjoint):
         fit = fit_kernel_times(without)
-        assert fit.in_network_ms == 0.0
+        assert fit.in_network_ms == 0.0 and fit.in_network_ms_per_weight_byte == 0.0
         # each class's own constant carries it instead: the network kernels are fitted all the same
         model = KernelModel(fit.coefficients)
         for t in without:
             assert sum(model.node_ms(w, f) for w, f in zip(t.nodes, t.fused)) == pytest.approx(t.measured_ms, rel=1e-3)
 
 
-def test_a_profile_fitted_before_the_in_network_constant_reads_as_without_it():
+def test_the_cost_of_cold_weights_is_fitted_only_where_a_class_with_weights_runs_alone_too():
+    """Without convolutions alone, only the ReLUs tell the network kernels from the single-op cases: the
+    constant is still fitted; the weights' cost falls to the convolutions' own cost per weight (their
+    weight bytes are 4 × m·k), and the network kernels are fitted all the same."""
+    timings = [t for t in _synthetic_timings() if t.source != "op:Conv"]
+    fit = fit_kernel_times(timings)
+    assert fit.in_network_ms == pytest.approx(IN_NETWORK_MS, rel=1e-4) and fit.in_network_ms_per_weight_byte == 0.0
+    assert fit.coefficients["Conv"][3] == pytest.approx(TRUE["Conv"][3] + 4 * COLD_WEIGHT_MS, rel=1e-4)
+
+
+def test_a_profile_fitted_before_the_in_network_terms_reads_as_without_them():
     body = kernel_model_json(fit_kernels(_synthetic_timings(), []))
     assert body["in_network_ms"] == pytest.approx(IN_NETWORK_MS, rel=1e-4)
-    del body["in_network_ms"]
-    assert kernel_model_from_json(body).in_network_ms == 0.0
+    assert body["in_network_ms_per_weight_byte"] == pytest.approx(COLD_WEIGHT_MS, rel=1e-4)
+    del body["in_network_ms"], body["in_network_ms_per_weight_byte"]
+    model = kernel_model_from_json(body)
+    assert model.in_network_ms == 0.0 and model.in_network_ms_per_weight_byte == 0.0
 
 
 def test_the_spill_term_counts_activation_bytes_past_the_threshold():
@@ -161,6 +187,9 @@ def test_each_predicted_kernel_costs_the_in_network_constant_once():
         assert counted == kernels
         in_network = replace(classes, fusions=fusions, in_network_ms=0.5)
         assert in_network.kernels(report) == pytest.approx((alone_ms + 0.5 * kernels, kernels))
+        # the convolution's 8·8·3·3 fp32 weights, once whatever the fusions
+        cold = replace(in_network, in_network_ms_per_weight_byte=1e-4)
+        assert cold.kernels(report) == pytest.approx((alone_ms + 0.5 * kernels + 1e-4 * 8 * 8 * 9 * 4, kernels))
 
 
 def _unfused_kernels() -> list[tuple]:
@@ -277,7 +306,7 @@ def test_fit_keeps_blocked_and_unblocked_convolutions_apart():
                             64, blocked=is_blocked)
             timings.append(KernelTiming((work,), (False,), float(np.dot(true[key], work.terms())), f"op:{key}",
                                         alone=True))
-    coefficients, fit_r2, _ = fit_kernel_times(timings)     # a depthwise filter's terms are collinear: compare times
+    coefficients, fit_r2, *_ = fit_kernel_times(timings)     # a depthwise filter's terms are collinear: compare times
     assert set(true) <= set(coefficients) and fit_r2 == pytest.approx(1.0)
     model = KernelModel(coefficients)
     for timing in timings:
