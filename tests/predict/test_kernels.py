@@ -11,7 +11,7 @@ import pytest
 from onnx import helper
 
 from onnxprof.measure.layers import LayerRow
-from onnxprof.predict.kernels import (FUSED, LAYOUT, OTHER, KernelModel, KernelTiming, NetworkTiming, NodeWork, fit_kernel_times,
+from onnxprof.predict.kernels import (FUSED, LAYOUT, OTHER, STRIDED, KernelModel, KernelTiming, NetworkTiming, NodeWork, fit_kernel_times,
                                       fit_kernels, kernel_model_from_json, kernel_model_json, kernel_timings,
                                       node_works)
 from onnxprof.predict.opbench import GATE_ACTIVATIONS, op_cases, profile_ops
@@ -122,6 +122,26 @@ def test_the_cost_of_cold_weights_is_fitted_only_where_a_class_with_weights_runs
     fit = fit_kernel_times(timings)
     assert fit.in_network_ms == pytest.approx(IN_NETWORK_MS, rel=1e-4) and fit.in_network_ms_per_weight_byte == 0.0
     assert fit.coefficients["Conv"][3] == pytest.approx(TRUE["Conv"][3] + 4 * COLD_WEIGHT_MS, rel=1e-4)
+
+
+def _softmax_model(op_type: str, axis: int, opset: int):
+    nodes = [helper.make_node(op_type, ["x"], ["y"], name="softmax", axis=axis)]
+    return make_model(nodes, [("x", [2, 21, 8, 8])], [("y", [2, 21, 8, 8])], opset=opset)
+
+
+def test_a_softmax_over_an_axis_other_than_the_last_has_a_class_of_its_own():
+    """Over the channels of a 4-D map (opset 13 on) it gathers strided elements; over the last axis, or
+    before opset 13 (the input read as a matrix from the axis on, rows contiguous), it does not."""
+    for op_type in ("Softmax", "LogSoftmax"):
+        for axis, opset, strided in ((1, 17, True), (-3, 13, True), (-1, 17, False), (3, 17, False), (1, 11, False)):
+            work = node_works(analyze(_softmax_model(op_type, axis, opset)))["softmax"]
+            assert work.kind == op_type + (STRIDED if strided else ""), (op_type, axis, opset)
+    # a model that never saw one prices it as its op, not as the median of every op class
+    work = node_works(analyze(_softmax_model("Softmax", 1, 17)))["softmax"]
+    model = KernelModel({"Softmax": (1e-6, 0.0, 0.01), OTHER: (0.0, 0.0, 5.0)})
+    assert model.node_ms(work) == pytest.approx(1e-6 * work.flops + 0.01)
+    strided = KernelModel({**model.coefficients, "Softmax" + STRIDED: (0.0, 1e-6, 0.0)})
+    assert strided.node_ms(work) == pytest.approx(1e-6 * work.bytes_moved)
 
 
 def test_a_profile_fitted_before_the_in_network_terms_reads_as_without_them():
