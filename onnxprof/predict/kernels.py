@@ -32,8 +32,8 @@ on some predicts them. A network's time is then
 ``s · (Σ nodes + (in_network_ms − o) · kernels + in_network_ms_per_weight_byte · weight bytes)`` (the
 in-network terms: below): o is what profiling adds to each kernel (relative least squares of the
 calibration networks' profiled sums against their unprofiled runs, all batch sizes together: it is the
-profiler's cost, not the kernel's), s the median remaining ratio per batch size (time between kernels, kernels no ONNX node accounts for and the model
-does not predict).
+profiler's cost, not the kernel's), s the median remaining ratio per batch size (time between kernels,
+kernels no ONNX node accounts for and the model does not predict).
 
 A kernel inside a network also costs more than the same kernel profiled alone, over and over, as the
 single-op benchmarks do: its weights and input are no longer where its previous run left them, and the
@@ -49,7 +49,7 @@ left them, in a cache that may hold tens of megabytes; in a network, the other l
 maps have pushed them out by its next run. ``in_network_ms_per_weight_byte``, also fitted on the network
 kernels alone, is what each byte of weights costs more there. On a 2-core guest of a Xeon with 480 MB
 of L3, a 4096×4096 Gemm at batch 1 read its 67 MB of weights at 51 GB/s alone and at 27 GB/s inside
-AlexNet, and without the term AlexNet and BN-AlexNet came out 20-23 % low held out at batch 1. """
+AlexNet, and without the term AlexNet and BN-AlexNet came out 20-25 % low held out at batch 1. """
 
 from __future__ import annotations
 
@@ -531,4 +531,5 @@ def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
             "network_by_batch": {str(k): [v.overhead_ms, v.scale] for k, v in model.network_by_batch.items()},
             "network": [model.network.overhead_ms, model.network.scale] if model.network else None,
             "r_squared": model.r_squared, "n": model.n, "spill_from_bytes": model.spill_from_bytes,
-            "in_network_ms": model.in_network_ms, "in_network_ms_per_weight_byte": model.in_network_ms_per_weight_byte}
+            "in_network_ms": model.in_network_ms,
+            "in_network_ms_per_weight_byte": model.in_network_ms_per_weight_byte}

@@ -11,9 +11,9 @@ import pytest
 from onnx import helper
 
 from onnxprof.measure.layers import LayerRow
-from onnxprof.predict.kernels import (FUSED, LAYOUT, OTHER, STRIDED, KernelModel, KernelTiming, NetworkTiming, NodeWork, fit_kernel_times,
-                                      fit_kernels, kernel_model_from_json, kernel_model_json, kernel_timings,
-                                      node_works)
+from onnxprof.predict.kernels import (FUSED, LAYOUT, OTHER, STRIDED, KernelModel, KernelTiming, NetworkTiming,
+                                      NodeWork, fit_kernel_times, fit_kernels, kernel_model_from_json,
+                                      kernel_model_json, kernel_timings, node_works)
 from onnxprof.predict.opbench import GATE_ACTIVATIONS, op_cases, profile_ops
 from tests.builders import analyze, make_model, weight
 
