@@ -79,6 +79,7 @@ FUSED = " (fused)"           # suffix of the class of a node that runs inside it
 # provider the single-op cases over an image's channels ran at about 1 GB/s, those over tokens' last
 # axis at 21-46 GB/s, and one class for both priced the channel softmax 50 times too low
 SOFTMAX_OPS = ("Softmax", "LogSoftmax")
+LOOKUPS = frozenset({"Gather", "GatherElements", "GatherND"})   # read only the rows they look up in their table
 STRIDED = "(axis not last)"
 UNBLOCKED = " [NCHW]"        # suffix of the class of a convolution or pool the engine leaves unblocked
 LAYOUT = "Reorder"           # class of the layout conversions the engine inserts
@@ -105,7 +106,10 @@ class NodeWork:
 
     @property
     def weight_bytes(self) -> float:
-        return 0.0 if self.activation_bytes is None else self.bytes_moved - self.activation_bytes
+        """The weights it reads (a lookup's table is not read whole: none)."""
+        if self.activation_bytes is None or self.kind in LOOKUPS:
+            return 0.0
+        return self.bytes_moved - self.activation_bytes
 
     @property
     def is_product(self) -> bool:
@@ -245,9 +249,10 @@ class KernelTiming:
         into another (a network's layout conversions are one timing of many)."""
         return sum(not fused for fused in self.fused)
 
-    def started_classes(self) -> set[str]:
-        """The classes of the nodes that start a kernel of their own."""
-        return {_class_key(work, False) for work, fused in zip(self.nodes, self.fused) if not fused}
+    def started_classes(self, weighted: bool = False) -> set[str]:
+        """The classes of the nodes that start a kernel of their own (``weighted``: products with weights)."""
+        return {_class_key(work, False) for work, fused in zip(self.nodes, self.fused)
+                if not fused and (not weighted or work.is_product and work.weight_bytes > 0)}
 
 
 def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str, alone: bool = False
@@ -376,13 +381,13 @@ def _columns(keys: Sequence[str], is_product: Mapping[str, bool], spill: bool) -
 def _in_network_identifiable(timings: Sequence[KernelTiming], weighted: bool = False) -> bool:
     """Whether the network kernels' extra cost can be told from the classes' own per-kernel constants
     (``weighted``: their extra cost per weight byte from the classes' own costs per byte): only where
-    some class starts kernels both alone and in a network (with weights). Otherwise (no single-op
-    benchmarks, say) the column would be a sum of class constants' columns, split between them at
-    random, and it is left out: each class's constant then carries it."""
+    some class starts kernels both alone and in a network (a product with weights: a BatchNormalization's
+    few kilobytes of parameters would set a cost then charged to a Gemm's megabytes). Otherwise (no
+    single-op benchmarks, say) the column would be a sum of class constants' columns, split between
+    them at random, and it is left out: each class's constant then carries it."""
     alone, in_networks = set(), set()
     for t in timings:
-        if t.weight_bytes > 0 or not weighted:
-            (alone if t.alone else in_networks).update(t.started_classes())
+        (alone if t.alone else in_networks).update(t.started_classes(weighted))
     return bool(alone & in_networks)
 
 

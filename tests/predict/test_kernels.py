@@ -122,6 +122,22 @@ def test_the_cost_of_cold_weights_is_fitted_only_where_a_class_with_weights_runs
     fit = fit_kernel_times(timings)
     assert fit.in_network_ms == pytest.approx(IN_NETWORK_MS, rel=1e-4) and fit.in_network_ms_per_weight_byte == 0.0
     assert fit.coefficients["Conv"][3] == pytest.approx(TRUE["Conv"][3] + 4 * COLD_WEIGHT_MS, rel=1e-4)
+    # nor do a few parameters of an op that is not a product (a PReLU's slopes), alone and in networks
+    with_slopes = [replace(t, nodes=tuple(replace(w, activation_bytes=w.bytes_moved - 256.0) if w.kind == "Relu" else w
+                                          for w in t.nodes)) for t in timings]
+    assert any(t.alone and t.weight_bytes > 0 for t in with_slopes)
+    assert fit_kernel_times(with_slopes).in_network_ms_per_weight_byte == 0.0
+
+
+def test_a_lookup_reads_no_weights_whole():
+    """A Gather reads the rows it looks up, not its table: none of it counts as weights to fetch again."""
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="lookup"),
+             helper.make_node("MatMul", ["e", "w"], ["y"], name="project")]
+    model = make_model(nodes, [("ids", [4], onnx.TensorProto.INT64)], [("y", [4, 16])],
+                       [weight("table", (1000, 64)), weight("w", (64, 16))])
+    works = node_works(analyze(model))
+    assert works["lookup"].weight_bytes == 0.0
+    assert works["project"].weight_bytes == 64 * 16 * 4
 
 
 def _softmax_model(op_type: str, axis: int, opset: int):
