@@ -79,8 +79,8 @@ FUSED = " (fused)"           # suffix of the class of a node that runs inside it
 # provider the single-op cases over an image's channels ran at about 1 GB/s, those over tokens' last
 # axis at 21-46 GB/s, and one class for both priced the channel softmax 50 times too low
 SOFTMAX_OPS = ("Softmax", "LogSoftmax")
-LOOKUPS = frozenset({"Gather", "GatherElements", "GatherND"})   # read only the rows they look up in their table
 STRIDED = "(axis not last)"
+LOOKUPS = frozenset({"Gather", "GatherElements", "GatherND"})   # read only the rows they look up in their table
 UNBLOCKED = " [NCHW]"        # suffix of the class of a convolution or pool the engine leaves unblocked
 LAYOUT = "Reorder"           # class of the layout conversions the engine inserts
 BLOCKED_POOLS = frozenset({"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"})
@@ -189,10 +189,9 @@ def _in_blocks(work: NodeWork, channels: int, input_channels: Optional[int], out
         in_scale = padded_channels(input_channels, block) / input_channels if input_channels >= block else 1.0
         work_scale = out_scale * in_scale
     input_bytes = work.activation_bytes - output_bytes
-    weight_bytes = work.bytes_moved - work.activation_bytes
     activation_bytes = input_bytes * in_scale + output_bytes * out_scale
     return replace(work, macs=work.macs * work_scale, flops=work.flops * work_scale,
-                   bytes_moved=activation_bytes + weight_bytes * work_scale, outputs=work.outputs * out_scale,
+                   bytes_moved=activation_bytes + work.weight_bytes * work_scale, outputs=work.outputs * out_scale,
                    columns=work.columns if input_channels is None else float(padded),
                    groups=padded if work.kind == "Conv(depthwise)" else work.groups,
                    activation_bytes=activation_bytes)
