@@ -359,7 +359,7 @@ def test_single_op_cases_are_valid_one_node_models():
         onnx.checker.check_model(case.model, full_check=True)
         kinds = sorted(work.kind for work in node_works(analyze(case.model)).values())
         if case.op.startswith("Conv+BatchNormalization+"):      # the fusion probes: a chain of three
-            assert kinds == sorted(["Conv", "BatchNormalization", case.op.rsplit("+", 1)[1]]), case.name
+            assert kinds == sorted(["Conv(depthwise)", "BatchNormalization", case.op.rsplit("+", 1)[1]]), case.name
         elif case.op.startswith("SiLU"):                        # x·sigmoid(x): two nodes the engine may fuse
             assert kinds == ["Mul", "Sigmoid"], case.name
         else:
@@ -386,7 +386,7 @@ def test_gate_sized_cases_profile_the_fixed_cost_of_a_kernel():
 def test_fusion_probes_show_what_onnx_runtime_fuses_into_a_convolution():
     timings = profile_ops(ops=("Conv+BatchNormalization+Relu", "Conv+BatchNormalization+PRelu"), rounds=1)
     fusions = fit_kernels(timings, []).fusions
-    assert {("Conv", "BatchNormalization"), ("BatchNormalization", "Relu")} <= fusions   # one kernel
+    assert {("Conv(depthwise)", "BatchNormalization"), ("BatchNormalization", "Relu")} <= fusions   # one kernel
     assert ("BatchNormalization", "PRelu") not in fusions                              # PReLU runs alone
 
 
