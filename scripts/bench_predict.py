@@ -23,7 +23,7 @@ from typing import Sequence
 
 from onnxprof.measure.harness import TimingProtocol
 from onnxprof.predict.calibrate import (CalibrationPoint, PredictorQuality, best, collect, leave_one_model_out,
-                                       memory_held_out_rmspe, predict_new_models)
+                                       memory_held_out_rmspe, predict_new_models, repeatability)
 from onnxprof.predict.memory import fit_memory
 from onnxprof.predict.metrics import fit_quality
 from onnxprof.predict.microbench import measure_this_machine, spill_from_bytes
@@ -101,6 +101,7 @@ def main() -> None:
     busy = [f"{p.model}@{p.batch}" for p in points if not p.quiet]
     print(f"points with no quiet timing or profile: {len(busy)} of {len(points)}"
           + (f" ({', '.join(busy)})" if busy else ""))
+    print(repeatability(points) or "repeatability: one round each, not known")
     zoo = [p for p in points if p.model in names]
     spill = spill_from_bytes("onnxruntime", "cpu")
     print(f"kernel model: feature maps past {spill / 1e6:.1f} MB stream from memory" if spill else

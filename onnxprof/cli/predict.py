@@ -41,7 +41,7 @@ def calibrate_command(
     from onnxprof.cli.options import writing
     from onnxprof.engines.base import EngineOptions
     from onnxprof.measure.harness import TimingProtocol
-    from onnxprof.predict.calibrate import collect, fit_profile, leave_one_model_out
+    from onnxprof.predict.calibrate import collect, fit_profile, leave_one_model_out, repeatability
     from onnxprof.predict.microbench import measure_this_machine, spill_from_bytes
     from onnxprof.predict.opbench import OpBench
     from onnxprof.predict.power import fit_power, samples_from_runs
@@ -71,6 +71,9 @@ def calibrate_command(
         op_timings = op_bench.timings if op_bench is not None else []
     spill = spill_from_bytes(engine, provider)
     results = leave_one_model_out(points, compute, bandwidth, op_timings, spill)
+    spread = repeatability(points)
+    if spread:
+        console.print(f"[dim]{spread}[/]")
     busy = [f"{p.model} batch {p.batch}" for p in points if not p.quiet]
     if busy:
         console.print(f"[yellow]{len(busy)} of {len(points)} points found this machine busy with load from elsewhere "

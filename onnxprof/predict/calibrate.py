@@ -57,6 +57,13 @@ class CalibrationPoint:
     peak_rss_bytes: Optional[int] = None     # as onnxprof measure reports it (see measured_memory)
     kernels: tuple[KernelTiming, ...] = ()   # the same profile, node by node, for the kernel model
     quiet: bool = True                # some round of its timing and of its profile found the machine quiet
+    round_ms: tuple[float, ...] = ()  # every round's timed median, the kept fastest among them
+
+    @property
+    def round_spread(self) -> Optional[float]:
+        """How much slower its slowest timed round ran than its fastest (None: fewer than two rounds):
+        how far the machine let the same measurement wander, which no predictor can be judged finer than."""
+        return max(self.round_ms) / min(self.round_ms) - 1 if len(self.round_ms) > 1 else None
 
     def memory_sample(self) -> Optional[MemorySample]:
         peak = self.report.memory.peak_activation_bytes
@@ -169,7 +176,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
         points.append(CalibrationPoint(
             key[0], key[1], float(report.totals.macs) / key[1], timing.ms,
             tuple(layer_samples(rows, report)), report, memory.get(key),
-            tuple(kernel_timings(rows, report, source=f"{key[0]}@{key[1]}")), timing_quiet and profile_quiet))
+            tuple(kernel_timings(rows, report, source=f"{key[0]}@{key[1]}")), timing_quiet and profile_quiet,
+            tuple(r.ms for r in timings[key])))
     return points
 
 
@@ -279,6 +287,25 @@ def _qualities(points: Sequence[CalibrationPoint], predicted: dict[tuple[str, in
             results.append(PredictorQuality(name, batch, preds, measured,
                                             fit_quality(list(preds.values()), list(measured.values()))))
     return results
+
+
+REPEATABLE = 0.10     # the ±10 % that the held-out errors are judged by
+
+
+def repeatability(points: Sequence[CalibrationPoint]) -> Optional[str]:
+    """One line on how far each point's timed rounds lay apart (see CalibrationPoint.round_spread), per
+    batch size: the median spread, and how many points spread past ±10 %, since a predictor cannot be
+    judged within ±10 % of a measurement that does not repeat within it. None: no point had two rounds."""
+    spreads: dict[int, list[float]] = {}
+    for point in points:
+        if point.round_spread is not None:
+            spreads.setdefault(point.batch, []).append(point.round_spread)
+    if not spreads:
+        return None
+    medians = ", ".join(f"{float(np.median(s)):.1%} at batch {batch}" for batch, s in sorted(spreads.items()))
+    wide = sum(spread > REPEATABLE for s in spreads.values() for spread in s)
+    return (f"repeatability: a point's slowest timed round ran a median {medians} slower than its fastest; "
+            f"{wide} of {sum(map(len, spreads.values()))} points spread past {REPEATABLE:.0%}")
 
 
 def memory_held_out_rmspe(points: Sequence[CalibrationPoint]) -> Optional[float]:

@@ -7,8 +7,8 @@ import onnx
 from onnx import helper
 
 from onnxprof.measure.harness import TimingProtocol
-from onnxprof.predict.calibrate import (PredictorQuality, _op_rounds_before, best, collect, leave_one_model_out,
-                                       measured_memory)
+from onnxprof.predict.calibrate import (CalibrationPoint, PredictorQuality, _op_rounds_before, best, collect,
+                                       leave_one_model_out, measured_memory, repeatability)
 from onnxprof.predict.opbench import OpBench, op_cases
 from onnxprof.predict.metrics import FitQuality
 from tests.builders import make_model, weight
@@ -125,6 +125,22 @@ def test_single_op_rounds_run_between_the_networks_rounds(tmp_path):
                       + [("ops", "2 of 2)")] * cases + [("networks", "2 of 2)")] * 2)
     assert len(op_bench.timings) == cases and {t.source for t in op_bench.timings} == {"op:Relu"}
     assert len(points) == 2
+    # every timed round is kept beside the fastest, which is the point's time
+    assert all(len(p.round_ms) >= 2 and p.median_ms == min(p.round_ms) for p in points)
+
+
+def test_repeatability_is_the_spread_of_each_points_rounds():
+    def point(batch: int, *rounds: float) -> CalibrationPoint:
+        return CalibrationPoint("m", batch, 0.0, min(rounds), (), None, round_ms=rounds)
+
+    assert point(1, 10.0, 12.0, 11.0).round_spread == 12.0 / 10.0 - 1
+    assert point(1, 10.0).round_spread is None
+    line = repeatability([point(1, 10.0, 10.2), point(1, 10.0, 10.4, 10.1), point(1, 10.0, 13.0),
+                          point(8, 50.0, 52.5), point(8, 40.0)])
+    # batch 1: spreads 2 %, 4 %, 30 % (median 4 %); batch 8: 5 % (the one-round point has none)
+    assert "a median 4.0% at batch 1, 5.0% at batch 8 slower" in line
+    assert line.endswith("1 of 4 points spread past 10%")
+    assert repeatability([point(1, 10.0)]) is None
 
 
 def test_op_rounds_are_spread_evenly_over_the_network_rounds():
