@@ -29,7 +29,7 @@ from onnxprof.predict.kernels import KernelModel, KernelTiming, NetworkTiming, f
 from onnxprof.predict.latency import (LayerSample, OperationsModel, OpsSample, RooflineModel, fit_operations,
                                       fit_roofline, layer_samples)
 from onnxprof.predict.memory import MemorySample, conv_weight_bytes, fit_memory
-from onnxprof.predict.metrics import FitQuality, fit_quality, leave_one_out, rmspe
+from onnxprof.predict.metrics import TOLERANCE, FitQuality, fit_quality, leave_one_out, rmspe
 from onnxprof.predict.power import PowerModel
 from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
 
@@ -293,23 +293,20 @@ def _qualities(points: Sequence[CalibrationPoint], predicted: dict[tuple[str, in
     return results
 
 
-REPEATABLE = 0.10     # the ±10 % that the held-out errors are judged by
-
-
 def repeatability(points: Sequence[CalibrationPoint]) -> Optional[str]:
     """One line on how well each point's two fastest timed rounds agreed (CalibrationPoint.round_spread),
     per batch size: the median gap, and how many points' gaps pass ±10 %, since a predictor cannot be
     judged within ±10 % of a measurement that does not repeat within it. None: no point had two rounds."""
     spreads: dict[int, list[float]] = {}
     for point in points:
-        if point.round_spread is not None:
-            spreads.setdefault(point.batch, []).append(point.round_spread)
+        if (spread := point.round_spread) is not None:
+            spreads.setdefault(point.batch, []).append(spread)
     if not spreads:
         return None
     medians = ", ".join(f"{float(np.median(s)):.1%} at batch {batch}" for batch, s in sorted(spreads.items()))
-    wide = sum(spread > REPEATABLE for s in spreads.values() for spread in s)
+    wide = sum(spread > TOLERANCE for s in spreads.values() for spread in s)
     return (f"repeatability: a point's second-fastest timed round ran a median {medians} slower than its "
-            f"fastest; {wide} of {sum(map(len, spreads.values()))} points more than {REPEATABLE:.0%}")
+            f"fastest; {wide} of {sum(map(len, spreads.values()))} points more than {TOLERANCE:.0%}")
 
 
 def memory_held_out_rmspe(points: Sequence[CalibrationPoint]) -> Optional[float]:

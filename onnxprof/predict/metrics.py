@@ -15,6 +15,8 @@ import numpy as np
 S = TypeVar("S")     # one sample (a fit's input row)
 M = TypeVar("M")     # a fitted model
 
+TOLERANCE = 0.10     # ±10 %: the design's calibration target, which share_within counts
+
 
 @dataclass(frozen=True)
 class FitQuality:
@@ -53,7 +55,7 @@ def rmspe(pred: Sequence[float], meas: Sequence[float]) -> float:
     return float(np.sqrt(np.mean(((p - m) / m) ** 2)))
 
 
-def share_within(pred: Sequence[float], meas: Sequence[float], tolerance: float = 0.10) -> float:
+def share_within(pred: Sequence[float], meas: Sequence[float], tolerance: float = TOLERANCE) -> float:
     """The fraction of predictions with |pred − meas| ≤ tolerance·|meas|."""
     p, m = _pair(pred, meas)
     return float(np.mean(np.abs(p - m) <= tolerance * np.abs(m) * (1 + 1e-12)))
@@ -81,7 +83,7 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.sum(rx * ry)) / denominator if denominator else float("nan")
 
 
-def fit_quality(pred: Sequence[float], meas: Sequence[float], tolerance: float = 0.10) -> FitQuality:
+def fit_quality(pred: Sequence[float], meas: Sequence[float], tolerance: float = TOLERANCE) -> FitQuality:
     p, m = _pair(pred, meas)
     return FitQuality(r_squared=r_squared(p, m), rmspe=rmspe(p, m), share_within_10pct=share_within(p, m, tolerance),
                       spearman_rho=spearman(p, m) if p.size > 1 else float("nan"), n=int(p.size))
