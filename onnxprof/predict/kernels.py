@@ -21,7 +21,8 @@ Coefficients are fitted per op class, by nonnegative least squares, each layer's
 geometric mean of its share of its network's time and its own time (see fit_kernel_times). An op that an
 engine runs inside its producer's kernel (ReLU after Conv, x·sigmoid(x)) costs differently from the same
 op alone, so fused and standalone nodes have separate coefficients (a fused node is never predicted
-above its cost alone); which (producer, consumer) pairs fuse is learned from the profiles too. A
+above its cost alone); which (producer, consumer) pairs fuse is learned from the profiles too, for
+every kind of convolution alike (see fusion_kind). A
 convolution or pool that ONNX Runtime's CPU provider cannot run in its blocked layout runs another
 kernel, several times slower (:mod:`onnxprof.engines.ort_layout`), so it has a class of its own
 (``[NCHW]``), fitted on the single-op benchmarks at channel counts the engine does not block. The
@@ -285,13 +286,27 @@ def _layout_timing(rows: Sequence[LayerRow], report: StaticReport, source: str, 
             if predicted else [])
 
 
+def fusion_kind(kind: str) -> str:
+    """The kind a fusion is learned and looked up by: every convolution alike. An engine's graph fusions
+    match the op, not its groups (ONNX Runtime folds a BatchNorm into any Conv); by class, a grouped
+    convolution's BatchNorm, never seen after one in the calibration set, was priced as a kernel of its
+    own: 22 of them in RegNetX-400MF, 16 in ResNeXt-50."""
+    return "Conv" if kind.startswith("Conv(") else kind
+
+
+def fuses(fusions: frozenset, producer: str, consumer: str) -> bool:
+    """Whether a node of kind ``consumer`` runs inside its producer's kernel (a profile fitted before
+    fusions were learned by fusion_kind holds some pairs by class)."""
+    return (fusion_kind(producer), fusion_kind(consumer)) in fusions or (producer, consumer) in fusions
+
+
 def observed_fusions(timings: Sequence[KernelTiming]) -> frozenset:
-    """(producer class, consumer class) pairs that ran as one kernel in at least MIN_FUSION_SHARE of
+    """(producer, consumer) pairs of fusion kinds that ran as one kernel in at least MIN_FUSION_SHARE of
     the profiled cases where they could (the producer's output read by the consumer alone)."""
     counts: dict[tuple[str, str], list[int]] = {}
     for timing in timings:
         for producer, consumer, together in timing.links:
-            entry = counts.setdefault((producer, consumer), [0, 0])
+            entry = counts.setdefault((fusion_kind(producer), fusion_kind(consumer)), [0, 0])
             entry[0] += together
             entry[1] += 1
     return frozenset(pair for pair, (fused, total) in counts.items() if fused >= MIN_FUSION_SHARE * total)
@@ -307,7 +322,7 @@ def _class_key(work: NodeWork, fused: bool) -> str:
 @dataclass(frozen=True)
 class KernelModel:
     coefficients: Mapping[str, tuple[float, ...]]   # class -> coefficients of NodeWork.terms()
-    fusions: frozenset = frozenset()                # (producer class, consumer class) pairs run as one kernel
+    fusions: frozenset = frozenset()                # (producer, consumer) fusion kinds run as one kernel
     network_by_batch: Mapping[int, "NetworkFit"] = field(default_factory=dict)   # Σ kernels → whole network
     network: "NetworkFit" = None                    # pooled over batch sizes: for batch sizes not calibrated
     r_squared: float = float("nan")                 # of the kernel times it was fitted on
@@ -339,7 +354,7 @@ class KernelModel:
 
     def fused_nodes(self, report: StaticReport, works: Mapping[str, NodeWork]) -> set[str]:
         return {name for name, work in works.items()
-                if any(p in works and (works[p].kind, work.kind) in self.fusions
+                if any(p in works and fuses(self.fusions, works[p].kind, work.kind)
                        for p in _sole_producers(report.graph, name))}
 
     def kernels(self, report: StaticReport) -> tuple[float, int]:

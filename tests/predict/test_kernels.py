@@ -214,6 +214,32 @@ def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     assert model.kernels_ms(bigger) == pytest.approx(expected)
 
 
+def _conv_bn_relu_model(group: int):
+    channels = 8
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1], group=group),
+             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"], name="bn"),
+             helper.make_node("Relu", ["n"], ["y"], name="relu")]
+    params = [weight("w", (channels, channels // group, 3, 3))] + [weight(n, (channels,)) for n in "sbmv"]
+    return make_model(nodes, [("x", [1, channels, 10, 10])], [("y", [1, channels, 10, 10])], params)
+
+
+def test_a_fusion_seen_after_one_kind_of_convolution_applies_to_every_kind():
+    """The engine folds a BatchNorm into any Conv: learned on a dense one, it holds for a grouped one,
+    which the calibration set never had."""
+    dense = analyze(_conv_bn_relu_model(group=1))
+    rows = [LayerRow("conv_bn_relu", ("conv", "bn", "relu"), ("Conv", "BatchNormalization", "Relu"), 1.0, None, 0)]
+    model = fit_kernels(kernel_timings(rows, dense, source="net@1"), [])
+    assert model.fusions == {("Conv", "BatchNormalization"), ("BatchNormalization", "Relu")}
+    grouped = analyze(_conv_bn_relu_model(group=4))
+    works = node_works(grouped)
+    assert works["conv"].kind == "Conv(groups of 2+)"
+    assert model.fused_nodes(grouped, works) == {"bn", "relu"}
+    assert model.kernels(grouped)[1] == 1                 # one kernel, as the engine runs it
+    # a profile stored before fusions were learned by kind still holds pairs by class
+    by_class = replace(model, fusions=frozenset({("Conv(groups of 2+)", "BatchNormalization")}))
+    assert by_class.fused_nodes(grouped, works) == {"bn"}
+
+
 def test_each_predicted_kernel_costs_the_in_network_constant_once():
     """conv → relu → add: three kernels, or two when the ReLU runs inside the convolution's kernel."""
     report = analyze(_conv_relu_model())
@@ -386,7 +412,7 @@ def test_gate_sized_cases_profile_the_fixed_cost_of_a_kernel():
 def test_fusion_probes_show_what_onnx_runtime_fuses_into_a_convolution():
     timings = profile_ops(ops=("Conv+BatchNormalization+Relu", "Conv+BatchNormalization+PRelu"), rounds=1)
     fusions = fit_kernels(timings, []).fusions
-    assert {("Conv(depthwise)", "BatchNormalization"), ("BatchNormalization", "Relu")} <= fusions   # one kernel
+    assert {("Conv", "BatchNormalization"), ("BatchNormalization", "Relu")} <= fusions   # one kernel (depthwise)
     assert ("BatchNormalization", "PRelu") not in fusions                              # PReLU runs alone
 
 
