@@ -159,7 +159,7 @@ IMAGE_OPS = {
     "depthwise 3x3": _conv(3, per_group=1), "depthwise 5x5 stride 2": _conv(5, 2, per_group=1),
     **{f"grouped 3x3 ({w} per group)": _conv(3, per_group=w) for w in (2, 4, 8, 16, 32)},
     # each stage of RegNet and ResNeXt starts with one: at stride 1 alone the input bytes and the outputs
-    # grow together, and the fit priced RegNetX-400MF's four at 1.6-2.1 times their profiled time
+    # grow together, and the fit priced RegNetX-400MF's four at 1.7-2.1 times their profiled time
     **{f"grouped 3x3 stride 2 ({w} per group)": _conv(3, 2, per_group=w) for w in (2, 4, 8, 16, 32)},
 }
 
