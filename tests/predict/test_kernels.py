@@ -240,6 +240,20 @@ def test_a_fusion_seen_after_one_kind_of_convolution_applies_to_every_kind():
     assert by_class.fused_nodes(grouped, works) == {"bn"}
 
 
+def test_a_concat_is_priced_as_networks_run_it_when_they_profiled_some():
+    """Single-op Concat cases at 1e-7 ms a byte (inputs left in cache by their last run), network ones at
+    2e-7 (inputs that other kernels wrote): with network Concats to learn from, the cases are left out."""
+    def concat(size: float) -> NodeWork:
+        return NodeWork("cat", "Concat", 0.0, 0.0, size, size / 8)
+    sizes = (1e5, 4e5, 1.6e6, 6.4e6)
+    alone = [KernelTiming((concat(b),), (False,), 1e-7 * b + 0.01, "op:Concat", alone=True) for b in sizes]
+    in_networks = [KernelTiming((concat(b),), (False,), 2e-7 * b + 0.01, f"net{i}@1") for i, b in enumerate(sizes)]
+    networks_taught = KernelModel(fit_kernel_times(alone + in_networks)[0])
+    assert networks_taught.node_ms(concat(3e6)) == pytest.approx(2e-7 * 3e6 + 0.01, rel=1e-3)
+    cases_only = KernelModel(fit_kernel_times(alone)[0])     # no network had one: the cases teach it
+    assert cases_only.node_ms(concat(3e6)) == pytest.approx(1e-7 * 3e6 + 0.01, rel=1e-3)
+
+
 def test_each_predicted_kernel_costs_the_in_network_constant_once():
     """conv → relu → add: three kernels, or two when the ReLU runs inside the convolution's kernel."""
     report = analyze(_conv_relu_model())
