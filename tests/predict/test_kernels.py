@@ -15,6 +15,7 @@ from onnxprof.predict.kernels import (FUSED, LAYOUT, OTHER, STRIDED, KernelModel
                                       NodeWork, fit_kernel_times, fit_kernels, kernel_model_from_json,
                                       kernel_model_json, kernel_timings, node_works)
 from onnxprof.predict.opbench import GATE_ACTIVATIONS, op_cases, profile_ops
+from onnxprof.zoo.builder import GraphBuilder
 from tests.builders import analyze, make_model, weight
 
 
@@ -215,12 +216,9 @@ def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
 
 
 def _conv_bn_relu_model(group: int):
-    channels = 8
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1], group=group),
-             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"], name="bn"),
-             helper.make_node("Relu", ["n"], ["y"], name="relu")]
-    params = [weight("w", (channels, channels // group, 3, 3))] + [weight(n, (channels,)) for n in "sbmv"]
-    return make_model(nodes, [("x", [1, channels, 10, 10])], [("y", [1, channels, 10, 10])], params)
+    b = GraphBuilder(f"conv_bn_relu_g{group}", batch=1)
+    x = b.input("x", [1, 8, 10, 10])
+    return b.build(b.relu(b.conv_bn(x, "conv", "bn", 8, 8, 3, 1, 1, groups=group), "relu"), [1, 8, 10, 10])
 
 
 def test_a_fusion_seen_after_one_kind_of_convolution_applies_to_every_kind():
