@@ -104,7 +104,7 @@ def main() -> None:
     print(repeatability(points) or "repeatability: one round each, not known")
     zoo = [p for p in points if p.model in names]
     spill = spill_from_bytes("onnxruntime", "cpu")
-    print(f"kernel model: feature maps past {spill / 1e6:.1f} MB stream from memory" if spill else
+    print(f"kernel model: feature maps past {spill / 1e6:.1f} MB stream from a shared cache or memory" if spill else
           "kernel model: this host lists no CPU cache; no term for maps that outgrow it")
     print_results("zoo, leave-one-model-out", leave_one_model_out(zoo, compute, bandwidth, op_timings, spill))
     if new_models:

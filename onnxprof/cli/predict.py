@@ -70,6 +70,9 @@ def calibrate_command(
                              "others failed")
         op_timings = op_bench.timings if op_bench is not None else []
     spill = spill_from_bytes(engine, provider)
+    if spill:
+        console.print(f"[dim]kernel model: feature maps past {spill / 1e6:.1f} MB stream from a shared cache or "
+                      "memory[/]")
     results = leave_one_model_out(points, compute, bandwidth, op_timings, spill)
     spread = repeatability(points)
     if spread:

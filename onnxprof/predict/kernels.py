@@ -11,11 +11,16 @@ dozen whole-model timings.
   macs/m, macs/k and macs/n are the input patches, the output elements and the weights, the model is
   linear in its coefficients.
 * **Everything else** is ``c₀ · flops + c₁ · bytes + c₂``.
-* Both have one more term, ``c · max(0, activation bytes − spill_from_bytes)`` (half the last-level
-  cache on a CPU, :func:`onnxprof.predict.microbench.spill_from_bytes`): a kernel whose feature maps
-  outgrow the cache streams them from memory, at a cost per byte of its own. Without it, depthwise
-  convolutions at batch 8 (25-48 MB of maps against a 32 MB cache) ran at twice the fitted time,
-  which batch 1 and the single-op cases, all in cache, had set; no one cost per byte fits both.
+* Both have one more term, ``c · max(0, activation bytes − spill_from_bytes)`` (on a CPU, what the
+  cores' own caches hold, :func:`onnxprof.predict.microbench.spill_from_bytes`): a kernel whose feature
+  maps outgrow them streams them from a shared cache or memory. Without it, depthwise convolutions at
+  batch 8 (25-48 MB of maps against a 32 MB cache) ran at twice the fitted time, which batch 1 and the
+  single-op cases, all in cache, had set; no one cost per byte fits both. ``c`` is one cost per
+  spilled byte for every class: a byte comes from memory at the same rate whichever kernel asks for it,
+  and few classes have enough large kernels to fit a cost of their own. Fitted per class, a class with
+  none paid nothing (EfficientNet-B0's Sigmoid·Mul at batch 8 ran its 116 MB at the memory's 37 GB/s,
+  twice the fitted time), and a few large single-op cases set MatMul's at ten times a memory byte's
+  cost, which priced ConvNeXt-T at +51 % at batch 8.
 
 Coefficients are fitted per op class, by nonnegative least squares, each layer's error weighted by the
 geometric mean of its share of its network's time and its own time (see fit_kernel_times). An op that an
@@ -331,7 +336,7 @@ class KernelModel:
     network: "NetworkFit" = None                    # pooled over batch sizes: for batch sizes not calibrated
     r_squared: float = float("nan")                 # of the kernel times it was fitted on
     n: int = 0                                      # kernels fitted on
-    spill_from_bytes: Optional[float] = None        # activation bytes past which a kernel streams from memory
+    spill_from_bytes: Optional[float] = None        # activation bytes past which a kernel streams its maps
     in_network_ms: float = 0.0                      # what a kernel costs more in a network than profiled alone
     in_network_ms_per_weight_byte: float = 0.0      # and what each byte of its weights costs more there
 
@@ -387,10 +392,11 @@ def _fallbacks(work: NodeWork, known: Mapping[str, tuple]) -> tuple[str, ...]:
     return nearest + tuple(sorted(k for k in known if k in PRODUCTS))
 
 
-def _columns(keys: Sequence[str], is_product: Mapping[str, bool], spill: bool) -> dict[str, slice]:
+def _columns(keys: Sequence[str], is_product: Mapping[str, bool]) -> dict[str, slice]:
+    """Each class's own columns (not the spill term's: one column for every class, see fit_kernel_times)."""
     slices, start = {}, 0
     for key in keys:
-        width = len(PRODUCT_TERMS if is_product[key] else OTHER_TERMS) + spill
+        width = len(PRODUCT_TERMS if is_product[key] else OTHER_TERMS)
         slices[key] = slice(start, start + width)
         start += width
     return slices
@@ -441,8 +447,9 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
             is_product[_class_key(work, fused)] = work.is_product
     keys = sorted(is_product)
     spill = spill_from_bytes is not None
-    slices = _columns(keys, is_product, spill)
-    classes_width = max(s.stop for s in slices.values())
+    slices = _columns(keys, is_product)
+    spill_column = max(s.stop for s in slices.values())      # after every class's own columns
+    classes_width = spill_column + spill
     in_network = _in_network_identifiable(timings)
     cold_weights = in_network and _in_network_identifiable(timings, weighted=True)
     width = classes_width + in_network + cold_weights
@@ -455,7 +462,10 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     measured = np.array([t.measured_ms for t in timings])
     for row, t in enumerate(timings):
         for work, fused in zip(t.nodes, t.fused):
-            design[row, slices[_class_key(work, fused)]] += work.terms(fused, spill_from_bytes)
+            terms = work.terms(fused, spill_from_bytes)
+            design[row, slices[_class_key(work, fused)]] += terms[:len(terms) - spill]
+            if spill:
+                design[row, spill_column] += terms[-1]
         if in_network and not t.alone:
             design[row, classes_width] = t.kernel_count
         if cold_weights and not t.alone:
@@ -463,7 +473,9 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     weights = 1.0 / np.sqrt([totals[t.source] * max(t.measured_ms, PROFILER_RESOLUTION_MS) * counts[t.source]
                              for t in timings])
     solution = nonnegative_least_squares(design * weights[:, None], measured * weights)
-    coefficients = {key: tuple(map(float, solution[s])) for key, s in slices.items()}
+    # every class holds the one cost per spilled byte, so that a model predicts as before
+    shared = (float(solution[spill_column]),) if spill else ()
+    coefficients = {key: tuple(map(float, solution[s])) + shared for key, s in slices.items()}
     standalone = [np.array(c) for key, c in coefficients.items()
                   if not is_product[key] and not key.endswith(FUSED) and key != LAYOUT]
     coefficients[OTHER] = (tuple(map(float, np.median(standalone, axis=0))) if standalone

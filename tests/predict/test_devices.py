@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from importlib import resources
 
@@ -145,23 +146,40 @@ def test_unknown_engine_is_a_user_error():
         measure_this_machine(engine="nope", seconds=0.1, matmul_size=8, add_elements=8)
 
 
-def _cache_tree(root, caches: dict) -> None:
-    """A fake /sys/devices/system/cpu/cpu0/cache: {index: (type, size)}."""
-    for index, (kind, size) in caches.items():
-        folder = root / f"index{index}"
+def _cache_tree(root, cpu: int, caches: dict) -> None:
+    """A fake /sys/devices/system/cpu/cpuN/cache: {index: (type, size, level, CPUs sharing it)}."""
+    for index, (kind, size, level, shared_by) in caches.items():
+        folder = root / f"cpu{cpu}" / "cache" / f"index{index}"
         folder.mkdir(parents=True)
-        (folder / "type").write_text(kind + "\n")
-        (folder / "size").write_text(size + "\n")
+        for name, text in (("type", kind), ("size", size), ("level", level), ("shared_cpu_list", shared_by)):
+            if text is not None:
+                (folder / name).write_text(text + "\n")
 
 
-def test_the_spill_threshold_is_half_the_last_level_cache_of_a_cpu(tmp_path):
-    from onnxprof.predict.microbench import SPILL_SHARE, last_level_cache_bytes, spill_from_bytes
+def test_the_spill_threshold_is_what_the_cores_own_caches_hold(tmp_path):
+    from onnxprof.predict.microbench import last_level_cache_bytes, private_cache_bytes, spill_from_bytes
 
-    _cache_tree(tmp_path, {0: ("Data", "48K"), 1: ("Instruction", "64M"), 2: ("Unified", "2048K"),
-                           3: ("Unified", "32768K")})
-    assert last_level_cache_bytes(tmp_path) == 32 << 20        # the instruction cache is not counted
-    assert SPILL_SHARE == 0.5 and spill_from_bytes("onnxruntime", "cpu", tmp_path) == 16 << 20
+    for cpu in (0, 1):      # two cores with 2 MB of L2 each, one 32 MB L3 between them
+        _cache_tree(tmp_path, cpu, {0: ("Data", "48K", "1", str(cpu)), 1: ("Instruction", "64M", "2", str(cpu)),
+                                    2: ("Unified", "2048K", "2", str(cpu)), 3: ("Unified", "32768K", "3", "0-1")})
+    assert last_level_cache_bytes(tmp_path / "cpu0" / "cache") == 32 << 20    # the instruction cache is not counted
+    assert private_cache_bytes(tmp_path, [0, 1]) == 4 << 20
+    assert private_cache_bytes(tmp_path, [1]) == 2 << 20                    # a process allowed one core
+    assert spill_from_bytes("onnxruntime", "cpu", tmp_path) == (4 << 20 if len(os.sched_getaffinity(0)) > 1
+                                                                else 2 << 20)
     assert spill_from_bytes("onnxruntime", "cuda", tmp_path) is None       # a GPU's maps are not in this cache
     assert spill_from_bytes("tensorrt", "cpu", tmp_path) is None
-    assert last_level_cache_bytes(tmp_path / "absent") is None
     assert spill_from_bytes("onnxruntime", "cpu", tmp_path / "absent") is None
+
+
+def test_hyperthreads_sharing_a_cache_count_it_once_and_a_host_listing_no_levels_uses_half_its_largest(tmp_path):
+    from onnxprof.predict.microbench import SPILL_SHARE, private_cache_bytes, spill_from_bytes
+
+    threads = tmp_path / "threads"
+    for cpu in (0, 1):
+        _cache_tree(threads, cpu, {0: ("Unified", "1024K", "2", "0-1")})
+    assert private_cache_bytes(threads, [0, 1]) == 1 << 20
+    unlevelled = tmp_path / "unlevelled"
+    _cache_tree(unlevelled, 0, {0: ("Data", "32K", None, None), 1: ("Unified", "16M", None, None)})
+    assert private_cache_bytes(unlevelled, [0]) is None
+    assert SPILL_SHARE == 0.5 and spill_from_bytes("onnxruntime", "cpu", unlevelled) == 8 << 20

@@ -197,6 +197,26 @@ def test_kernels_whose_maps_outgrow_the_cache_are_fitted_past_the_knee():
     assert linear.node_ms(depthwise(48e6)) < 0.8 * timings[-1].measured_ms
 
 
+def test_a_spilled_byte_costs_every_class_alike():
+    """Adds profiled past the cache show what a spilled byte costs (4e-7 ms on top of 1e-7); Sigmoids were
+    only profiled in it. A Sigmoid on 48 MB of maps streams them all the same (EfficientNet-B0's
+    Sigmoid·Mul on 115 MB at batch 8 ran at the memory's rate), so it pays the Adds' cost per spilled byte."""
+    spill_from = 16e6
+
+    def elementwise(kind: str, maps: float) -> NodeWork:
+        return NodeWork(kind.lower(), kind, 0.0, maps / 8, maps, maps / 8, activation_bytes=maps)
+
+    def time_ms(maps: float) -> float:
+        return 1e-7 * maps + 0.005 + 4e-7 * max(0.0, maps - spill_from)
+    adds = [1e5 * 2 ** i for i in range(8)] + [25e6, 48e6, 64e6]
+    sigmoids = [1.5e5 * 2 ** i for i in range(7)]
+    timings = [KernelTiming((elementwise(kind, b),), (False,), time_ms(b), f"net{i % 3}")
+               for kind, sizes in (("Add", adds), ("Sigmoid", sigmoids)) for i, b in enumerate(sizes)]
+    model = KernelModel(fit_kernel_times(timings, spill_from)[0], spill_from_bytes=spill_from)
+    assert model.node_ms(elementwise("Sigmoid", 48e6)) == pytest.approx(time_ms(48e6), rel=1e-3)
+    assert model.node_ms(elementwise("Sigmoid", 1e6)) == pytest.approx(time_ms(1e6), rel=1e-3)
+
+
 def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     report = analyze(_conv_relu_model())
     # the engine ran Conv+ReLU as one kernel and the Add alone
