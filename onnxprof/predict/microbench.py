@@ -145,7 +145,7 @@ def _memory_gb(provider: str, host: str) -> tuple[object, str]:
 
 def last_level_cache_bytes(caches: Path = CPU_CACHES) -> Optional[int]:
     """The largest data or unified cache the OS lists for the first CPU (Linux sysfs); None elsewhere."""
-    sizes = [size for _, level, size in _data_caches(caches)]
+    sizes = [size for *_, size in _data_caches(caches)]
     return max(sizes, default=None)
 
 
