@@ -55,7 +55,15 @@ left them, in a cache that may hold tens of megabytes; in a network, the other l
 maps have pushed them out by its next run. ``in_network_ms_per_weight_byte``, also fitted on the network
 kernels alone, is what each byte of weights costs more there. On a 2-core guest of a Xeon with 480 MB
 of L3, a 4096×4096 Gemm at batch 1 read its 67 MB of weights at 51 GB/s alone and at 27 GB/s inside
-AlexNet, and without the term AlexNet and BN-AlexNet came out 20-25 % low held out at batch 1. """
+AlexNet, and without the term AlexNet and BN-AlexNet came out 20-25 % low held out at batch 1.
+
+So are feature maps past the cores' own caches: run over and over, a kernel finds them in the shared
+cache, where its last run left them; in a network, they were written by the kernel before, on other
+cores, or long before. ``in_network_ms_per_spilled_byte``, fitted on the network kernels alone, is what
+each spilled byte costs more there (on top of the spill term every class has). A 3×3 depthwise
+convolution on 8 × 384 × 14 × 14 took 90 µs profiled alone and 150-159 µs inside MobileNetV2; without
+the term, EfficientNet-B0 came out 10-13 % low held out at batch 8 in four calibrations and MobileNetV2
+7-11 % low, with it 6-10 % and 5-7 %. """
 
 from __future__ import annotations
 
@@ -137,9 +145,15 @@ class NodeWork:
         else:
             terms = [self.flops, self.bytes_moved, kernel]
         if spill_from_bytes is not None:
-            streamed = self.bytes_moved if self.activation_bytes is None else self.activation_bytes
-            terms.append(max(0.0, streamed - spill_from_bytes))
+            terms.append(self.spilled_bytes(spill_from_bytes))
         return np.array(terms)
+
+    def spilled_bytes(self, spill_from_bytes: Optional[float]) -> float:
+        """Its feature maps' bytes past ``spill_from_bytes`` (None: no such threshold, none)."""
+        if spill_from_bytes is None:
+            return 0.0
+        streamed = self.bytes_moved if self.activation_bytes is None else self.activation_bytes
+        return max(0.0, streamed - spill_from_bytes)
 
 
 def node_works(report: StaticReport) -> dict[str, NodeWork]:
@@ -252,6 +266,9 @@ class KernelTiming:
     def weight_bytes(self) -> float:
         return sum(work.weight_bytes for work in self.nodes)
 
+    def spilled_bytes(self, spill_from_bytes: Optional[float]) -> float:
+        return sum(work.spilled_bytes(spill_from_bytes) for work in self.nodes)
+
     @property
     def kernel_count(self) -> int:
         """Kernels as the model counts them, in fitting and in predicting alike: one per node not fused
@@ -339,6 +356,7 @@ class KernelModel:
     spill_from_bytes: Optional[float] = None        # activation bytes past which a kernel streams its maps
     in_network_ms: float = 0.0                      # what a kernel costs more in a network than profiled alone
     in_network_ms_per_weight_byte: float = 0.0      # and what each byte of its weights costs more there
+    in_network_ms_per_spilled_byte: float = 0.0     # and each byte of its maps past spill_from_bytes
 
     def _coefficients(self, work: NodeWork, fused: bool) -> Optional[np.ndarray]:
         # a fused op never seen fused costs what it costs alone; an op never seen (or never seen unblocked),
@@ -372,8 +390,11 @@ class KernelModel:
         fused = self.fused_nodes(report, works)
         layout = layout_works(report) if LAYOUT in self.coefficients else []
         kernels = len(works) - len(fused) + len(layout)
+        every_node = [*works.values(), *layout]
         in_network = (self.in_network_ms * kernels
-                      + self.in_network_ms_per_weight_byte * sum(work.weight_bytes for work in works.values()))
+                      + self.in_network_ms_per_weight_byte * sum(work.weight_bytes for work in works.values())
+                      + self.in_network_ms_per_spilled_byte
+                      * sum(work.spilled_bytes(self.spill_from_bytes) for work in every_node))
         return (sum(self.node_ms(work, name in fused) for name, work in works.items())
                 + sum(self.node_ms(work) for work in layout) + in_network, kernels)
 
@@ -426,6 +447,7 @@ class KernelFit(NamedTuple):
     r_squared: float                               # of the fitted kernel times
     in_network_ms: float                           # see KernelModel.in_network_ms (0: not fitted)
     in_network_ms_per_weight_byte: float = 0.0     # see KernelModel.in_network_ms_per_weight_byte (0: not fitted)
+    in_network_ms_per_spilled_byte: float = 0.0    # see KernelModel.in_network_ms_per_spilled_byte (0: not fitted)
 
 
 def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional[float] = None) -> KernelFit:
@@ -434,9 +456,10 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     error relative to its network and relative to itself, each source weighing alike (a 4 ms network
     as much as a 400 ms one). Relative to the network alone, a network's many short kernels hardly
     counted, and networks made of them were under-predicted (ShuffleNetV2, 168 kernels in 3 ms: −16 %).
-    ``spill_from_bytes``: see the module's docstring (None: no such term). The network kernels' extra
-    cost per kernel and per weight byte (see the module's docstring) are two more columns, shared by
-    every class (see _in_network_identifiable). A gathering op (GATHERS) is fitted on the network
+    ``spill_from_bytes``: see the module's docstring (None: no such term); its cost per byte is one
+    column for every class. The network kernels' extra cost per kernel, per weight byte and per spilled
+    byte (see the module's docstring) are three more columns, shared by every class (see
+    _in_network_identifiable). A gathering op (GATHERS) is fitted on the network
     kernels alone where there are some: its single-op cases then only teach a cost networks never see."""
     if not timings:
         raise ValueError("no profiled kernels to fit")
@@ -452,7 +475,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
     classes_width = spill_column + spill
     in_network = _in_network_identifiable(timings)
     cold_weights = in_network and _in_network_identifiable(timings, weighted=True)
-    width = classes_width + in_network + cold_weights
+    spilled_in_network = in_network and spill        # the last column
+    width = classes_width + in_network + cold_weights + spilled_in_network
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
     for t in timings:
@@ -470,6 +494,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
             design[row, classes_width] = t.kernel_count
         if cold_weights and not t.alone:
             design[row, classes_width + 1] = t.weight_bytes
+        if spilled_in_network and not t.alone:
+            design[row, width - 1] = t.spilled_bytes(spill_from_bytes)
     weights = 1.0 / np.sqrt([totals[t.source] * max(t.measured_ms, PROFILER_RESOLUTION_MS) * counts[t.source]
                              for t in timings])
     solution = nonnegative_least_squares(design * weights[:, None], measured * weights)
@@ -482,7 +508,8 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
                            else (0.0,) * (len(OTHER_TERMS) + spill))
     return KernelFit(coefficients, r_squared(design @ solution, measured),
                      float(solution[classes_width]) if in_network else 0.0,
-                     float(solution[classes_width + 1]) if cold_weights else 0.0)
+                     float(solution[classes_width + 1]) if cold_weights else 0.0,
+                     float(solution[width - 1]) if spilled_in_network else 0.0)
 
 
 MIN_NETWORK_SHARE = 0.5     # the overhead correction never takes more than half of the kernels' sum
@@ -542,7 +569,8 @@ def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTimin
     fit = fit_kernel_times(timings, spill_from_bytes)
     model = KernelModel(fit.coefficients, observed_fusions(timings), r_squared=fit.r_squared, n=len(timings),
                         spill_from_bytes=spill_from_bytes, in_network_ms=fit.in_network_ms,
-                        in_network_ms_per_weight_byte=fit.in_network_ms_per_weight_byte)
+                        in_network_ms_per_weight_byte=fit.in_network_ms_per_weight_byte,
+                        in_network_ms_per_spilled_byte=fit.in_network_ms_per_spilled_byte)
     if not networks:
         return model
     kernels = [model.kernels(n.report) for n in networks]
@@ -563,7 +591,8 @@ def kernel_model_from_json(body: Mapping) -> KernelModel:
                        spill_from_bytes=body.get("spill_from_bytes"),
                        # a profile fitted before these terms existed has none
                        in_network_ms=body.get("in_network_ms", 0.0),
-                       in_network_ms_per_weight_byte=body.get("in_network_ms_per_weight_byte", 0.0))
+                       in_network_ms_per_weight_byte=body.get("in_network_ms_per_weight_byte", 0.0),
+                       in_network_ms_per_spilled_byte=body.get("in_network_ms_per_spilled_byte", 0.0))
 
 
 def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
@@ -575,4 +604,5 @@ def kernel_model_json(model: Optional[KernelModel]) -> Optional[dict]:
             "network": [model.network.overhead_ms, model.network.scale] if model.network else None,
             "r_squared": model.r_squared, "n": model.n, "spill_from_bytes": model.spill_from_bytes,
             "in_network_ms": model.in_network_ms,
-            "in_network_ms_per_weight_byte": model.in_network_ms_per_weight_byte}
+            "in_network_ms_per_weight_byte": model.in_network_ms_per_weight_byte,
+            "in_network_ms_per_spilled_byte": model.in_network_ms_per_spilled_byte}

@@ -55,8 +55,9 @@ def _kernel_model_lines(model) -> tuple[str, str]:
     per_batch = ", ".join(f"×{fit.scale:.3f} at batch {batch}" for batch, fit in fits)
     overhead_ms = fits[0][1].overhead_ms        # one value for every batch size (kernels._profiling_overhead)
     return (f"kernels: {len(model.coefficients)} op classes from {model.n} profiled kernels "
-            f"(R² {model.r_squared:.3f}); inside a network {model.in_network_ms * 1e3:+.1f} µs a kernel and "
-            f"{model.in_network_ms_per_weight_byte * 1e9:+.1f} µs a MB of weights",
+            f"(R² {model.r_squared:.3f}); inside a network {model.in_network_ms * 1e3:+.1f} µs a kernel, "
+            f"{model.in_network_ms_per_weight_byte * 1e9:+.1f} µs a MB of weights and "
+            f"{model.in_network_ms_per_spilled_byte * 1e9:+.1f} µs a MB of maps past the cores' caches",
             f"network = (Σ kernels − profiler's overhead {overhead_ms * 1e3:+.1f} µs a kernel) {per_batch}")
 
 

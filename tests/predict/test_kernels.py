@@ -89,7 +89,7 @@ def _synthetic_timings(seed: int = 0) -> list[KernelTiming]:
 
 
 def test_fit_recovers_the_coefficients_of_each_class():
-    coefficients, fit_r2, in_network_ms, cold_weight_ms = fit_kernel_times(_synthetic_timings())
+    coefficients, fit_r2, in_network_ms, cold_weight_ms, spilled_ms = fit_kernel_times(_synthetic_timings())
     for key, values in TRUE.items():
         assert coefficients[key] == pytest.approx(values, rel=1e-4, abs=1e-12), key
     assert fit_r2 == pytest.approx(1.0)
@@ -97,6 +97,7 @@ def test_fit_recovers_the_coefficients_of_each_class():
     # a kernel and a weight byte, from each class's own
     assert in_network_ms == pytest.approx(IN_NETWORK_MS, rel=1e-4)
     assert cold_weight_ms == pytest.approx(COLD_WEIGHT_MS, rel=1e-4)
+    assert spilled_ms == 0.0            # no cache threshold: no spill term
     # an op class never seen costs the median of the standalone non-product classes
     assert coefficients[OTHER] == pytest.approx(np.median([TRUE["Relu"], TRUE["Add"]], axis=0))
 
@@ -165,9 +166,10 @@ def test_a_profile_fitted_before_the_in_network_terms_reads_as_without_them():
     body = kernel_model_json(fit_kernels(_synthetic_timings(), []))
     assert body["in_network_ms"] == pytest.approx(IN_NETWORK_MS, rel=1e-4)
     assert body["in_network_ms_per_weight_byte"] == pytest.approx(COLD_WEIGHT_MS, rel=1e-4)
-    del body["in_network_ms"], body["in_network_ms_per_weight_byte"]
+    del body["in_network_ms"], body["in_network_ms_per_weight_byte"], body["in_network_ms_per_spilled_byte"]
     model = kernel_model_from_json(body)
     assert model.in_network_ms == 0.0 and model.in_network_ms_per_weight_byte == 0.0
+    assert model.in_network_ms_per_spilled_byte == 0.0
 
 
 def test_the_spill_term_counts_activation_bytes_past_the_threshold():
@@ -215,6 +217,33 @@ def test_a_spilled_byte_costs_every_class_alike():
     model = KernelModel(fit_kernel_times(timings, spill_from)[0], spill_from_bytes=spill_from)
     assert model.node_ms(elementwise("Sigmoid", 48e6)) == pytest.approx(time_ms(48e6), rel=1e-3)
     assert model.node_ms(elementwise("Sigmoid", 1e6)) == pytest.approx(time_ms(1e6), rel=1e-3)
+
+
+def test_maps_past_the_cache_cost_more_a_byte_in_a_network_than_alone():
+    """Adds alone, run over and over, find their maps in the shared cache: 1e-7 ms a byte more past 16 MB.
+    In a network the kernel before wrote them: 3e-7 ms a byte more again, besides 2 µs a kernel. The fit
+    tells the two apart, and a network's kernels are priced at the network's law."""
+    spill_from, extra_ms, per_kernel_ms = 16e6, 3e-7, 0.002
+
+    def add(maps: float) -> NodeWork:
+        return NodeWork("add", "Add", 0.0, maps / 12, maps, maps / 12, activation_bytes=maps)
+
+    def alone_ms(maps: float) -> float:
+        return 1e-7 * maps + 0.005 + 1e-7 * max(0.0, maps - spill_from)
+    sizes = [1e5 * 2 ** i for i in range(8)] + [25e6, 48e6, 64e6]
+    timings = [KernelTiming((add(b),), (False,), alone_ms(b), "op:Add", alone=True) for b in sizes]
+    timings += [KernelTiming((add(b),), (False,), alone_ms(b) + per_kernel_ms + extra_ms * max(0.0, b - spill_from),
+                             f"net{i % 3}") for i, b in enumerate(sizes)]
+    fit = fit_kernel_times(timings, spill_from)
+    assert fit.in_network_ms_per_spilled_byte == pytest.approx(extra_ms, rel=1e-3)
+    assert fit.coefficients["Add"][-1] == pytest.approx(1e-7, rel=1e-3)
+    body = kernel_model_json(fit_kernels(timings, [], spill_from))
+    assert body["in_network_ms_per_spilled_byte"] == pytest.approx(extra_ms, rel=1e-3)
+    model = kernel_model_from_json(body)
+    for t in timings[len(sizes):]:
+        predicted = (model.node_ms(t.nodes[0]) + model.in_network_ms
+                     + model.in_network_ms_per_spilled_byte * t.spilled_bytes(spill_from))
+        assert predicted == pytest.approx(t.measured_ms, rel=1e-3)
 
 
 def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():

@@ -133,7 +133,8 @@ def test_calibration_table_prints_each_fitted_formula_on_one_line():
 
     kernels = KernelModel({"Conv": (1e-9,) * 7, "Relu": (0.0, 1e-9, 0.002, 0.0), "other": (0.0, 1e-9, 0.002, 0.0)},
                           network_by_batch={1: NetworkFit(0.0024, 1.031), 8: NetworkFit(0.0024, 1.019)},
-                          r_squared=0.987, n=1971, in_network_ms=0.0047, in_network_ms_per_weight_byte=1.41e-8)
+                          r_squared=0.987, n=1971, in_network_ms=0.0047, in_network_ms_per_weight_byte=1.41e-8,
+                          in_network_ms_per_spilled_byte=2.5e-9)
     profile = _profile(memory=MemoryModel(2e8, 0.95, 1.6, conv_weight_slope=3.2), memory_rmspe=0.054,
                        power=PowerModel(1.3, 10.0, 0.5, 1.0, 3), kernels=kernels)
     console = Console(width=200, record=True)
@@ -143,6 +144,6 @@ def test_calibration_table_prints_each_fitted_formula_on_one_line():
     assert ("memory = 200.00\N{NO-BREAK SPACE}MB + 3.20 × conv weights + 0.95 × other weights "
             "+ 1.60 × batch × peak activations per image") in lines
     assert "power = 1.30 W idle + 10.00 ± 0.50 W running" in lines
-    assert ("kernels: 3 op classes from 1971 profiled kernels (R² 0.987); inside a network +4.7 µs a kernel and "
-            "+14.1 µs a MB of weights") in lines
+    assert ("kernels: 3 op classes from 1971 profiled kernels (R² 0.987); inside a network +4.7 µs a kernel, "
+            "+14.1 µs a MB of weights and +2.5 µs a MB of maps past the cores' caches") in lines
     assert "network = (Σ kernels − profiler's overhead +2.4 µs a kernel) ×1.031 at batch 1, ×1.019 at batch 8" in lines
