@@ -266,9 +266,6 @@ class KernelTiming:
     def weight_bytes(self) -> float:
         return sum(work.weight_bytes for work in self.nodes)
 
-    def spilled_bytes(self, spill_from_bytes: Optional[float]) -> float:
-        return sum(work.spilled_bytes(spill_from_bytes) for work in self.nodes)
-
     @property
     def kernel_count(self) -> int:
         """Kernels as the model counts them, in fitting and in predicting alike: one per node not fused
@@ -495,7 +492,7 @@ def fit_kernel_times(timings: Sequence[KernelTiming], spill_from_bytes: Optional
         if cold_weights and not t.alone:
             design[row, classes_width + 1] = t.weight_bytes
         if spilled_in_network and not t.alone:
-            design[row, width - 1] = t.spilled_bytes(spill_from_bytes)
+            design[row, width - 1] = design[row, spill_column]      # the same bytes, charged again in a network
     weights = 1.0 / np.sqrt([totals[t.source] * max(t.measured_ms, PROFILER_RESOLUTION_MS) * counts[t.source]
                              for t in timings])
     solution = nonnegative_least_squares(design * weights[:, None], measured * weights)

@@ -199,24 +199,26 @@ def test_kernels_whose_maps_outgrow_the_cache_are_fitted_past_the_knee():
     assert linear.node_ms(depthwise(48e6)) < 0.8 * timings[-1].measured_ms
 
 
+def _elementwise(kind: str, maps: float) -> NodeWork:
+    """An elementwise op over ``maps`` bytes of feature maps, no weights."""
+    return NodeWork(kind.lower(), kind, 0.0, maps / 8, maps, maps / 8, activation_bytes=maps)
+
+
 def test_a_spilled_byte_costs_every_class_alike():
     """Adds profiled past the cache show what a spilled byte costs (4e-7 ms on top of 1e-7); Sigmoids were
     only profiled in it. A Sigmoid on 48 MB of maps streams them all the same (EfficientNet-B0's
     Sigmoid·Mul on 115 MB at batch 8 ran at the memory's rate), so it pays the Adds' cost per spilled byte."""
     spill_from = 16e6
 
-    def elementwise(kind: str, maps: float) -> NodeWork:
-        return NodeWork(kind.lower(), kind, 0.0, maps / 8, maps, maps / 8, activation_bytes=maps)
-
     def time_ms(maps: float) -> float:
         return 1e-7 * maps + 0.005 + 4e-7 * max(0.0, maps - spill_from)
     adds = [1e5 * 2 ** i for i in range(8)] + [25e6, 48e6, 64e6]
     sigmoids = [1.5e5 * 2 ** i for i in range(7)]
-    timings = [KernelTiming((elementwise(kind, b),), (False,), time_ms(b), f"net{i % 3}")
+    timings = [KernelTiming((_elementwise(kind, b),), (False,), time_ms(b), f"net{i % 3}")
                for kind, sizes in (("Add", adds), ("Sigmoid", sigmoids)) for i, b in enumerate(sizes)]
     model = KernelModel(fit_kernel_times(timings, spill_from)[0], spill_from_bytes=spill_from)
-    assert model.node_ms(elementwise("Sigmoid", 48e6)) == pytest.approx(time_ms(48e6), rel=1e-3)
-    assert model.node_ms(elementwise("Sigmoid", 1e6)) == pytest.approx(time_ms(1e6), rel=1e-3)
+    assert model.node_ms(_elementwise("Sigmoid", 48e6)) == pytest.approx(time_ms(48e6), rel=1e-3)
+    assert model.node_ms(_elementwise("Sigmoid", 1e6)) == pytest.approx(time_ms(1e6), rel=1e-3)
 
 
 def test_maps_past_the_cache_cost_more_a_byte_in_a_network_than_alone():
@@ -225,15 +227,13 @@ def test_maps_past_the_cache_cost_more_a_byte_in_a_network_than_alone():
     tells the two apart, and a network's kernels are priced at the network's law."""
     spill_from, extra_ms, per_kernel_ms = 16e6, 3e-7, 0.002
 
-    def add(maps: float) -> NodeWork:
-        return NodeWork("add", "Add", 0.0, maps / 12, maps, maps / 12, activation_bytes=maps)
-
     def alone_ms(maps: float) -> float:
         return 1e-7 * maps + 0.005 + 1e-7 * max(0.0, maps - spill_from)
     sizes = [1e5 * 2 ** i for i in range(8)] + [25e6, 48e6, 64e6]
-    timings = [KernelTiming((add(b),), (False,), alone_ms(b), "op:Add", alone=True) for b in sizes]
-    timings += [KernelTiming((add(b),), (False,), alone_ms(b) + per_kernel_ms + extra_ms * max(0.0, b - spill_from),
-                             f"net{i % 3}") for i, b in enumerate(sizes)]
+    timings = [KernelTiming((_elementwise("Add", b),), (False,), alone_ms(b), "op:Add", alone=True) for b in sizes]
+    timings += [KernelTiming((_elementwise("Add", b),), (False,),
+                             alone_ms(b) + per_kernel_ms + extra_ms * max(0.0, b - spill_from), f"net{i % 3}")
+                for i, b in enumerate(sizes)]
     fit = fit_kernel_times(timings, spill_from)
     assert fit.in_network_ms_per_spilled_byte == pytest.approx(extra_ms, rel=1e-3)
     assert fit.coefficients["Add"][-1] == pytest.approx(1e-7, rel=1e-3)
@@ -242,7 +242,7 @@ def test_maps_past_the_cache_cost_more_a_byte_in_a_network_than_alone():
     model = kernel_model_from_json(body)
     for t in timings[len(sizes):]:
         predicted = (model.node_ms(t.nodes[0]) + model.in_network_ms
-                     + model.in_network_ms_per_spilled_byte * t.spilled_bytes(spill_from))
+                     + model.in_network_ms_per_spilled_byte * t.nodes[0].spilled_bytes(spill_from))
         assert predicted == pytest.approx(t.measured_ms, rel=1e-3)
 
 
