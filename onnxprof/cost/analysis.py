@@ -127,6 +127,7 @@ class StaticReport:
     unknown_shape_nodes: tuple[str, ...]
     graph: nx.DiGraph = field(repr=False, compare=False, default=None)
     reference: Optional[object] = None     # a zoo network's published facts (NetworkFacts), when known
+    warnings: tuple[str, ...] = ()         # input repaired or bounded while reading (names, sizes)
 
     @property
     def complete(self) -> bool:
@@ -150,12 +151,14 @@ def analyze_model(model: ModelProto, binding: ShapeBinding = ShapeBinding(), che
 
 def analyze_loaded(loaded: LoadedModel, binding: ShapeBinding = ShapeBinding()) -> StaticReport:
     bound = bind_shapes(loaded.model, binding)
-    inferred, types = infer_shapes(loaded.model, loaded.source)
+    warnings = list(loaded.warnings)
+    inferred, types = infer_shapes(loaded.model, loaded.source, warnings)
     graph = build_graph(inferred, types)
-    return summarize(graph, loaded, bound, sorted(input_symbols(inferred.graph)))
+    return summarize(graph, loaded, bound, sorted(input_symbols(inferred.graph)), tuple(warnings))
 
 
-def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int], symbols: list[str]) -> StaticReport:
+def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int], symbols: list[str],
+              warnings: tuple[str, ...] = ()) -> StaticReport:
     tensors = graph.graph["tensors"]
     params = parameter_tensors(graph)
     nodes = cost_nodes(graph, tensors, graph.graph["values"], params, graph.graph["opsets"])
@@ -188,7 +191,7 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
         model=info, inputs=inputs, outputs=outputs, symbols=tuple(remaining), bindings=dict(bindings),
         totals=totals, parameters=summarize_parameters(params), memory=memory, op_types=_by_op_type(nodes),
         nodes=tuple(nodes), uncounted_ops=tuple(UncountedOp(d, o, c) for (d, o), c in sorted(uncounted.items())),
-        unknown_shape_nodes=tuple(unknown_shape), graph=graph, reference=_zoo_facts(loaded))
+        unknown_shape_nodes=tuple(unknown_shape), graph=graph, reference=_zoo_facts(loaded), warnings=warnings)
 
 
 def _zoo_facts(loaded: LoadedModel):

@@ -38,6 +38,7 @@ class LoadedModel:
     model: ModelProto
     file_bytes: int             # size of the .onnx file itself (0 for a model built in memory)
     external_bytes: int         # bytes referenced in external data files (never read)
+    warnings: tuple[str, ...] = ()   # what was repaired or left unknown while reading, for the report
 
 
 def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:

@@ -91,9 +91,11 @@ def bind_shapes(model: ModelProto, binding: ShapeBinding) -> dict[str, int]:
     return symbols
 
 
-def infer_shapes(model: ModelProto, source: str) -> tuple[ModelProto, dict[str, TensorType]]:
+def infer_shapes(model: ModelProto, source: str,
+                 warnings: Optional[list[str]] = None) -> tuple[ModelProto, dict[str, TensorType]]:
     """Shape-infer ``model``; return the inferred model and every tensor's type, dims symbolic where
-    they depend on the input symbols and None where unknown."""
+    they depend on the input symbols and None where unknown. What was left unknown on purpose (sizes
+    too large to compute with) is appended to ``warnings``."""
     from onnxprof.model.values import refine_shapes
 
     symbols = input_symbols(model.graph)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -130,7 +131,7 @@ def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> Tab
 
 
 def _notes(report: StaticReport) -> list[str]:
-    notes = []
+    notes = [f"[yellow]Warning: {escape(w)}[/]" for w in report.warnings]
     if report.symbols:
         names = ", ".join(report.symbols)
         notes.append(f"[dim]Totals are formulas in {names}; bind them with --batch N, --input NAME:DIMS "
