@@ -11,6 +11,8 @@ import re
 from functools import lru_cache
 from typing import Mapping, Union
 
+from onnxprof.model.limits import MAX_DIM_EXPONENT, MAX_DIM_NESTING, MAX_DIM_TEXT, MAX_ELEMENTS, MAX_FORMULA_TERMS
+
 Monomial = tuple[tuple[str, int], ...]  # sorted (symbol, exponent) pairs; () is the constant term
 Quantity = Union[int, "Poly"]
 
@@ -217,10 +219,13 @@ _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_.:]*)|(\*\*|[-+*()^]))")
 
 @lru_cache(maxsize=4096)
 def parse_dim(text: str) -> Quantity | None:
-    """Parse a dimension expression (``N``, ``s0*s1``, ``2*N + 1``); None if it is not one."""
+    """Parse a dimension expression (``N``, ``s0*s1``, ``2*N + 1``); None if it is not one, or if it is
+    larger than any real shape needs (see :mod:`onnxprof.model.limits`): such a dim is unknown."""
     tokens: list[tuple[str, str]] = []
     pos = 0
     text = text.strip()
+    if len(text) > MAX_DIM_TEXT:
+        return None
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
@@ -240,9 +245,20 @@ def parse_dim(text: str) -> Quantity | None:
     return value if parser.pos == len(tokens) else None
 
 
+def _bounded(value: Quantity) -> Quantity:
+    """``value`` if a dimension could be that large and that complex, else ValueError."""
+    terms = value.terms if isinstance(value, Poly) else {(): value}
+    if len(terms) > MAX_FORMULA_TERMS or any(abs(c) > MAX_ELEMENTS for c in terms.values()):
+        raise ValueError("beyond any real dimension")
+    return value
+
+
 class _Parser:
+    """Recursive descent over the tokens; every intermediate value is bounded, so no text can make it
+    recurse deeply, compute long or build huge numbers."""
+
     def __init__(self, tokens: list[tuple[str, str]]):
-        self.tokens, self.pos = tokens, 0
+        self.tokens, self.pos, self.depth = tokens, 0, 0
 
     def peek(self) -> str | None:
         return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
@@ -253,14 +269,14 @@ class _Parser:
             op = self.tokens[self.pos][1]
             self.pos += 1
             rhs = self.term()
-            value = value + rhs if op == "+" else value - rhs
+            value = _bounded(value + rhs if op == "+" else value - rhs)
         return value
 
     def term(self) -> Quantity:
         value = self.power()
         while self.peek() == "*":
             self.pos += 1
-            value = value * self.power()
+            value = _bounded(value * self.power())
         return value
 
     def power(self) -> Quantity:
@@ -269,11 +285,11 @@ class _Parser:
             self.pos += 1
             kind, text = self.tokens[self.pos]
             self.pos += 1
-            if kind != "int":
-                raise ValueError("non-integer exponent")
+            if kind != "int" or int(text) > MAX_DIM_EXPONENT:
+                raise ValueError("not a small integer exponent")
             result: Quantity = 1
             for _ in range(int(text)):
-                result = result * base
+                result = _bounded(result * base)
             return result
         return base
 
@@ -281,16 +297,20 @@ class _Parser:
         kind, text = self.tokens[self.pos]
         self.pos += 1
         if kind == "int":
-            return int(text)
+            return _bounded(int(text))
         if kind == "name":
             return Poly.symbol(text)
         if text == "-":
             return -1 * self.factor()
         if text == "(":
+            self.depth += 1
+            if self.depth > MAX_DIM_NESTING:
+                raise ValueError("nested too deeply")
             value = self.expr()
             if self.peek() != ")":
                 raise ValueError("unbalanced parenthesis")
             self.pos += 1
+            self.depth -= 1
             return value
         raise ValueError(f"unexpected {text!r}")
 

@@ -19,6 +19,7 @@ import numpy as np
 from onnx import AttributeProto, GraphProto, ModelProto, helper, numpy_helper
 
 from onnxprof.model.dtypes import storage_bytes
+from onnxprof.model.limits import MAX_ELEMENTS
 from onnxprof.model.load import SMALL_TENSOR_BYTES, has_values, tensor_nbytes
 from onnxprof.model.shapes import Dim, TensorType, graph_inputs
 from onnxprof.symbolic import Quantity, product
@@ -135,4 +136,6 @@ def _tensor(name: str, types: Mapping[str, TensorType], kind: str) -> TensorInfo
     if shape is None or None in shape:
         return TensorInfo(name, found.dtype, shape, kind, None, None)
     elements = product(shape)
+    if isinstance(elements, int) and not 0 <= elements <= MAX_ELEMENTS:
+        return TensorInfo(name, found.dtype, shape, kind, None, None)   # not a tensor any runtime could hold
     return TensorInfo(name, found.dtype, shape, kind, elements, storage_bytes(elements, found.dtype))

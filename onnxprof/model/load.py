@@ -18,9 +18,15 @@ import onnx.inliner
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 
+from google.protobuf.unknown_fields import UnknownFieldSet
+
 from onnxprof.errors import ModelError, first_line
 from onnxprof.model.dtypes import BITS, storage_bytes
-from onnxprof.model.wire import SMALL, load_without_payloads
+from onnxprof.model.limits import MAX_GRAPH_DEPTH
+from onnxprof.model.stored import (check_payload_lengths, check_values, declared_elements, external_range,
+                                   held_lengths)
+from onnxprof.model.text import decode_names, has_invalid_utf8
+from onnxprof.model.wire import SMALL, UNREAD_FIELD_BASE, NestedTooDeep, load_without_payloads
 
 # Tensors at most this large keep their values: shape vectors, axes, scales, pads. Shape inference and
 # constant propagation need them; weights are far larger. The same bound as the parser's.
@@ -28,6 +34,8 @@ SMALL_TENSOR_BYTES = SMALL
 _DATA_FIELDS = ("raw_data", "float_data", "int32_data", "string_data", "int64_data", "double_data",
                 "uint64_data")
 _DATA_FIELD_NAMES = frozenset(_DATA_FIELDS)
+_PAYLOAD_NAMES = {TensorProto.DESCRIPTOR.fields_by_name[name].number: name for name in _DATA_FIELDS
+                  if name != "string_data"}
 
 
 @dataclass(frozen=True)
@@ -48,14 +56,16 @@ def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
         from onnxprof.zoo import build_for_analysis
 
         return prepare_model(build_for_analysis(text[4:]), text, check=check)
-    path = Path(text)
-    if not path.exists():
-        raise ModelError(f"{text}: no such file; give the path of an .onnx model or zoo:NAME")
-    if path.is_dir():
-        raise ModelError(f"{text}: is a folder; give the path of an .onnx model file inside it")
+    path = model_file(text)
     try:
-        model = load_without_payloads(path)
+        model, serialized = load_without_payloads(path)
+    except NestedTooDeep as exc:
+        raise ModelError(f"{text}: {exc}; onnxprof reads at most {MAX_GRAPH_DEPTH} levels of If/Loop/Scan "
+                         "bodies") from None
     except DecodeError as exc:
+        if "MaxDepth" in str(exc):
+            raise ModelError(f"{text}: its messages are nested deeper than protobuf parses (subgraphs more than "
+                             f"about {MAX_GRAPH_DEPTH} levels deep)") from None
         raise ModelError(f"{text}: not a readable ONNX file (protobuf parse failed: {exc}); "
                          "the file may be truncated or corrupted, re-export or re-download it") from None
     except OSError as exc:
@@ -63,15 +73,38 @@ def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
     if not model.HasField("graph") or (model.ir_version == 0 and not model.graph.node):
         raise ModelError(f"{text}: parses but holds no ONNX graph (ir_version 0, no nodes); "
                          "is it really an .onnx model?")
-    return prepare_model(model, text, folder=path.resolve().parent, file_bytes=path.stat().st_size, check=check)
+    warnings = []
+    if has_invalid_utf8(serialized):
+        repaired = decode_names(model)
+        warnings.append(f"{repaired} name{'s' if repaired != 1 else ''} in the file {'are' if repaired != 1 else 'is'} "
+                        "not UTF-8; shown with replacement characters (�)")
+    # ONNX Runtime resolves external data beside the path it is given, a symlink's own folder included.
+    return prepare_model(model, text, folder=path.absolute().parent, file_bytes=path.stat().st_size, check=check,
+                         from_file=True, warnings=tuple(warnings))
+
+
+def model_file(text: str) -> Path:
+    """The path of a model file the user named, refused unless it is a regular file (a FIFO or a device
+    would block or never end)."""
+    path = Path(text)
+    if not path.exists():
+        raise ModelError(f"{text}: no such file; give the path of an .onnx model or zoo:NAME")
+    if path.is_dir():
+        raise ModelError(f"{text}: is a folder; give the path of an .onnx model file inside it")
+    if not path.is_file():
+        raise ModelError(f"{text}: is not a regular file (a pipe, socket or device); save the model to a file "
+                         "and give its path")
+    return path
 
 
 def prepare_model(model: ModelProto, source: str, folder: Path | None = None, file_bytes: int = 0,
-                  check: bool = True) -> LoadedModel:
-    """Validate versions and external data (relative to ``folder``, the model file's), order the
-    nodes, drop weight bytes and run the ONNX checker."""
+                  check: bool = True, from_file: bool = False, warnings: tuple[str, ...] = ()) -> LoadedModel:
+    """Validate versions, stored tensors and external data (relative to ``folder``, the model file's),
+    order the nodes, drop weight bytes and run the ONNX checker. ``from_file``: the model was parsed
+    by :func:`load_without_payloads`, which recorded the length of every payload it left unread."""
     _check_versions(model, source)
-    graphs, tensors = _contents(model)
+    graphs, tensors = _contents(model, source)
+    _check_stored_tensors(tensors, source, from_file)
     external_bytes = _check_external_data(tensors, folder, source)
     for graph in graphs:
         _order_nodes(graph, source)
@@ -84,7 +117,8 @@ def prepare_model(model: ModelProto, source: str, folder: Path | None = None, fi
                              "(pass --no-check to analyze it anyway)") from None
     if model.functions:  # model-local functions are costed through their bodies: inline the calls
         model = onnx.inliner.inline_local_functions(model)
-    return LoadedModel(source=source, model=model, file_bytes=file_bytes, external_bytes=external_bytes)
+    return LoadedModel(source=source, model=model, file_bytes=file_bytes, external_bytes=external_bytes,
+                       warnings=warnings)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -108,12 +142,16 @@ def iter_graphs(graph: GraphProto) -> Iterator[GraphProto]:
                     yield from iter_graphs(sub)
 
 
-def _contents(model: ModelProto) -> tuple[list[GraphProto], list[TensorProto]]:
+def _contents(model: ModelProto, source: str) -> tuple[list[GraphProto], list[TensorProto]]:
     """All graphs (main and subgraphs) and every stored tensor in them: initializers and
-    tensor-valued attributes (Constant values), in one walk over the nodes."""
-    graphs, tensors, pending = [], [], [model.graph]
+    tensor-valued attributes (Constant values), in one walk over the nodes. Subgraphs nested deeper
+    than every later walk can follow are refused here."""
+    graphs, tensors, pending = [], [], [(model.graph, 0)]
     while pending:
-        graph = pending.pop()
+        graph, depth = pending.pop()
+        if depth > MAX_GRAPH_DEPTH:
+            raise ModelError(f"{source}: If/Loop/Scan bodies are nested more than {MAX_GRAPH_DEPTH} deep; "
+                             "onnxprof reads at most that many levels")
         graphs.append(graph)
         tensors.extend(graph.initializer)
         for node in graph.node:
@@ -124,10 +162,33 @@ def _contents(model: ModelProto) -> tuple[list[GraphProto], list[TensorProto]]:
                 elif kind == AttributeProto.TENSORS:
                     tensors.extend(attr.tensors)
                 elif kind == AttributeProto.GRAPH:
-                    pending.append(attr.g)
+                    pending.append((attr.g, depth + 1))
                 elif kind == AttributeProto.GRAPHS:
-                    pending.extend(attr.graphs)
+                    pending.extend((sub, depth + 1) for sub in attr.graphs)
     return graphs, tensors
+
+
+def _check_stored_tensors(tensors: list[TensorProto], source: str, from_file: bool) -> None:
+    """Every stored tensor's type and dims are possible and its data, where held, fills them."""
+    for tensor in tensors:
+        elements = declared_elements(tensor, source)
+        if is_external(tensor):
+            continue                      # its offset and length are checked with its file
+        if has_values(tensor):
+            if tensor_nbytes(tensor) <= SMALL_TENSOR_BYTES or tensor.data_type == TensorProto.STRING:
+                check_values(tensor, source)
+            else:                         # too large to decode for a check: compare lengths
+                check_payload_lengths(tensor, held_lengths(tensor), elements, source)
+            continue
+        if not from_file:
+            continue                      # built in memory with dims only (the zoo): nothing was left out
+        unread = {_PAYLOAD_NAMES[f.field_number - UNREAD_FIELD_BASE]: f.data for f in UnknownFieldSet(tensor)
+                  if f.field_number - UNREAD_FIELD_BASE in _PAYLOAD_NAMES}
+        if not unread and elements:
+            raise ModelError(f"{source}: tensor {tensor.name!r} declares dims {list(tensor.dims)} but stores no data "
+                             "(and no external reference); the file is damaged or was saved without its weights")
+        check_payload_lengths(tensor, unread, elements, source)
+        tensor.DiscardUnknownFields()
 
 
 def is_external(tensor: TensorProto) -> bool:
@@ -167,8 +228,10 @@ def _check_external_data(tensors: list[TensorProto], folder: Path | None, source
         where = f"{source}: external data of tensor {tensor.name!r}"
         if not location:
             raise ModelError(f"{where} names no file (its 'location' is missing)")
+        if "\0" in location:
+            raise ModelError(f"{where} names a file with a NUL character in it ({location!r})")
         target = (folder / location).resolve()
-        if Path(location).is_absolute() or not target.is_relative_to(folder):
+        if Path(location).is_absolute() or not target.is_relative_to(folder.resolve()):
             raise ModelError(f"{where} points outside the model's folder ({location}); "
                              "external data must sit beside the model")
         if target not in sizes:
@@ -176,8 +239,7 @@ def _check_external_data(tensors: list[TensorProto], folder: Path | None, source
                 raise ModelError(f"{where} is missing: {location} not found next to the model; "
                                  "copy the data file into the model's folder")
             sizes[target] = target.stat().st_size
-        offset = int(info.get("offset", 0) or 0)
-        length = int(info["length"]) if info.get("length") else tensor_nbytes(tensor)
+        offset, length = external_range(info, tensor, declared_elements(tensor, source), where)
         if offset + length > sizes[target]:
             raise ModelError(f"{where} runs past the end of {location} (needs {offset + length} bytes, "
                              f"file has {sizes[target]}); the data file is truncated or from another model")

@@ -16,6 +16,7 @@ import onnx
 from onnx import GraphProto, ModelProto, TypeProto, ValueInfoProto
 
 from onnxprof.errors import ModelError, UsageError
+from onnxprof.model.limits import MAX_ELEMENTS, MAX_PROPAGATED_ELEMENTS
 from onnxprof.model.load import iter_graphs
 from onnxprof.symbolic import Poly, Quantity, format_quantity, parse_dim
 
@@ -100,24 +101,47 @@ def infer_shapes(model: ModelProto, source: str,
 
     symbols = input_symbols(model.graph)
     _forget_foreign_symbols(model.graph, symbols)
+    inferred = _onnx_infer(model, source, data_prop=False)
+    types = collect_types(inferred, symbols)
+    propagate = None
     # Run to a fixpoint. ONNX's data propagation stops at Div (``c // groups``) and symbolic arithmetic,
     # and refine_shapes cannot see through Conv or Transpose, so each round may get only one link further
     # down a chain of such shapes (two per ShuffleNet unit). A chain has at most one link per node.
     for _ in range(len(model.graph.node) + 1):
-        inferred = _onnx_infer(model, source)
-        types = collect_types(inferred, symbols)
         if all(t.is_known for t in types.values()) and all(
                 o in types for node in inferred.graph.node for o in node.output if o):
-            return inferred, types  # nothing left for symbolic evaluation to find
+            return inferred, types  # nothing left for data propagation or symbolic evaluation to find
+        if propagate is None:       # decided on the first pass's shapes, before propagation can blow up
+            propagate = _safe_to_propagate(types, warnings)
+            if propagate:
+                inferred = _onnx_infer(model, source, data_prop=True)
+                types = collect_types(inferred, symbols)
+                continue
         fixes = refine_shapes(inferred, types)
         if not _record_shapes(model.graph, fixes, types):
             return inferred, types  # nothing new: another round would infer the same
+        inferred = _onnx_infer(model, source, data_prop=propagate)
+        types = collect_types(inferred, symbols)
     return inferred, types
 
 
-def _onnx_infer(model: ModelProto, source: str) -> ModelProto:
+def _safe_to_propagate(types: Mapping[str, TensorType], warnings: Optional[list[str]]) -> bool:
+    """Whether ONNX's data propagation may run: it holds each element of a 1-D tensor as a dim, so a long
+    vector (a flattened feature map, not a shape) would take gigabytes. Without it, shapes computed from
+    tensor values stay unknown, and the report says so."""
+    for name, found in types.items():
+        shape = found.shape
+        if shape is not None and len(shape) == 1 and isinstance(shape[0], int) and shape[0] >= MAX_PROPAGATED_ELEMENTS:
+            if warnings is not None:
+                warnings.append(f"tensor {name!r} is a vector of {shape[0]} elements: shapes computed from tensor "
+                                f"values were not propagated (limit {MAX_PROPAGATED_ELEMENTS}), some may stay unknown")
+            return False
+    return True
+
+
+def _onnx_infer(model: ModelProto, source: str, data_prop: bool) -> ModelProto:
     try:
-        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=data_prop)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
         raise ModelError(f"{source}: ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
 
@@ -210,7 +234,8 @@ def _set_shape(type_proto: TypeProto, dims) -> None:
     for value in dims:
         dim = shape.dim.add()
         if isinstance(value, int):
-            dim.dim_value = value
+            if 0 <= value <= MAX_ELEMENTS:   # a derived size past int64 (or negative) stays unknown
+                dim.dim_value = value
         elif value is not None:
             dim.dim_param = format_quantity(value)
 

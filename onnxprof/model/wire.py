@@ -7,6 +7,7 @@ Constant values), which are left out; the remaining, graph-sized bytes are parse
 usual. Untouched payload pages are never read from disk.
 
 Only messages larger than :data:`SMALL` are walked: smaller ones hold no large payload and pass whole.
+Nesting is bounded (:data:`MAX_MESSAGE_DEPTH`), as protobuf's own parser bounds it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ from __future__ import annotations
 import mmap
 from pathlib import Path
 
+import numpy as np
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
+from onnxprof.model.limits import MAX_GRAPH_DEPTH
+
 SMALL = 4096
+# Graph -> node -> attribute -> graph: three messages a level of subgraph nesting, and the model on top.
+MAX_MESSAGE_DEPTH = 3 * MAX_GRAPH_DEPTH + 2
 
 # Field numbers (onnx.proto): the path from ModelProto down to tensor payloads.
 _MODEL_GRAPH = 7
@@ -25,6 +31,10 @@ _GRAPH_NODE, _GRAPH_INITIALIZER = 1, 5
 _NODE_ATTRIBUTE = 5
 _ATTR_T, _ATTR_G, _ATTR_TENSORS, _ATTR_GRAPHS = 5, 6, 10, 11
 _TENSOR_PAYLOADS = {4, 5, 7, 9, 10, 11}   # float, int32, int64, raw, double, uint64 data
+_VARINT_PAYLOADS = {5, 7, 11}             # packed varints: their length in bytes is not their count
+# A payload left out is replaced by an unknown varint field, UNREAD_FIELD_BASE + its field number,
+# holding its length (bytes; entries for varint fields), so the loader can check it against the dims.
+UNREAD_FIELD_BASE = 1 << 20
 
 _MODEL, _GRAPH, _NODE, _ATTRIBUTE, _TENSOR = range(5)
 _DESCEND = {
@@ -36,8 +46,13 @@ _DESCEND = {
 }
 
 
-def load_without_payloads(path: Path) -> ModelProto:
-    """The model at ``path`` with large tensor payloads omitted (dims and types kept)."""
+class NestedTooDeep(DecodeError):
+    """Subgraphs nested deeper than any exporter writes them."""
+
+
+def load_without_payloads(path: Path) -> tuple[ModelProto, bytes]:
+    """The model at ``path`` with large tensor payloads omitted (dims and types kept), and the bytes
+    it was parsed from."""
     error = None
     with open(path, "rb") as f:
         if f.seek(0, 2) == 0:
@@ -47,15 +62,15 @@ def load_without_payloads(path: Path) -> ModelProto:
                 mapped.madvise(mmap.MADV_RANDOM)
             view = memoryview(mapped)
             try:
-                data = b"".join(_filter(view, 0, len(view), _MODEL))
+                data = b"".join(_filter(view, 0, len(view), _MODEL, 0))
             except DecodeError as exc:  # leaving this block drops the slices still viewing the map
-                error = str(exc)
+                error = exc
             view.release()
     if error is not None:
-        raise DecodeError(error)
+        raise type(error)(str(error))
     model = ModelProto()
     model.ParseFromString(data)
-    return model
+    return model, data
 
 
 def _varint(buf, pos: int, end: int) -> tuple[int, int]:
@@ -85,8 +100,20 @@ def _encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _filter(buf, start: int, end: int, kind: int) -> list:
+def _unread_marker(buf, number: int, body: int, end: int) -> bytes:
+    """The field that stands for a payload left out: its length, or its entry count if varints (the
+    bytes that end a varint, counted without decoding; only integer tensors are stored so)."""
+    if number in _VARINT_PAYLOADS:
+        length = int(np.count_nonzero(np.frombuffer(buf[body:end], dtype=np.uint8) < 0x80))
+    else:
+        length = end - body
+    return _encode_varint((UNREAD_FIELD_BASE + number) << 3) + _encode_varint(length)
+
+
+def _filter(buf, start: int, end: int, kind: int, depth: int) -> list:
     """The message in ``buf[start:end]`` as byte pieces, large payloads dropped, kept runs merged."""
+    if depth > MAX_MESSAGE_DEPTH:
+        raise NestedTooDeep(f"subgraphs nested more than {MAX_GRAPH_DEPTH} deep")
     pieces: list = []
     descend = _DESCEND[kind]
     run_start = pos = start
@@ -110,9 +137,10 @@ def _filter(buf, start: int, end: int, kind: int) -> list:
                 continue
             if kind == _TENSOR and number in _TENSOR_PAYLOADS:
                 pieces.append(buf[run_start:field_start])
+                pieces.append(_unread_marker(buf, number, body, pos))
                 run_start = pos
             elif number in descend:
-                inner = _filter(buf, body, pos, descend[number])
+                inner = _filter(buf, body, pos, descend[number], depth + 1)
                 pieces.append(buf[run_start:field_start])
                 pieces.append(_encode_varint(key))
                 pieces.append(_encode_varint(sum(len(p) for p in inner)))
