@@ -1,7 +1,17 @@
-"""``onnxprof measure``: run a model over a batch sweep and show predicted vs measured."""
+"""``onnxprof measure``: run a model over a batch sweep and show predicted vs measured.
+
+Exit codes: 0 when every batch size was measured, or the ones not measured ran out of memory (how a
+sweep ends on a small board) while at least one was measured; 1 when a batch size failed inside the
+engine, or none was measured at all (what was measured is still reported and saved, and one line on
+stderr says which batches failed); 2 for a user's error; 130 after Ctrl-C (the finished batches
+saved). Further Ctrl-Cs while the run is being saved are ignored, so that the save completes.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
@@ -9,7 +19,10 @@ from typing import List, Optional
 import typer
 
 from onnxprof.cli.options import DimOption, InputOption
-from onnxprof.errors import UsageError
+from onnxprof.errors import OnnxprofError, UsageError
+
+EXIT_FAILED = 1                 # a batch failed in the engine, or nothing was measured
+EXIT_INTERRUPTED = 130          # 128 + SIGINT, as a shell reports a Ctrl-C
 
 
 def parse_batches(text: str) -> list[int]:
@@ -115,10 +128,28 @@ def measure_command(
         if store is not None:
             store.append_batch(run_id[0], result)
 
-    record = run_sweep(plan, on_batch=measured, on_start=started)
-    if store is not None:
-        store.finish_run(run_id[0], record.ended_at, record.interrupted, predictions=record.predictions,
-                         engine=record.engine, layers=record.layers)
+    with first_interrupt_only():
+        try:
+            record = run_sweep(plan, on_batch=measured, on_start=started)
+        except (KeyboardInterrupt, OnnxprofError) as stopped:
+            if store is not None and run_id:    # what was appended stays, the run marked as stopped early
+                from onnxprof.measure.harness import now_iso
+
+                store.finish_run(run_id[0], now_iso(), interrupted=True)
+            if isinstance(stopped, OnnxprofError):
+                raise
+            console.print("[yellow]interrupted before the first batch: nothing measured[/]")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if store is not None and run_id:
+            store.finish_run(run_id[0], record.ended_at, record.interrupted, predictions=record.predictions,
+                             engine=record.engine, layers=record.layers, results=record.batches)
+        _report(record, console, run_id, fmt, output)
+    raise typer.Exit(exit_code(record))
+
+
+def _report(record, console, run_id: list[int], fmt: str, output: Optional[Path]) -> None:
+    from onnxprof.report.measure_tables import render_summary
+
     if record.layers:
         from onnxprof.report.measure_tables import render_layers
 
@@ -132,8 +163,58 @@ def measure_command(
             output.write_text(text)
         else:
             typer.echo(text, nl=False)
+    failed = failure_line(record)
+    if failed:
+        typer.echo(f"onnxprof: error: {failed}", err=True)
+
+
+def exit_code(record) -> int:
+    """0, 1 (a batch failed in the engine, or nothing measured) or 130 (interrupted): see the module."""
+    from onnxprof.measure.records import FAILED, OK
+
     if record.interrupted:
-        raise typer.Exit(130)
+        return EXIT_INTERRUPTED
+    if any(b.status == FAILED for b in record.batches) or not any(b.status == OK for b in record.batches):
+        return EXIT_FAILED
+    return 0
+
+
+def failure_line(record) -> str:
+    """One line saying which batch sizes were not measured, when some failed or none was measured."""
+    from onnxprof.measure.records import OK
+
+    if record.interrupted or exit_code(record) == 0:
+        return ""
+    missed = [b for b in record.batches if b.status != OK]
+    sizes = ", ".join(f"{b.batch} ({b.status.replace('_', ' ')})" for b in missed)
+    measured = len(record.batches) - len(missed)
+    if not measured:
+        return f"no batch size was measured: {sizes or 'none ran'}"
+    return f"{len(missed)} of {len(record.batches)} batch sizes not measured: {sizes}; the other {measured} were"
+
+
+@contextmanager
+def first_interrupt_only():
+    """The first Ctrl-C stops the sweep (KeyboardInterrupt, as usual); later ones are ignored until the
+    process exits, so that saving and reporting what was measured is not cut short. A SIGINT already
+    ignored (a background job) stays ignored; off the main thread, signals cannot be handled at all."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        yield
+        return
+    seen: list[int] = []
+
+    def on_interrupt(signum, _frame) -> None:
+        if not seen:
+            seen.append(signum)
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        # once interrupted, the process is on its way out: a further Ctrl-C must not cut that short
+        signal.signal(signal.SIGINT, signal.SIG_IGN if seen else previous)
 
 
 def model_file(model: str) -> Path:

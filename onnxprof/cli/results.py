@@ -1,4 +1,10 @@
-"""``onnxprof results list|show|export|import-trtexec``: the runs kept in the results database."""
+"""``onnxprof results list|show|export|import-trtexec``: the runs kept in the results database.
+
+A run is complete, interrupted (Ctrl-C; its finished batches kept) or unfinished (it never wrote its
+end: killed, or still running); ``list`` and ``show`` say which, ``export`` writes it as ``status``.
+A run whose stored rows are damaged is listed as such; ``show`` and ``export`` leave it out with one
+line on stderr naming it, and exit with code 2 when it was a run the user named.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from onnxprof.errors import UsageError
+from onnxprof.errors import OnnxprofError, UsageError
 
 results_app = typer.Typer(help="The results database: list, show and export stored runs; import trtexec's.",
                           no_args_is_help=True)
@@ -36,6 +42,19 @@ def _engine_text(engine: str, provider: str) -> str:
     return f"{engine}/{provider}" if provider else engine
 
 
+def _status_words(status: str) -> str:
+    """What a run's date is followed by: nothing for a complete run."""
+    from onnxprof.measure.records import COMPLETE, UNFINISHED
+
+    if status == UNFINISHED:
+        return "unfinished: killed or still running"
+    return "" if status == COMPLETE else status
+
+
+def _complain(problem: OnnxprofError, severity: str = "error") -> None:
+    typer.echo(f"onnxprof: {severity}: {problem}", err=True)
+
+
 @results_app.command("list")
 def list_command(db: Optional[str] = DbOption) -> None:
     """Every stored run: id, date, model, engine, precision, batch sizes, host."""
@@ -57,10 +76,14 @@ def list_command(db: Optional[str] = DbOption) -> None:
         sizes = ", ".join(str(size) for size in run.batch_sizes) or "–"
         if run.failed_batches:
             sizes += f" ({run.failed_batches} not ok)"
-        date = run.started_at[:19].replace("T", " ") + (" (interrupted)" if run.interrupted else "")
+        words = "damaged" if run.damage else _status_words(run.status)
+        date = run.started_at[:19].replace("T", " ") + (f" ({words})" if words else "")
         table.add_row(str(run.id), date, run.model_source, _engine_text(run.engine, run.provider), run.precision,
                       sizes, run.hostname or "?")
     console.print(table)
+    for run in summaries:
+        if run.damage:
+            console.print(f"[yellow]run {run.id} is damaged: {run.damage}[/]", highlight=False)
 
 
 @results_app.command("show")
@@ -72,14 +95,20 @@ def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxpr
     from rich.table import Table
 
     console = Console()
+    unreadable = False
     with _open(db) as store:
         for run_id in ids:
-            record = store.get_run(run_id)
-            provenance = store.trtexec_provenance(run_id)
+            try:
+                record = store.get_run(run_id)
+                provenance = store.trtexec_provenance(run_id)
+            except OnnxprofError as problem:    # missing or damaged: say so, show the others
+                _complain(problem)
+                unreadable = True
+                continue
             engine = _engine_text(record.engine.engine, record.engine.provider)
             title = (f"Run {run_id}: {record.model_source} · {engine} · {record.engine.precision} · "
                      f"{record.host.hostname or '?'} · {record.started_at[:19].replace('T', ' ')}"
-                     + (" · interrupted" if record.interrupted else ""))
+                     + (f" · {_status_words(record.status)}" if _status_words(record.status) else ""))
             device = any(b.device_latency is not None for b in record.batches)
             table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
             table.add_column("batch", justify="right")
@@ -104,6 +133,8 @@ def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxpr
                 console.print(f"Noisy timings (coefficient of variation above 2.5 %) at batch {', '.join(noisy)}.")
             if provenance is not None and provenance.layers:
                 console.print(_layer_table(provenance))
+    if unreadable:
+        raise typer.Exit(2)
 
 
 def _layer_table(provenance):
@@ -134,15 +165,30 @@ def export_command(ids: Optional[List[int]] = typer.Argument(None, help="Run ids
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format {fmt!r}: choose json or csv")
     with _open(db) as store:
-        runs = store.export(ids or ())
+        runs, unreadable = _readable_runs(store, ids or ())
     text = results_json(runs) if fmt == "json" else results_csv(runs)
     if output is None:
         typer.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text)
-    except OSError as exc:
-        raise UsageError(f"--output {output}: cannot be written ({exc.strerror})") from None
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output {output}: cannot be written ({exc.strerror})") from None
+    if unreadable and ids:
+        raise typer.Exit(2)
+
+
+def _readable_runs(store, ids: List[int]) -> tuple[list[dict], bool]:
+    """The runs that can be read, and whether any could not: each of those is one line on stderr (an
+    error for a run the user named, a warning for one left out of "every run")."""
+    runs, unreadable = [], False
+    for run_id in ids or store.run_ids(unfinished=True):
+        try:
+            runs.append(store.export_run(run_id))
+        except OnnxprofError as problem:
+            _complain(problem, "error" if ids else "warning: left out")
+            unreadable = True
+    return runs, unreadable
 
 
 @results_app.command("import-trtexec")

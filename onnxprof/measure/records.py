@@ -6,11 +6,16 @@ These are what the harness returns, the store saves and the reports render.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Mapping, Optional
 
 OK, OUT_OF_MEMORY, FAILED = "ok", "out_of_memory", "failed"
+# a run's state: COMPLETE (every batch size tried), INTERRUPTED (Ctrl-C: the finished batches kept),
+# UNFINISHED (no end was ever written: still running, or killed before it could write one)
+COMPLETE, INTERRUPTED, UNFINISHED = "complete", "interrupted", "unfinished"
+RUN_STATUSES = (COMPLETE, INTERRUPTED, UNFINISHED)
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,13 @@ class RunRecord:
     meter: str = ""                                # the power meter, described ("" without one)
     idle_power_w: Optional[float] = None           # measured before the sweep (--idle)
 
+    @property
+    def status(self) -> str:
+        """complete, interrupted or unfinished: a run gets its end (``ended_at``) only when it finishes."""
+        if self.interrupted:
+            return INTERRUPTED
+        return COMPLETE if self.ended_at else UNFINISHED
+
 
 def model_name(source: str) -> str:
     """What a run's model is called: ``zoo:resnet50`` → ``resnet50``; a path → its file name without ``.onnx``."""
@@ -134,7 +146,10 @@ def model_name(source: str) -> str:
 
 
 def json_ready(value: Any) -> Any:
-    """Records as JSON-ready values: dataclasses to dicts, mapping keys to strings (batch sizes)."""
+    """Records as JSON-ready values: dataclasses to dicts, mapping keys to strings (batch sizes), and
+    non-finite floats to None (standard JSON has no NaN or Infinity: null is "no number")."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if dataclasses.is_dataclass(value):
         return {f.name: json_ready(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
@@ -142,3 +157,13 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_ready(item) for item in value]
     return value
+
+
+def utf8_text(text: str) -> str:
+    """``text`` as something UTF-8 can hold: lone surrogates (undecodable bytes of a file name or of a C
+    library's message, smuggled in by Python's surrogateescape) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text

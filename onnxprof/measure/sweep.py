@@ -1,7 +1,7 @@
 """A measurement run: one engine, the paper's batch sweep, every batch saved as it finishes.
 
 A batch that does not fit is recorded as out of memory and the sweep goes on; Ctrl-C stops it
-cleanly and keeps the finished batches.
+cleanly and keeps the finished batches (also when it comes while the engine or the meter closes).
 """
 
 from __future__ import annotations
@@ -58,42 +58,54 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
     engine = create_engine(plan.engine, plan.model_path, replace(plan.options, batches=tuple(plan.batches)))
     results: list[BatchResult] = []
     predictions: dict[int, dict] = {}
+    record: Optional[RunRecord] = None
     interrupted = False
-    with engine, _sampling(plan.meter):
-        rate = cpu_macs_per_s()
-        idle_w = _idle_power(plan.meter, plan.idle_s)
-        record = RunRecord(model_source=plan.source, model_path=str(plan.model_path), model_sha256=file_sha256(plan.model_path),
-                           engine=engine.info(), host=host_info(), static=_headline(first, plan.batches[0]), batches=(),
-                           started_at=started, ended_at="", meter=plan.meter.describe() if plan.meter else "",
-                           idle_power_w=idle_w)
-        on_start(record)
-        try:
-            for batch in plan.batches:
-                report = reports[batch]
-                prediction = (plan.predictor.predict(report, batch) if plan.predictor is not None
-                              else predict(report, batch, rate, baseline_rss,
-                                           ONNXRUNTIME_CPU_MEMORY if runs_on_host(plan) else None))
-                try:
-                    if runs_on_host(plan):
-                        _require_room_for_activations(report)
-                    feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
-                    result = time_batch(engine, feeds, batch_of(feeds), plan.protocol, plan.meter, idle_w)
-                except MemoryError as exc:  # its inputs or activations do not fit in host memory
-                    result = failed_batch(batch, exc, status=OUT_OF_MEMORY)
-                except OnnxprofError:
-                    raise
-                except Exception as exc:  # an engine failure on one batch: record it, go on
-                    result = failed_batch(batch, exc)
-                results.append(result)
-                predictions[batch] = _prediction_json(prediction)
-                on_batch(result, prediction)
-        except KeyboardInterrupt:
-            interrupted = True
-        layers = ()
-        if plan.options.profile_layers and results:
-            layers = tuple(join_layers(reports[results[-1].batch], engine.layer_profile(), rate))
+    layers: tuple = ()
+    try:
+        with engine, _sampling(plan.meter):
+            rate = cpu_macs_per_s()
+            idle_w = _idle_power(plan.meter, plan.idle_s)
+            record = RunRecord(model_source=plan.source, model_path=str(plan.model_path),
+                               model_sha256=file_sha256(plan.model_path), engine=engine.info(), host=host_info(),
+                               static=_headline(first, plan.batches[0]), batches=(), started_at=started, ended_at="",
+                               meter=plan.meter.describe() if plan.meter else "", idle_power_w=idle_w)
+            on_start(record)
+            try:
+                for batch in plan.batches:
+                    result, prediction = _measure_one(plan, engine, reports[batch], batch, rate, baseline_rss, idle_w)
+                    results.append(result)
+                    predictions[batch] = _prediction_json(prediction)
+                    on_batch(result, prediction)
+            except KeyboardInterrupt:
+                interrupted = True
+            if plan.options.profile_layers and results:
+                layers = tuple(join_layers(reports[results[-1].batch], engine.layer_profile(), rate))
+    except KeyboardInterrupt:
+        if record is None:          # before the run began: nothing to keep
+            raise
+        interrupted = True          # also while closing the engine or the meter: the batches are kept
     return replace(record, engine=engine.info(), batches=tuple(results), ended_at=now_iso(), interrupted=interrupted,
                    predictions=predictions, layers=layers)
+
+
+def _measure_one(plan: SweepPlan, engine, report: StaticReport, batch: int, rate: float, baseline_rss: int,
+                 idle_w: Optional[float]) -> tuple[BatchResult, Prediction]:
+    """One batch size's prediction and result; a failure of this batch is its result, not an exception."""
+    prediction = (plan.predictor.predict(report, batch) if plan.predictor is not None
+                  else predict(report, batch, rate, baseline_rss,
+                               ONNXRUNTIME_CPU_MEMORY if runs_on_host(plan) else None))
+    try:
+        if runs_on_host(plan):
+            _require_room_for_activations(report)
+        feeds = load_feeds(plan.inputs_file, report) if plan.inputs_file else synthetic_feeds(report)
+        result = time_batch(engine, feeds, batch_of(feeds), plan.protocol, plan.meter, idle_w)
+    except MemoryError as exc:  # its inputs or activations do not fit in host memory
+        result = failed_batch(batch, exc, status=OUT_OF_MEMORY)
+    except OnnxprofError:
+        raise
+    except Exception as exc:  # an engine failure on one batch: record it, go on
+        result = failed_batch(batch, exc)
+    return result, prediction
 
 
 def runs_on_host(plan: SweepPlan) -> bool:

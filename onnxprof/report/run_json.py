@@ -1,4 +1,5 @@
-"""A measurement run as JSON (the same record the results store exports)."""
+"""A measurement run as JSON (the same record the results store exports): standard JSON, non-finite
+numbers written as null (``json_ready``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ SCHEMA_VERSION = 1
 
 
 def run_dict(record: RunRecord, run_id: Optional[int] = None) -> dict:
-    return {"id": run_id, **json_ready(record)}
+    return {"id": run_id, "status": record.status, **json_ready(record)}
 
 
 def run_json(record: RunRecord, run_id: Optional[int] = None) -> str:
     document = {"schema": "onnxprof.measurement", "schema_version": SCHEMA_VERSION, "onnxprof_version": __version__,
                 "run": run_dict(record, run_id)}
-    return json.dumps(document, indent=1) + "\n"
+    return json.dumps(document, indent=1, allow_nan=False) + "\n"

@@ -13,7 +13,18 @@ Tables:
   profiles           device profiles written by ``onnxprof calibrate`` (the profile file's JSON)
 
 Tables added after a database was made are created when it is next opened (``create_all`` adds
-missing tables only), so older databases keep working.
+missing tables only), so older databases keep working; columns added since are added then too
+(``_migrate``).
+
+A run's ``status`` is written twice: ``unfinished`` when a sweep stores its run before the first batch,
+``complete`` or ``interrupted`` by ``finish_run`` at its end. A run killed before its end (SIGKILL, a
+power cut) stays ``unfinished``: listed as such, and left out of ``run_ids()`` (what reports and
+selection read by default). Rows written before schema version 2 have no status: it is read from their
+end (none: unfinished) and ``interrupted``.
+
+Reading is defensive (``store.rows``): a row whose values do not fit its columns makes its run
+"damaged", one line naming the row and column, and every other run still reads. A database whose
+file SQLite cannot read (a damaged page) is one line naming the file and what to do.
 """
 
 from __future__ import annotations
@@ -26,16 +37,17 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from sqlalchemy import (JSON, Boolean, Column, Double, ForeignKey, Integer, BigInteger, MetaData, String, Table,
-                        Text, create_engine, event, func, select)
+                        Text, and_, case, create_engine, delete, event, func, inspect, or_, select, text, true)
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError, ProgrammingError
 
 from onnxprof.errors import OnnxprofError, first_line
-from onnxprof.measure.records import (BatchResult, EngineInfo, HostInfo, LatencyStats, MemoryMeasurement, PowerFigures,
-                                      RunRecord, json_ready)
+from onnxprof.measure.records import (COMPLETE, INTERRUPTED, RUN_STATUSES, UNFINISHED, BatchResult, EngineInfo,
+                                      HostInfo, LatencyStats, MemoryMeasurement, PowerFigures, RunRecord, json_ready)
+from onnxprof.store.rows import DamagedRow, checked, raw_select, require_kind
 from onnxprof.store.trtexec import LayerTime, TrtexecImport, TrtexecProvenance
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2          # 2: runs.status
 POSTGRES_EXTRA = "pip install 'onnxprof[postgres]'"
 
 metadata = MetaData()
@@ -70,6 +82,7 @@ runs = Table(
     Column("predictions", JSON, nullable=False),      # {"batch": {figure: value}}
     Column("meter", Text, nullable=False, default=""),
     Column("idle_power_w", Double, nullable=True),
+    Column("status", String(16), nullable=True),      # complete | interrupted | unfinished; NULL: before version 2
 )
 
 batches = Table(
@@ -169,6 +182,18 @@ class RunSummary:
     hostname: str
     batch_sizes: tuple[int, ...]
     failed_batches: int
+    status: str = COMPLETE            # complete | interrupted | unfinished (records.RUN_STATUSES)
+    damage: str = ""                  # why the run cannot be read, when its rows are damaged
+
+
+class DamagedRun(OnnxprofError):
+    """A stored run that cannot be read: one of its rows does not fit its columns."""
+
+    def __init__(self, run_id: int, shown: str, problem: str):
+        super().__init__(f"run {run_id} in the results database {shown} is damaged ({problem}); "
+                         "export the other runs, or repair or delete its rows")
+        self.run_id = run_id
+        self.problem = problem
 
 
 # ---------------------------------------------------------------------------------------- locations
@@ -216,14 +241,29 @@ def _make_folder(path: Path) -> None:
         raise OnnxprofError(f"results database {path}: cannot create the folder {folder} ({exc.strerror})") from None
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
+def _prepare_sqlite_connection(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # text that is not UTF-8 (a damaged or foreign row) reads as U+FFFD rather than failing the whole query
+    dbapi_connection.text_factory = _utf8_or_replaced
+
+
+def _utf8_or_replaced(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _first_line(exc: BaseException) -> str:
     return first_line(getattr(exc, "orig", None) or exc)   # SQLAlchemy wraps the driver's error
+
+
+def _database_problem(shown: str, exc: DatabaseError) -> OnnxprofError:
+    """One line for a database error: a file SQLite cannot read says what to do about it."""
+    line = _first_line(exc)
+    if type(exc) is DatabaseError or "malformed" in line or "not a database" in line:
+        return OnnxprofError(f"results database {shown} is damaged ({line}): restore it from a backup, or move it "
+                             "aside (onnxprof then starts a new one) and recover its runs with `sqlite3 FILE .recover`")
+    return OnnxprofError(f"results database {shown}: {line}")
 
 
 # ---------------------------------------------------------------------------------------- conversions
@@ -252,25 +292,43 @@ def _batch_row(run_id: int, position: int, result: BatchResult) -> dict:
     return row
 
 
-def _stats_from(row: Mapping, prefix: str) -> Optional[LatencyStats]:
+def _stats_from(row: Mapping, prefix: str, where: str) -> Optional[LatencyStats]:
     if row[f"{prefix}_samples"] is None:
         return None
-    return LatencyStats(**{name: row[f"{prefix}_{name}"] for name in LATENCY_FIELDS})
+    values = {name: row[f"{prefix}_{name}"] for name in LATENCY_FIELDS}
+    empty = [name for name, value in values.items() if value is None]
+    if empty:
+        raise DamagedRow(f"{where}: column {prefix}_{empty[0]!r} is empty while {prefix}_samples is not")
+    return LatencyStats(**values)
 
 
 def _batch_from(row: Mapping) -> BatchResult:
+    where = f"batches row {row['id']}"
     memory = MemoryMeasurement(**{name: row[name] for name in MEMORY_FIELDS}) if row["memory_measured"] else None
+    power = row["power"]
     return BatchResult(batch=row["batch"], status=row["status"], error=row["error"],
-                       latency=_stats_from(row, "host"), device_latency=_stats_from(row, "device"),
+                       latency=_stats_from(row, "host", where), device_latency=_stats_from(row, "device", where),
                        throughput_per_s=row["throughput_per_s"], latency_per_image_ms=row["latency_per_image_ms"],
                        memory=memory, warmup_runs=row["warmup_runs"], started_at=row["started_at"],
-                       ended_at=row["ended_at"], power=_power_from(row["power"]))
+                       ended_at=row["ended_at"], power=None if power is None else _power_from(power, f"{where}: power"))
 
 
-def _power_from(value: Optional[Mapping]) -> Optional[PowerFigures]:
-    if value is None:
-        return None
-    return PowerFigures(**{**value, "warnings": tuple(value.get("warnings", ())), "rails_w": dict(value.get("rails_w", {}))})
+def _power_from(value: Any, where: str) -> PowerFigures:
+    fields = _from_json(PowerFigures, value, where)
+    return PowerFigures(**{**fields, "warnings": tuple(require_kind(fields.get("warnings", []), list, where)),
+                           "rails_w": dict(require_kind(fields.get("rails_w", {}), dict, where))})
+
+
+def _from_json(cls, value: Any, where: str, given: tuple[str, ...] = ()) -> dict:
+    """The fields of ``cls`` found in a JSON object (but those ``given`` from columns); DamagedRow when it
+    is not an object or lacks a required field."""
+    fields = {key: item for key, item in _known(cls, require_kind(value, dict, where)).items() if key not in given}
+    required = [f.name for f in dataclasses.fields(cls) if f.name not in given
+                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in fields]
+    if missing:
+        raise DamagedRow(f"{where} lacks {missing[0]!r}")
+    return fields
 
 
 def _known(cls, values: Mapping) -> dict:
@@ -301,18 +359,44 @@ def _run_row(record: RunRecord) -> dict:
 def _layer_from(row: Mapping):
     from onnxprof.measure.layers import LayerRow
 
-    return LayerRow(name=row["name"], onnx_nodes=tuple(row["onnx_nodes"]), op_types=tuple(row["op_types"]),
+    where = f"run_layers row {row['id']}"
+    return LayerRow(name=row["name"], onnx_nodes=tuple(require_kind(row["onnx_nodes"], list, f"{where}: onnx_nodes")),
+                    op_types=tuple(require_kind(row["op_types"], list, f"{where}: op_types")),
                     measured_ms=row["measured_ms"], predicted_ms=row["predicted_ms"], macs=row["macs"])
 
 
+def _predictions_from(value: Any, where: str) -> dict[int, Mapping[str, float]]:
+    predictions = {}
+    for batch, figures in require_kind(value, dict, where).items():
+        if not batch.isdigit():
+            raise DamagedRow(f"{where}: key {batch!r} is not a batch size")
+        predictions[int(batch)] = require_kind(figures, dict, f"{where}: batch {batch}")
+    return predictions
+
+
+def _status_of(row: Mapping) -> str:
+    """The stored status; for rows written before it existed, what their end and flag say."""
+    if row["status"] in RUN_STATUSES:
+        return row["status"]
+    if row["interrupted"]:
+        return INTERRUPTED
+    return COMPLETE if row["ended_at"] else UNFINISHED
+
+
 def _record_from(row: Mapping, batch_rows: Sequence[Mapping], layer_rows: Sequence[Mapping] = ()) -> RunRecord:
+    where = f"runs row {row['id']}"
     engine = EngineInfo(engine=row["engine"], provider=row["provider"], precision=row["precision"],
-                        **_known(EngineInfo, row["engine_info"]))
+                        **_from_json(EngineInfo, row["engine_info"], f"{where}: engine_info",
+                                     given=("engine", "provider", "precision")))
+    unfinished = _status_of(row) == UNFINISHED       # the record's own status then says so too
     return RunRecord(model_source=row["model_source"], model_path=row["model_path"],
-                     model_sha256=row["model_sha256"], engine=engine, host=HostInfo(**_known(HostInfo, row["host"])),
-                     static=row["static"], batches=tuple(_batch_from(b) for b in batch_rows),
-                     started_at=row["started_at"], ended_at=row["ended_at"], interrupted=row["interrupted"],
-                     predictions={int(batch): figures for batch, figures in row["predictions"].items()},
+                     model_sha256=row["model_sha256"], engine=engine,
+                     host=HostInfo(**_from_json(HostInfo, row["host"], f"{where}: host")),
+                     static=require_kind(row["static"], dict, f"{where}: static"),
+                     batches=tuple(_batch_from(b) for b in batch_rows),
+                     started_at=row["started_at"], ended_at="" if unfinished else row["ended_at"],
+                     interrupted=row["interrupted"] and not unfinished,
+                     predictions=_predictions_from(row["predictions"], f"{where}: predictions"),
                      meter=row["meter"] or "", idle_power_w=row["idle_power_w"],
                      layers=tuple(_layer_from(layer) for layer in layer_rows))
 
@@ -331,12 +415,14 @@ class Store:
         self._engine = self._create_engine()
         try:
             metadata.create_all(self._engine)
+            _migrate(self._engine)
             with self._engine.connect() as conn:
                 newest = conn.execute(select(func.max(runs.c.schema_version))).scalar()
         except DatabaseError as exc:
             self._engine.dispose()
-            raise OnnxprofError(f"cannot open the results database {self.shown}: {_first_line(exc)}") from None
-        if newest is not None and newest > SCHEMA_VERSION:
+            problem = _database_problem(self.shown, exc)
+            raise OnnxprofError(f"cannot open the {problem}") from None
+        if isinstance(newest, int) and newest > SCHEMA_VERSION:
             self._engine.dispose()
             raise OnnxprofError(f"results database {self.shown} was written with schema version {newest}; "
                                 f"this onnxprof reads up to {SCHEMA_VERSION}: upgrade onnxprof")
@@ -358,7 +444,7 @@ class Store:
         except ArgumentError as exc:
             raise OnnxprofError(f"results database {self.shown}: {_first_line(exc)}") from None
         if backend == "sqlite":
-            event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+            event.listen(engine, "connect", _prepare_sqlite_connection)
         return engine
 
     def close(self) -> None:
@@ -372,17 +458,21 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        """One transaction: committed at the end of the block, rolled back by any exception."""
+        """One transaction: committed at the end of the block, rolled back by any exception. The
+        database's own errors (locked, full, damaged) are one line; a malformed statement is a bug."""
         try:
             with self._engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
-            raise OnnxprofError(f"results database {self.shown}: {_first_line(exc)}") from None
+        except ProgrammingError:
+            raise
+        except DatabaseError as exc:
+            raise _database_problem(self.shown, exc) from None
 
     # ------------------------------------------------------------------ writing
 
     def save_run(self, record: RunRecord) -> int:
-        """Write a run and all its batches in one transaction; returns the run's id."""
+        """Write a run and all its batches in one transaction; returns the run's id. A record without an
+        end (a sweep about to start) is stored as unfinished until ``finish_run``."""
         with self._transaction() as conn:
             return self._insert_run(conn, record)
 
@@ -401,11 +491,14 @@ class Store:
             return run_id
 
     def _insert_run(self, conn: Connection, record: RunRecord) -> int:
-        run_id = conn.execute(runs.insert().values(**_run_row(record))).inserted_primary_key[0]
-        for position, result in enumerate(record.batches):
-            conn.execute(batches.insert().values(**_batch_row(run_id, position, result)))
+        run_id = conn.execute(runs.insert().values(**_run_row(record), status=record.status)).inserted_primary_key[0]
+        self._insert_batches(conn, run_id, record.batches)
         self._insert_layers(conn, run_id, record.layers)
         return run_id
+
+    def _insert_batches(self, conn: Connection, run_id: int, results: Sequence[BatchResult]) -> None:
+        for position, result in enumerate(results):
+            conn.execute(batches.insert().values(**_batch_row(run_id, position, result)))
 
     def _insert_layers(self, conn: Connection, run_id: int, layers: Sequence) -> None:
         if layers:
@@ -443,10 +536,16 @@ class Store:
 
     def finish_run(self, run_id: int, ended_at: str, interrupted: bool = False,
                    predictions: Optional[Mapping[int, Mapping[str, float]]] = None,
-                   engine: Optional[EngineInfo] = None, layers: Sequence = ()) -> None:
-        """Close a run saved before its batches: its end, and what is only known at the end (the
-        predictions per batch, the engine's final facts such as which provider ran which nodes)."""
-        values: dict[str, Any] = {"ended_at": ended_at, "interrupted": interrupted}
+                   engine: Optional[EngineInfo] = None, layers: Sequence = (),
+                   results: Optional[Sequence[BatchResult]] = None) -> None:
+        """Close a run saved before its batches: its end and status, and what is only known at the end
+        (the predictions per batch, the engine's final facts such as which provider ran which nodes).
+        ``results``, when given, are the run's batches in full: they replace those appended so far (an
+        append cut short by Ctrl-C is then not lost), in the same transaction as the end."""
+        if not ended_at:
+            raise ValueError("finish_run needs the run's end time")
+        values: dict[str, Any] = {"ended_at": ended_at, "interrupted": interrupted,
+                                  "status": INTERRUPTED if interrupted else COMPLETE}
         if predictions is not None:
             values["predictions"] = _predictions_json(predictions)
         if engine is not None:
@@ -455,6 +554,9 @@ class Store:
             done = conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
             if done.rowcount == 0:
                 raise self._missing(run_id)
+            if results is not None:
+                conn.execute(delete(batches).where(batches.c.run_id == run_id))
+                self._insert_batches(conn, run_id, results)
             self._insert_layers(conn, run_id, layers)
 
     # ------------------------------------------------------------------ reading
@@ -464,62 +566,124 @@ class Store:
                              "`onnxprof results list` shows the runs it holds")
 
     def _require(self, conn: Connection, run_id: int) -> Mapping:
-        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        row = conn.execute(raw_select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise self._missing(run_id)
         return row
 
     def list_runs(self) -> list[RunSummary]:
+        """Every run, in id order; a run whose rows are damaged is listed with ``damage`` saying why."""
         with self._transaction() as conn:
-            rows = conn.execute(select(runs.c.id, runs.c.started_at, runs.c.ended_at, runs.c.interrupted,
-                                       runs.c.model_source, runs.c.model_sha256, runs.c.engine, runs.c.provider,
-                                       runs.c.precision, runs.c.host).order_by(runs.c.id)).mappings().all()
+            rows = conn.execute(raw_select(runs, *_SUMMARY_COLUMNS).order_by(runs.c.id)).mappings().all()
             sizes: dict[int, list[int]] = {}
             failed: dict[int, int] = {}
-            for run_id, batch, status in conn.execute(select(batches.c.run_id, batches.c.batch, batches.c.status)
-                                                      .order_by(batches.c.run_id, batches.c.position)):
-                sizes.setdefault(run_id, []).append(batch)
-                failed[run_id] = failed.get(run_id, 0) + (status != "ok")
-        return [RunSummary(id=row["id"], started_at=row["started_at"], ended_at=row["ended_at"],
-                           interrupted=row["interrupted"], model_source=row["model_source"],
-                           model_sha256=row["model_sha256"], engine=row["engine"], provider=row["provider"],
-                           precision=row["precision"], hostname=str(row["host"].get("hostname", "")),
-                           batch_sizes=tuple(sizes.get(row["id"], ())), failed_batches=failed.get(row["id"], 0))
-                for row in rows]
+            damaged: dict[int, str] = {}
+            for raw in conn.execute(raw_select(batches, "id", "run_id", "batch", "status")
+                                    .order_by(batches.c.run_id, batches.c.position)).mappings():
+                try:
+                    row = checked(batches, raw)
+                except DamagedRow as exc:
+                    damaged.setdefault(raw["run_id"], str(exc))
+                    continue
+                sizes.setdefault(row["run_id"], []).append(row["batch"])
+                failed[row["run_id"]] = failed.get(row["run_id"], 0) + (row["status"] != "ok")
+        return [_summary(raw, tuple(sizes.get(raw["id"], ())), failed.get(raw["id"], 0), damaged.get(raw["id"], ""))
+                for raw in rows]
 
-    def run_ids(self) -> list[int]:
+    def run_ids(self, unfinished: bool = False) -> list[int]:
+        """The ids of the finished runs (complete or interrupted), what reports and selection read by
+        default; with ``unfinished``, also those that never wrote their end (killed, or still running)."""
+        query = select(runs.c.id).order_by(runs.c.id)
+        if not unfinished:
+            query = query.where(or_(runs.c.status.in_((COMPLETE, INTERRUPTED)),
+                                    and_(runs.c.status.is_(None), runs.c.ended_at != "")))
         with self._transaction() as conn:
-            return list(conn.execute(select(runs.c.id).order_by(runs.c.id)).scalars())
+            return list(conn.execute(query).scalars())
 
     def get_run(self, run_id: int) -> RunRecord:
+        """The run as it was stored; DamagedRun when one of its rows does not fit its columns."""
         with self._transaction() as conn:
-            row = self._require(conn, run_id)
-            batch_rows = conn.execute(select(batches).where(batches.c.run_id == run_id)
+            raw = self._require(conn, run_id)
+            batch_rows = conn.execute(raw_select(batches).where(batches.c.run_id == run_id)
                                       .order_by(batches.c.position)).mappings().all()
-            layer_rows = conn.execute(select(run_layers).where(run_layers.c.run_id == run_id)
+            layer_rows = conn.execute(raw_select(run_layers).where(run_layers.c.run_id == run_id)
                                       .order_by(run_layers.c.position)).mappings().all()
-        return _record_from(row, batch_rows, layer_rows)
+        try:
+            return _record_from(checked(runs, raw), [checked(batches, b) for b in batch_rows],
+                                [checked(run_layers, layer) for layer in layer_rows])
+        except DamagedRow as exc:
+            raise DamagedRun(run_id, self.shown, str(exc)) from None
+
+    def run_status(self, run_id: int) -> str:
+        """complete, interrupted or unfinished."""
+        with self._transaction() as conn:
+            return _status_of(self._require(conn, run_id))
 
     def trtexec_provenance(self, run_id: int) -> Optional[TrtexecProvenance]:
         """Where an imported run came from, with its layer profile; None for runs onnxprof measured."""
         with self._transaction() as conn:
-            row = conn.execute(select(trtexec_imports).where(trtexec_imports.c.run_id == run_id)).mappings().first()
+            row = conn.execute(raw_select(trtexec_imports).where(trtexec_imports.c.run_id == run_id)).mappings().first()
             if row is None:
                 return None
-            layer_rows = conn.execute(select(trtexec_layers).where(trtexec_layers.c.run_id == run_id)
+            layer_rows = conn.execute(raw_select(trtexec_layers).where(trtexec_layers.c.run_id == run_id)
                                       .order_by(trtexec_layers.c.position)).mappings().all()
-        layers = tuple(LayerTime(**_known(LayerTime, layer)) for layer in layer_rows)
-        return TrtexecProvenance(**_known(TrtexecProvenance, row), layers=layers)
+        try:
+            layers = tuple(LayerTime(**_known(LayerTime, checked(trtexec_layers, layer))) for layer in layer_rows)
+            return TrtexecProvenance(**_known(TrtexecProvenance, checked(trtexec_imports, row)), layers=layers)
+        except DamagedRow as exc:
+            raise DamagedRun(run_id, self.shown, str(exc)) from None
+
+    def export_run(self, run_id: int) -> dict:
+        """One run, JSON-ready, with its id, schema version and status (DamagedRun when it cannot be read)."""
+        record = self.get_run(run_id)
+        body = {"id": run_id, "schema_version": SCHEMA_VERSION, "status": record.status, **json_ready(record)}
+        provenance = self.trtexec_provenance(run_id)
+        if provenance is not None:
+            body["trtexec"] = json_ready(provenance)
+        return body
 
     def export(self, ids: Sequence[int] = ()) -> list[dict]:
-        """JSON-ready runs (all of them when ``ids`` is empty), each with its id and schema version."""
-        chosen = list(ids) or self.run_ids()
-        exported = []
-        for run_id in chosen:
-            record = self.get_run(run_id)
-            body = {"id": run_id, "schema_version": SCHEMA_VERSION, **json_ready(record)}
-            provenance = self.trtexec_provenance(run_id)
-            if provenance is not None:
-                body["trtexec"] = json_ready(provenance)
-            exported.append(body)
-        return exported
+        """JSON-ready runs (every stored one, unfinished too, when ``ids`` is empty)."""
+        return [self.export_run(run_id) for run_id in (list(ids) or self.run_ids(unfinished=True))]
+
+
+_SUMMARY_COLUMNS = ("id", "started_at", "ended_at", "interrupted", "status", "model_source", "model_sha256", "engine",
+                    "provider", "precision", "host")
+
+
+def _summary(raw: Mapping, sizes: tuple[int, ...], failed: int, damage: str) -> RunSummary:
+    """A line of the listing; a damaged runs row still gives one, with what can be read of it."""
+    try:
+        row = checked(runs, raw)
+        hostname = str(require_kind(row["host"], dict, f"runs row {raw['id']}: host").get("hostname", ""))
+    except DamagedRow as exc:
+        return RunSummary(id=raw["id"], **{name: _text(raw[name]) for name in _SUMMARY_TEXT}, interrupted=False,
+                          hostname="", batch_sizes=sizes, failed_batches=failed, status=UNFINISHED, damage=str(exc))
+    return RunSummary(id=row["id"], **{name: row[name] for name in _SUMMARY_TEXT}, interrupted=row["interrupted"],
+                      hostname=hostname, batch_sizes=sizes, failed_batches=failed, status=_status_of(row),
+                      damage=damage)
+
+
+_SUMMARY_TEXT = ("started_at", "ended_at", "model_source", "model_sha256", "engine", "provider", "precision")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _migrate(engine: Engine) -> None:
+    """Columns added since a database was made: ``runs.status`` (version 2), filled for the rows already
+    there from their end and flag. Two processes opening an old file at once both try; one adds it."""
+    with engine.begin() as conn:
+        columns = {column["name"] for column in inspect(conn).get_columns("runs")}
+        if "status" in columns:
+            return
+        try:
+            conn.execute(text("ALTER TABLE runs ADD COLUMN status VARCHAR(16)"))
+        except OperationalError:
+            if "status" in {column["name"] for column in inspect(conn).get_columns("runs")}:
+                return                                  # the other process added it first
+            raise
+        if {"interrupted", "ended_at"} <= columns:
+            conn.execute(runs.update().where(runs.c.status.is_(None)).values(status=case(
+                (runs.c.interrupted == true(), INTERRUPTED), (runs.c.ended_at == "", UNFINISHED), else_=COMPLETE)))

@@ -1,4 +1,9 @@
-"""Stored runs as files: a versioned JSON document, or CSV with one row per batch."""
+"""Stored runs as files: a versioned JSON document, or CSV with one row per batch.
+
+Both are standard: the runs come from ``json_ready`` (non-finite numbers as null, empty CSV cells),
+and the JSON is written with ``allow_nan=False`` so that a NaN that slipped past it is a bug, not a
+file other tools cannot read.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ RESULTS_SCHEMA = "onnxprof.results"
 RESULTS_SCHEMA_VERSION = 1
 
 RUN_COLUMNS = ("run_id", "run_started_at", "model_source", "model_sha256", "engine", "provider", "precision",
-               "hostname", "interrupted")
+               "hostname", "interrupted", "run_status")
 BATCH_COLUMNS = ("batch", "status", "error",
                  *[f"{prefix}_{name}" for prefix in LATENCY_PREFIXES for name in LATENCY_FIELDS],
                  "throughput_per_s", "latency_per_image_ms", *MEMORY_FIELDS, "warmup_runs", "started_at", "ended_at")
@@ -25,7 +30,7 @@ def results_json(runs: Sequence[dict]) -> str:
     """``runs`` as ``Store.export`` gives them."""
     document = {"schema": RESULTS_SCHEMA, "schema_version": RESULTS_SCHEMA_VERSION, "onnxprof_version": __version__,
                 "runs": list(runs)}
-    return json.dumps(document, indent=1) + "\n"
+    return json.dumps(document, indent=1, allow_nan=False) + "\n"
 
 
 def _batch_cells(batch: dict) -> dict[str, Any]:
@@ -50,7 +55,8 @@ def results_csv(runs: Sequence[dict]) -> str:
         head = {"run_id": run["id"], "run_started_at": run["started_at"], "model_source": run["model_source"],
                 "model_sha256": run["model_sha256"], "engine": run["engine"]["engine"],
                 "provider": run["engine"]["provider"], "precision": run["engine"]["precision"],
-                "hostname": run["host"]["hostname"], "interrupted": run["interrupted"]}
+                "hostname": run["host"]["hostname"], "interrupted": run["interrupted"],
+                "run_status": run["status"]}
         for batch in run["batches"] or [{}]:
             cells = _batch_cells(batch) if batch else {}
             writer.writerow({**head, **{k: "" if v is None else v for k, v in cells.items()}})
