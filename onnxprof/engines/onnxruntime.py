@@ -33,8 +33,8 @@ from typing import Iterable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from onnxprof.engines.base import Engine, EngineOptions, EngineOutOfMemory, EngineUnavailable, ProviderFallback
-from onnxprof.errors import ModelError, UsageError, first_line
-from onnxprof.measure.records import EngineInfo
+from onnxprof.errors import ModelError, UsageError
+from onnxprof.measure.records import EngineInfo, error_line, utf8_text
 
 INSTALL_HINT = ("onnxruntime is not installed: pip install 'onnxprof[onnxruntime]' "
                 "(or NVIDIA's onnxruntime-gpu build on a Jetson)")
@@ -142,6 +142,12 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or any(marker in text for marker in OOM_MARKERS)
 
 
+def _undecodable_path(error: BaseException, path) -> bool:
+    """Whether ONNX Runtime refused the file's name itself: its bindings take UTF-8 strings only, and a
+    name with other bytes (kept by Python as lone surrogates) fails to convert, before any ORT error."""
+    return isinstance(error, (TypeError, UnicodeError)) and utf8_text(str(path)) != str(path)
+
+
 def _is_ort_error(error: BaseException) -> bool:
     return type(error).__module__.startswith("onnxruntime")
 
@@ -151,9 +157,9 @@ def _raise_run_error(exc: Exception) -> None:
     if isinstance(exc, (EngineOutOfMemory, UsageError)):
         raise exc
     if is_out_of_memory(exc):
-        raise EngineOutOfMemory(first_line(exc)) from exc
+        raise EngineOutOfMemory(error_line(exc)) from exc
     if type(exc).__name__ == "InvalidArgument" and _is_ort_error(exc):
-        raise UsageError(f"ONNX Runtime refused the inputs: {first_line(exc)}") from exc
+        raise UsageError(f"ONNX Runtime refused the inputs: {error_line(exc)}") from exc
     raise exc
 
 
@@ -354,10 +360,13 @@ class OnnxRuntimeEngine(Engine):
             return self._ort.InferenceSession(str(self.model_path), sess_options=session_options, providers=chain)
         except Exception as exc:
             if is_out_of_memory(exc):
-                raise EngineOutOfMemory(first_line(exc)) from exc
+                raise EngineOutOfMemory(error_line(exc)) from exc
+            if _undecodable_path(exc, self.model_path):
+                raise ModelError(f"{utf8_text(str(self.model_path))}: ONNX Runtime takes only file names that "
+                                 "are UTF-8; rename the file (or its folder)") from exc
             if not _is_ort_error(exc):
                 raise
-            line = first_line(exc)
+            line = error_line(exc)
             if "Unsupported model IR version" in line:
                 raise ModelError(f"{self.model_path}: {line} - save the model with an IR version this "
                                  "onnxruntime accepts (set model.ir_version, then onnx.save) or upgrade "

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Mapping, Optional
 import numpy as np
 
 from onnxprof.engines.base import Engine, EngineOutOfMemory
-from onnxprof.errors import first_line
 from onnxprof.measure.memory import PeakMemory
-from onnxprof.measure.records import FAILED, OK, OUT_OF_MEMORY, BatchResult, PowerFigures
+from onnxprof.measure.records import FAILED, OK, OUT_OF_MEMORY, BatchResult, PowerFigures, error_line
 from onnxprof.measure.stats import latency_stats
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
     try:
         engine.activate(feeds)
     except EngineOutOfMemory as exc:
-        return BatchResult(batch, OUT_OF_MEMORY, error=first_line(exc), started_at=started, ended_at=now_iso())
+        return BatchResult(batch, OUT_OF_MEMORY, error=error_line(exc), started_at=started, ended_at=now_iso())
     try:
         warmups = _warm_up(engine, protocol)
         with PeakMemory() as peak:
@@ -60,7 +59,7 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
         memory = peak.result(engine.memory_bytes())
         host_ms = np.frombuffer(host_ns, dtype=np.int64) / 1e6     # converted outside the measured window
     except EngineOutOfMemory as exc:
-        return BatchResult(batch, OUT_OF_MEMORY, error=first_line(exc), started_at=started, ended_at=now_iso())
+        return BatchResult(batch, OUT_OF_MEMORY, error=error_line(exc), started_at=started, ended_at=now_iso())
     finally:
         engine.deactivate()
     latency = latency_stats(host_ms, window_end - window_start, protocol.noisy_cv)
@@ -96,8 +95,7 @@ def power_figures(meter: str, window: "PowerWindow", images: int, idle_w: Option
 
 def failed_batch(batch: int, error: Exception, status: str = FAILED) -> BatchResult:
     now = now_iso()
-    return BatchResult(batch, status, error=first_line(error),
-                       started_at=now, ended_at=now)
+    return BatchResult(batch, status, error=error_line(error), started_at=now, ended_at=now)
 
 
 def _warm_up(engine: Engine, protocol: TimingProtocol) -> int:

@@ -167,3 +167,17 @@ def utf8_text(text: str) -> str:
     except UnicodeEncodeError:
         return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
     return text
+
+
+def error_line(error: BaseException) -> str:
+    """The first line of an error's message as valid UTF-8, whatever bytes it held: a C library's message
+    with bytes that are not UTF-8 (a node or file name) reaches Python as bytes, as a UnicodeDecodeError
+    carrying them, or with lone surrogates; each is decoded with U+FFFD for what cannot be."""
+    if isinstance(error, UnicodeDecodeError) and isinstance(error.object, (bytes, bytearray)):
+        text = bytes(error.object).decode("utf-8", "replace")
+    elif error.args and isinstance(error.args[0], (bytes, bytearray)):
+        text = bytes(error.args[0]).decode("utf-8", "replace")
+    else:
+        text = str(error)
+    lines = utf8_text(text).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

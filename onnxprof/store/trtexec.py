@@ -12,6 +12,12 @@ N profiled iterations, then each layer's total time over them, its mean and medi
 original names with " + ".
 
 Neither file says the batch size (it comes from ``--batch``) nor the model (``--model``).
+
+Every field is checked before anything is stored, and a file that fails is refused whole with one line
+naming the query or layer and the field: times are finite, not negative and below a bound no real run
+reaches (``MAX_DURATION_MS`` for durations, ``MAX_TIMESTAMP_MS`` for timestamps), percentages lie in
+0..100, the iteration count fits a 64-bit integer, names are text UTF-8 can hold, no object repeats a
+key, and brackets nest at most ``MAX_JSON_DEPTH`` deep (the files are two levels deep).
 """
 
 from __future__ import annotations
@@ -27,10 +33,14 @@ from typing import Any, Optional
 
 from onnxprof.errors import OnnxprofError
 from onnxprof.model.load import file_sha256
-from onnxprof.measure.records import OK, BatchResult, EngineInfo, HostInfo, LatencyStats, RunRecord
+from onnxprof.measure.records import OK, BatchResult, EngineInfo, HostInfo, LatencyStats, RunRecord, utf8_text
 from onnxprof.measure.stats import latency_stats, latency_per_image_ms, throughput_per_s
+from onnxprof.store.rows import MAX_JSON_DEPTH, nests_too_deep
 
 TRTEXEC_ENGINE = "tensorrt (trtexec)"
+MAX_DURATION_MS = 1e7           # 2.8 hours for one query or one layer: past it, a file is not a measurement
+MAX_TIMESTAMP_MS = 1e13         # 317 years: also past any epoch-based clock in milliseconds
+MAX_COUNT = 2**63 - 1           # what the database's 64-bit integers hold
 
 
 @dataclass(frozen=True)
@@ -90,23 +100,73 @@ def read_json(path: str | os.PathLike, what: str) -> tuple[Any, str]:
     except OSError as exc:
         raise OnnxprofError(f"{text}: cannot be read ({exc.strerror})") from None
     try:
-        document = json.loads(raw.decode("utf-8"))
+        decoded = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise OnnxprofError(f"{text}: not a text file; expected trtexec's {what} JSON") from None
+    if nests_too_deep(decoded):
+        raise OnnxprofError(f"{text}: brackets nest deeper than {MAX_JSON_DEPTH} levels; "
+                            f"not trtexec's {what} JSON") from None
+    try:
+        document = json.loads(decoded, object_pairs_hook=_without_repeated_keys)
+    except _RepeatedKey as exc:
+        raise OnnxprofError(f"{text}: an object repeats the key {exc.key!r}; trtexec writes each key once") from None
     except json.JSONDecodeError as exc:
         raise OnnxprofError(f"{text}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
                             f"is the file complete? re-run trtexec with {what}") from None
     return document, hashlib.sha256(raw).hexdigest()
 
 
-def _number(entry: dict, key: str, where: str, required: bool = True) -> Optional[float]:
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = utf8_text(key)
+
+
+def _without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object as a dict, refusing a key given twice (the parser would keep the last one silently)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return document
+
+
+def _number(entry: dict, key: str, where: str, required: bool = True,
+            maximum: float = MAX_DURATION_MS, unit: str = "milliseconds") -> Optional[float]:
+    """A finite number from 0 to ``maximum``; one line naming the field otherwise."""
     value = entry.get(key)
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         shown = "missing" if value is None else f"{value!r}"
-        raise OnnxprofError(f"{where}: {key!r} is {shown}, expected a finite number of milliseconds")
+        raise OnnxprofError(f"{where}: {key!r} is {shown}, expected a finite number of {unit}")
+    if not 0 <= value <= maximum:
+        raise OnnxprofError(f"{where}: {key!r} is {value!r}, expected {unit} from 0 to {maximum:g}")
     return float(value)
+
+
+def _is_timestamp(key: str) -> bool:
+    return key.startswith(("start", "end"))
+
+
+def _check_times_entry(entry: dict, where: str) -> None:
+    """Every millisecond field of a query (``...Ms``), not only the two the statistics read."""
+    for key in entry:
+        if key.endswith("Ms"):
+            _number(entry, key, where, maximum=MAX_TIMESTAMP_MS if _is_timestamp(key) else MAX_DURATION_MS)
+
+
+def _layer_name(entry: dict, where: str) -> str:
+    name = entry.get("name")
+    if not isinstance(name, str):
+        raise OnnxprofError(f"{where}: expected an object with a \"name\" string")
+    if utf8_text(name) != name:
+        raise OnnxprofError(f"{where}: \"name\" {utf8_text(name)!r} holds a lone surrogate escape, "
+                            "which is not text (UTF-8 cannot hold it)")
+    return name
 
 
 def parse_times(document: Any, source: str = "times") -> TrtexecTimes:
@@ -121,8 +181,9 @@ def parse_times(document: Any, source: str = "times") -> TrtexecTimes:
         where = f"{source}: query {index}"
         host.append(_number(entry, "latencyMs", where))
         device.append(_number(entry, "computeMs", where))
+        _check_times_entry(entry, where)
         for key, value in entry.items():
-            if key.endswith("Ms") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key.endswith("Ms"):
                 if key.startswith("start"):
                     first = min(first, value)
                 elif key.startswith("end"):
@@ -138,19 +199,26 @@ def parse_profile(document: Any, source: str = "profile") -> TrtexecProfile:
             or "count" not in document[0]):
         raise OnnxprofError(f"{source}: not trtexec --exportProfile JSON (expected a list starting with {{\"count\": N}})")
     count = document[0]["count"]
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise OnnxprofError(f"{source}: \"count\" is {count!r}, expected a whole number of iterations")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
+        raise OnnxprofError(f"{source}: \"count\" is {_shown(count)}, expected a whole number of iterations "
+                            f"from 0 to {MAX_COUNT}")
     layers = []
     for position, entry in enumerate(document[1:]):
         where = f"{source}: layer {position}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        if not isinstance(entry, dict):
             raise OnnxprofError(f"{where}: expected an object with a \"name\" string")
-        layers.append(LayerTime(position=position, name=entry["name"],
+        layers.append(LayerTime(position=position, name=_layer_name(entry, where),
                                 time_ms=_number(entry, "timeMs", where),
                                 average_ms=_number(entry, "averageMs", where),
                                 median_ms=_number(entry, "medianMs", where, required=False),
-                                percentage=_number(entry, "percentage", where, required=False)))
+                                percentage=_number(entry, "percentage", where, required=False, maximum=100.0,
+                                                   unit="percent")))
     return TrtexecProfile(iterations=count, layers=tuple(layers))
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def times_batch(times: TrtexecTimes, batch: int, started_at: str = "", ended_at: str = "") -> BatchResult:
@@ -192,14 +260,14 @@ def import_trtexec(model: str, times_path: str, profile_path: Optional[str] = No
     started = ended - timedelta(seconds=times.span_s or 0.0)
     started_at, ended_at = started.isoformat(timespec="milliseconds"), ended.isoformat(timespec="milliseconds")
     record = RunRecord(
-        model_source=model, model_path=str(Path(model).resolve()), model_sha256=file_sha256(model),
+        model_source=utf8_text(model), model_path=utf8_text(str(Path(model).resolve())), model_sha256=file_sha256(model),
         engine=EngineInfo(engine=TRTEXEC_ENGINE, provider="", precision=precision),
-        host=HostInfo(hostname=hostname, os="", cpu="", cpu_count=0, memory_bytes=0, python=""),
+        host=HostInfo(hostname=utf8_text(hostname), os="", cpu="", cpu_count=0, memory_bytes=0, python=""),
         static=static, batches=(times_batch(times, batch, started_at, ended_at),),
         started_at=started_at, ended_at=ended_at)
     provenance = TrtexecProvenance(
-        times_file=str(Path(times_path).resolve()), times_sha256=times_sha, queries=times.queries,
-        profile_file="" if profile_path is None else str(Path(profile_path).resolve()),
+        times_file=utf8_text(str(Path(times_path).resolve())), times_sha256=times_sha, queries=times.queries,
+        profile_file="" if profile_path is None else utf8_text(str(Path(profile_path).resolve())),
         profile_sha256=profile_sha, profile_iterations=None if profile is None else profile.iterations,
         layers=() if profile is None else profile.layers)
     return TrtexecImport(record=record, provenance=provenance)
