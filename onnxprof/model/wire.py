@@ -63,11 +63,11 @@ def load_without_payloads(path: Path) -> tuple[ModelProto, bytes]:
             view = memoryview(mapped)
             try:
                 data = b"".join(_filter(view, 0, len(view), _MODEL, 0))
-            except DecodeError as exc:  # leaving this block drops the slices still viewing the map
-                error = exc
+            except DecodeError as exc:  # keep no traceback: its frames hold slices still viewing the map
+                error = (type(exc), str(exc))
             view.release()
     if error is not None:
-        raise type(error)(str(error))
+        raise error[0](error[1])
     model = ModelProto()
     model.ParseFromString(data)
     return model, data
