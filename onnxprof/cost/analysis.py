@@ -13,14 +13,15 @@ from onnx import ModelProto
 from onnxprof.cost.memory import activation_peak
 from onnxprof.gcpause import cyclic_gc_paused
 from onnxprof.cost.parameters import ParameterSummary, parameter_tensors, summarize_parameters
-from onnxprof.cost.registry import DATA, METADATA, NodeContext, ShapeUnknown, lookup
+from onnxprof.cost.registry import DATA, METADATA, InvalidNode, NodeContext, ShapeUnknown, lookup
+from onnxprof.cost.validate import rules_for, schema_violation
 from onnxprof.model.dtypes import dtype_name
 from onnxprof.model.graph import TensorInfo, build_graph
 from onnxprof.model.load import LoadedModel, load_model, prepare_model
 from onnxprof.model.shapes import ShapeBinding, bind_shapes, infer_shapes, input_symbols
 from onnxprof.symbolic import Quantity, symbols_of
 
-COUNTED, NO_FORMULA, UNKNOWN_SHAPE = "counted", "no_formula", "unknown_shape"
+COUNTED, NO_FORMULA, UNKNOWN_SHAPE, INVALID = "counted", "no_formula", "unknown_shape", "invalid"
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class NodeReport:
     name: str
     op_type: str
     domain: str
-    status: str                        # counted | no_formula | unknown_shape
+    status: str                        # counted | no_formula | unknown_shape | invalid
     macs: Optional[Quantity]
     flops: Optional[Quantity]
     bytes_read: Optional[Quantity]
@@ -38,6 +39,7 @@ class NodeReport:
     output_bytes: tuple[Optional[Quantity], ...]  # activation bytes of each output tensor
     subgraphs: tuple["SubgraphReport", ...] = ()  # If/Loop/Scan bodies, costed once (per iteration)
     compute_dtype: str = ""            # element type of the first input: what the arithmetic runs in
+    reason: str = ""                   # why a node is invalid, or which invalid node its shapes depend on
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,14 @@ class UncountedOp:
 
 
 @dataclass(frozen=True)
+class InvalidNodeReport:
+    name: str                              # qualified: ``loop/body/inner`` inside a subgraph
+    op_type: str
+    domain: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class StaticReport:
     model: ModelInfo
     inputs: tuple[TensorReport, ...]
@@ -128,10 +138,11 @@ class StaticReport:
     graph: nx.DiGraph = field(repr=False, compare=False, default=None)
     reference: Optional[object] = None     # a zoo network's published facts (NetworkFacts), when known
     warnings: tuple[str, ...] = ()         # input repaired or bounded while reading (names, sizes)
+    invalid_nodes: tuple[InvalidNodeReport, ...] = ()   # nodes that contradict their op's definition
 
     @property
     def complete(self) -> bool:
-        return not self.uncounted_ops and not self.unknown_shape_nodes
+        return not self.uncounted_ops and not self.unknown_shape_nodes and not self.invalid_nodes
 
 
 def analyze(source: str | os.PathLike, binding: ShapeBinding = ShapeBinding(), check: bool = True) -> StaticReport:
@@ -161,14 +172,16 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
               warnings: tuple[str, ...] = ()) -> StaticReport:
     tensors = graph.graph["tensors"]
     params = parameter_tensors(graph)
-    nodes = cost_nodes(graph, tensors, graph.graph["values"], params, graph.graph["opsets"])
+    scope = CostScope(params, graph.graph["opsets"], LocalFunctions.of(getattr(loaded, "local_functions", ())))
+    nodes = cost_nodes(graph, tensors, graph.graph["values"], scope)
     counted = [n for n in nodes if n.status == COUNTED]
     totals = Totals(macs=sum(n.macs for n in counted), flops=sum(n.flops for n in counted),
                     bytes_read=sum(n.bytes_read for n in counted), bytes_written=sum(n.bytes_written for n in counted),
                     macs_by_dtype=_by_dtype(counted, "macs"), flops_by_dtype=_by_dtype(counted, "flops"))
-    peak = activation_peak(graph)
+    peak = activation_peak(graph, unknown=scope.tainted)
     inputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["inputs"])
-    outputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["outputs"] if name in tensors)
+    outputs = tuple(_tensor_report(tensors[name], name in scope.tainted) for name in graph.graph["outputs"]
+                    if name in tensors)
     memory = MemoryReport(
         weight_bytes=sum(t.size_bytes or 0 for t in tensors.values() if t.kind == "weight"),
         peak_activation_bytes=peak.peak_bytes, peak_at=peak.peak_at,
@@ -176,11 +189,14 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
         unknown_tensors=peak.unknown_tensors)
     uncounted: dict[tuple[str, str], int] = {}
     unknown_shape: list[str] = []
-    for path, n in _all_nodes(nodes):
+    invalid: list[InvalidNodeReport] = []
+    for path, n in walk_nodes(nodes):
         if n.status == NO_FORMULA:
             uncounted[(n.domain, n.op_type)] = uncounted.get((n.domain, n.op_type), 0) + 1
         elif n.status == UNKNOWN_SHAPE:
             unknown_shape.append(path)
+        elif n.status == INVALID:
+            invalid.append(InvalidNodeReport(path, n.op_type, n.domain, n.reason))
     model = loaded.model
     info = ModelInfo(source=loaded.source, graph_name=model.graph.name, ir_version=model.ir_version,
                      opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
@@ -191,7 +207,8 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
         model=info, inputs=inputs, outputs=outputs, symbols=tuple(remaining), bindings=dict(bindings),
         totals=totals, parameters=summarize_parameters(params), memory=memory, op_types=_by_op_type(nodes),
         nodes=tuple(nodes), uncounted_ops=tuple(UncountedOp(d, o, c) for (d, o), c in sorted(uncounted.items())),
-        unknown_shape_nodes=tuple(unknown_shape), graph=graph, reference=_zoo_facts(loaded), warnings=warnings)
+        unknown_shape_nodes=tuple(unknown_shape), graph=graph, reference=_zoo_facts(loaded), warnings=warnings,
+        invalid_nodes=tuple(invalid))
 
 
 def _zoo_facts(loaded: LoadedModel):
@@ -210,8 +227,41 @@ def _zoo_facts(loaded: LoadedModel):
     return by_key.get(canonical(name))
 
 
+@dataclass(frozen=True)
+class LocalFunctions:
+    """The model's own functions, by (domain, name). The loader inlines every call to one, so a node
+    left in one of their domains calls a function the model does not define."""
+
+    domains: frozenset = frozenset()
+    defined: frozenset = frozenset()
+
+    @staticmethod
+    def of(pairs) -> "LocalFunctions":
+        pairs = frozenset(pairs)
+        return LocalFunctions(frozenset(d for d, _ in pairs), pairs)
+
+    def undefined(self, domain: str, op_type: str) -> bool:
+        return domain in self.domains and (domain, op_type) not in self.defined
+
+
+@dataclass(frozen=True)
+class CostScope:
+    """What every node of one analysis shares, subgraphs included."""
+
+    params: Mapping[str, TensorInfo]       # the graph's parameter tensors, by name
+    opsets: Mapping[str, int]
+    functions: LocalFunctions = LocalFunctions()
+    # Tensors whose shapes cannot be trusted -> the invalid node they derive from. Filled in node order:
+    # an invalid node's outputs, then the outputs of every node that reads one (shapes inferred from
+    # an impossible node are made up too). Tensor names are unique across a model's graphs.
+    tainted: dict[str, str] = field(default_factory=dict)
+    # Tensors whose element type onnxprof guessed (outputs of ops without an ONNX schema, such as ONNX
+    # Runtime's contrib ops, and what is computed from them): their types are not judged.
+    guessed: set[str] = field(default_factory=set)
+
+
 def cost_nodes(graph: nx.DiGraph, tensors: Mapping[str, TensorInfo], values: Mapping[str, object],
-               params: Mapping[str, TensorInfo], opsets: Mapping[str, int]) -> list[NodeReport]:
+               scope: CostScope) -> list[NodeReport]:
     """Reports for the nodes of ``graph``; ``tensors`` and ``values`` hold its scope (a subgraph also
     sees its enclosing graphs' tensors)."""
     reports = []
@@ -220,11 +270,11 @@ def cost_nodes(graph: nx.DiGraph, tensors: Mapping[str, TensorInfo], values: Map
         for attribute, sub in data["subgraphs"].items():
             for body in (sub if isinstance(sub, list) else [sub]):
                 inner = cost_nodes(body, ChainMap(body.graph["tensors"], tensors),
-                                   ChainMap(body.graph["values"], values), params, opsets)
+                                   ChainMap(body.graph["values"], values), scope)
                 counted = [n for n in inner if n.status == COUNTED]
                 bodies.setdefault(attribute, []).append(SubgraphReport(
                     attribute, sum(n.macs for n in counted), sum(n.flops for n in counted), tuple(inner)))
-        reports.append(node_report(key, data, tensors, params, opsets, values, bodies))
+        reports.append(node_report(key, data, tensors, scope, values, bodies))
     return reports
 
 
@@ -237,45 +287,99 @@ def _by_dtype(nodes: list[NodeReport], field_name: str) -> dict[str, Quantity]:
     return shares
 
 
-def _all_nodes(nodes, prefix: str = ""):
+def walk_nodes(nodes, prefix: str = ""):
     """(qualified name, report) for every node, subgraph bodies included: ``loop/body/inner``."""
     for n in nodes:
         yield prefix + n.name, n
         for sub in n.subgraphs:
-            yield from _all_nodes(sub.nodes, f"{prefix}{n.name}/{sub.attribute}/")
+            yield from walk_nodes(sub.nodes, f"{prefix}{n.name}/{sub.attribute}/")
 
 
-def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], params: Mapping[str, TensorInfo],
-                opsets: Mapping[str, int], values: Mapping[str, object] = None,
-                bodies: Mapping[str, list] = None) -> NodeReport:
-    """One node's costs; ``params`` are the graph's parameter tensors, by name; ``bodies`` the costed
-    subgraphs of a control-flow node."""
+def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], scope: CostScope,
+                values: Mapping[str, object] = None, bodies: Mapping[str, list] = None) -> NodeReport:
+    """One node's costs; ``bodies`` are the costed subgraphs of a control-flow node."""
     op_type, domain = data["op_type"], data["domain"]
     inputs = tuple(tensors.get(name) if name else None for name in data["inputs"])
     outputs = tuple(tensors.get(name) if name else None for name in data["outputs"])
     own_params = 0
+    params = scope.params
     for index, name in enumerate(data["inputs"]):
         if name in params and name not in data["inputs"][:index]:   # a tensor read twice counts once
             own_params += params[name].elements
-    shapes = tuple(None if t is None else t.shape for t in outputs)
-    sizes = tuple(None if t is None else t.size_bytes for t in outputs)
     subgraphs = tuple(s for group in (bodies or {}).values() for s in group)
     dtype = dtype_name(inputs[0].dtype) if inputs and inputs[0] is not None and inputs[0].dtype else ""
+    opset = scope.opsets.get(domain, 0)
+
+    def uncounted(status: str, reason: str = "") -> NodeReport:
+        if status == INVALID:
+            _taint(scope, data["outputs"], key)
+        untrusted = status == INVALID or bool(tainted_from)
+        shapes = tuple(None if t is None or untrusted else t.shape for t in outputs)
+        sizes = tuple(None if t is None or untrusted else t.size_bytes for t in outputs)
+        return NodeReport(key, op_type, domain, status, None, None, None, None, own_params, shapes, sizes,
+                          subgraphs, dtype, reason)
+
+    rules = rules_for(domain, op_type, opset)
+    typed_inputs, typed_outputs = _typed(scope, data, rules, inputs, outputs)
+    reason = schema_violation(rules, op_type, data["attributes"], data["subgraphs"], data["inputs"],
+                              data["outputs"], typed_inputs, typed_outputs)
+    if not reason and scope.functions.undefined(domain, op_type):
+        reason = f"calls {domain}::{op_type}, a function the model does not define"
+    tainted_from = _tainted_input(scope, data) if scope.tainted else ""
+    if reason:
+        return uncounted(INVALID, reason)
+    if tainted_from:   # shapes inferred past an invalid node: the node is not itself wrong, its numbers would be
+        _taint(scope, data["outputs"], scope.tainted[tainted_from])
+        inputs = tuple(_unknown(t) if t is not None and t.name in scope.tainted else t for t in inputs)
+        outputs = tuple(None if t is None else _unknown(t) for t in outputs)
     entry = lookup(domain, op_type)
     if entry is None:
-        return NodeReport(key, op_type, domain, NO_FORMULA, None, None, None, None, own_params, shapes, sizes,
-                          subgraphs, dtype)
+        return uncounted(NO_FORMULA)
     body_costs = {a: (g[0] if len(g) == 1 else g) for a, g in (bodies or {}).items()}
-    ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opsets.get(domain, 0),
+    ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opset,
                       values if values is not None else {}, body_costs, key)
     try:
         cost = entry.formula(ctx)
         read, written = _bytes_moved(entry.moves, inputs, outputs)
     except ShapeUnknown:
-        return NodeReport(key, op_type, domain, UNKNOWN_SHAPE, None, None, None, None, own_params, shapes, sizes,
-                          subgraphs, dtype)
-    return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params, shapes, sizes,
-                      subgraphs, dtype)
+        return uncounted(UNKNOWN_SHAPE, f"its input {tainted_from!r} derives from invalid node "
+                                        f"{scope.tainted[tainted_from]!r}" if tainted_from else "")
+    except InvalidNode as invalid:
+        return uncounted(INVALID, invalid.reason)
+    if tainted_from:
+        return uncounted(UNKNOWN_SHAPE, f"its input {tainted_from!r} derives from invalid node "
+                                        f"{scope.tainted[tainted_from]!r}")
+    return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params,
+                      tuple(None if t is None else t.shape for t in outputs),
+                      tuple(None if t is None else t.size_bytes for t in outputs), subgraphs, dtype)
+
+
+def _typed(scope: CostScope, data: dict, rules, inputs: tuple, outputs: tuple) -> tuple[tuple, tuple]:
+    """The inputs and outputs whose element types are facts, to be judged against the schema; records
+    the node's outputs as guessed when their types are."""
+    if not (scope.guessed and any(name in scope.guessed for name in data["inputs"])) \
+            and rules is not None and rules.allowed:
+        return inputs, outputs
+    scope.guessed.update(name for name in data["outputs"] if name)
+    return (), ()
+
+
+def _tainted_input(scope: CostScope, data: dict) -> str:
+    """The first tensor this node reads (captured ones included) whose shape derives from an invalid node."""
+    for name in (*data["inputs"], *data["captured"]):
+        if name in scope.tainted:
+            return name
+    return ""
+
+
+def _taint(scope: CostScope, names, origin: str) -> None:
+    for name in names:
+        if name:
+            scope.tainted.setdefault(name, origin)
+
+
+def _unknown(info: TensorInfo) -> TensorInfo:
+    return TensorInfo(info.name, info.dtype, None, info.kind, None, None)
 
 
 def _bytes_moved(moves: str, inputs, outputs) -> tuple[Quantity, Quantity]:
@@ -307,7 +411,9 @@ def _sum_known(values) -> Optional[Quantity]:
     return total
 
 
-def _tensor_report(info: TensorInfo) -> TensorReport:
+def _tensor_report(info: TensorInfo, untrusted: bool = False) -> TensorReport:
+    if untrusted:   # produced by, or downstream of, an invalid node: its inferred shape is made up
+        return TensorReport(info.name, dtype_name(info.dtype), None, None)
     return TensorReport(info.name, dtype_name(info.dtype), info.shape, info.size_bytes)
 
 

@@ -10,7 +10,7 @@ any node, the node's inputs and outputs both live. Symbolic sizes are compared a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Collection, Optional
 
 import networkx as nx
 
@@ -26,7 +26,9 @@ class ActivationPeak:
     unknown_tensors: int          # buffers of unknown size, left out of the peak
 
 
-def activation_peak(graph: nx.DiGraph) -> ActivationPeak:
+def activation_peak(graph: nx.DiGraph, unknown: Collection[str] = ()) -> ActivationPeak:
+    """The peak of live activation bytes; tensors named in ``unknown`` (those whose inferred shapes
+    derive from an invalid node) count as unknown, like tensors inference could not size."""
     tensors = graph.graph["tensors"]
     nodes = list(graph.nodes(data=True))  # insertion order is the topological order
     buffer_of = {name: name for name in graph.graph["inputs"]}   # tensor -> the buffer holding it
@@ -54,13 +56,16 @@ def activation_peak(graph: nx.DiGraph) -> ActivationPeak:
     for buffer, index in last_use.items():
         freed_at.setdefault(index, []).append(buffer)
 
-    unknown = 0
+    missing = 0
+
+    def known_size(name: str) -> Optional[Quantity]:
+        return None if name in unknown else tensors[name].size_bytes
 
     def size(name: str) -> Quantity:
-        nonlocal unknown
-        value = tensors[name].size_bytes
+        nonlocal missing
+        value = known_size(name)
         if value is None:
-            unknown += 1
+            missing += 1
             return 0
         return value
 
@@ -72,9 +77,9 @@ def activation_peak(graph: nx.DiGraph) -> ActivationPeak:
         if greater(live, peak):
             peak, peak_at = live, key
         for name in freed_at.get(index, ()):
-            value = tensors[name].size_bytes
+            value = known_size(name)
             live = live - (value if value is not None else 0)
-    return ActivationPeak(peak, peak_at, unknown)
+    return ActivationPeak(peak, peak_at, missing)
 
 
 def _reads(data: dict) -> tuple[str, ...]:

@@ -26,6 +26,15 @@ class ShapeUnknown(Exception):
     """Raised inside a formula when a shape it needs was not inferred."""
 
 
+class InvalidNode(Exception):
+    """Raised inside a formula when the node's attributes or shapes contradict its op's definition:
+    such a node cannot run, so any count for it would be a made-up number. ``reason`` says what."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class OpCost:
     macs: Quantity = 0
@@ -61,6 +70,13 @@ class NodeContext:
         if not self.has_input(index):
             return None
         return self.constants.get(self.inputs[index].name)
+
+    def dims(self, index: int) -> Optional[tuple]:
+        """The input's shape as far as it is known (dims may be None or symbolic), or None: for
+        validation, which checks what it can and never needs a shape."""
+        if index >= len(self.inputs) or self.inputs[index] is None:
+            return None
+        return self.inputs[index].shape
 
     def in_elements(self, index: int = 0) -> Quantity:
         return _elements(self.inputs, index)

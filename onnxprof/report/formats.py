@@ -2,6 +2,9 @@
 
 In JSON every count is an exact integer; a count that depends on an unbound dimension is an object
 ``{"formula": "4089184256*N", "terms": [{"coefficient": 4089184256, "powers": {"N": 1}}]}``.
+Each node has a ``status`` (counted, no_formula, unknown_shape, invalid) and a ``reason``: why it is
+invalid, or which invalid node its shapes derive from; ``invalid_nodes`` lists the invalid ones by
+qualified name, and ``complete`` is false when any node is not counted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from onnxprof.symbolic import Poly, format_quantity
 
 SCHEMA_VERSION = 1
 NODE_COLUMNS = ("name", "op_type", "domain", "status", "macs", "flops", "params", "bytes_read",
-                "bytes_written", "output_shapes", "output_bytes")
+                "bytes_written", "output_shapes", "output_bytes", "reason")
 
 
 def quantity_json(value: Any) -> Any:
@@ -57,6 +60,7 @@ def _dims(shape) -> Any:
 def _node_json(node: NodeReport) -> dict:
     # Written out rather than through _plain: 40k-node graphs spend most of their JSON time here.
     return {"name": node.name, "op_type": node.op_type, "domain": node.domain, "status": node.status,
+            "reason": node.reason,
             "macs": quantity_json(node.macs), "flops": quantity_json(node.flops),
             "bytes_read": quantity_json(node.bytes_read), "bytes_written": quantity_json(node.bytes_written),
             "params": node.params, "compute_dtype": node.compute_dtype, "output_shapes": [_dims(shape) for shape in node.output_shapes],

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from onnxprof.cost.analysis import COUNTED, NodeReport, StaticReport
+from onnxprof.cost.analysis import COUNTED, INVALID, UNKNOWN_SHAPE, NodeReport, StaticReport, walk_nodes
 from onnxprof.report.units import at_unit_symbols, count, megabytes, ratio, shape_text, si, size
 from onnxprof.symbolic import growth_key
 
@@ -117,7 +117,8 @@ def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> Tab
     for n in nodes:
         shapes = ", ".join(shape_text(s) for s in n.output_shapes)
         if n.status != COUNTED:
-            table.add_row(n.name, n.op_type, shapes, Text(n.status.replace("_", " "), style="yellow"), "",
+            style = "red" if n.status == INVALID else "yellow"
+            table.add_row(n.name, n.op_type, shapes, Text(n.status.replace("_", " "), style=style), "",
                           si(n.params) if n.params else "", "")
             continue
         moved = n.bytes_read + n.bytes_written
@@ -132,6 +133,8 @@ def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> Tab
 
 def _notes(report: StaticReport) -> list[str]:
     notes = [f"[yellow]Warning: {escape(w)}[/]" for w in report.warnings]
+    if report.invalid_nodes:
+        notes.append(_invalid_note(report))
     if report.symbols:
         names = ", ".join(report.symbols)
         notes.append(f"[dim]Totals are formulas in {names}; bind them with --batch N, --input NAME:DIMS "
@@ -140,9 +143,31 @@ def _notes(report: StaticReport) -> list[str]:
         ops = ", ".join(f"{u.op_type if u.domain == 'ai.onnx' else u.domain + '::' + u.op_type} ×{u.count}"
                         for u in report.uncounted_ops)
         notes.append(f"[yellow]No cost formula for: {ops}. These nodes are not in the totals.[/]")
-    if report.unknown_shape_nodes:
-        shown = ", ".join(report.unknown_shape_nodes[:MAX_NAMED])
-        more = len(report.unknown_shape_nodes) - MAX_NAMED
-        notes.append(f"[yellow]Shapes unknown, not counted: {shown}{f' and {more} more' if more > 0 else ''}. "
+    downstream = {path for path, n in walk_nodes(report.nodes) if n.status == UNKNOWN_SHAPE and n.reason} \
+        if report.invalid_nodes else set()
+    unresolved = [name for name in report.unknown_shape_nodes if name not in downstream]
+    if unresolved:
+        notes.append(f"[yellow]Shapes unknown, not counted: {_named(unresolved)}. "
                      "Binding the inputs' dynamic dims (--input, --dim) may resolve them.[/]")
+    if downstream:
+        names = [name for name in report.unknown_shape_nodes if name in downstream]
+        notes.append(f"[yellow]Shapes derive from invalid nodes, not counted: {_named(names)}.[/]")
     return notes
+
+
+def _named(names: list[str]) -> str:
+    more = len(names) - MAX_NAMED
+    return ", ".join(names[:MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _invalid_note(report: StaticReport) -> str:
+    """Each invalid node with its reason: the model cannot run as written, and nothing is counted for them."""
+    shown = report.invalid_nodes[:MAX_NAMED]
+    lines = [f"  {escape(n.name)} ({escape(n.op_type if n.domain == 'ai.onnx' else n.domain + '::' + n.op_type)}): "
+             f"{escape(n.reason)}" for n in shown]
+    more = len(report.invalid_nodes) - len(shown)
+    if more > 0:
+        lines.append(f"  and {more} more")
+    return (f"[red]Invalid nodes, not counted ({len(report.invalid_nodes)}): they contradict their op's definition, "
+            "so the model cannot run as written.\n"
+            + "\n".join(lines) + "[/]")

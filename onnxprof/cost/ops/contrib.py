@@ -39,7 +39,7 @@ def _activation(ctx: NodeContext) -> int:
 
 @register("FusedConv", domain=MS, macs="as Conv", flops="Conv + activation + Z add per output")
 def fused_conv(ctx: NodeContext) -> OpCost:
-    base = conv(ctx)
+    base = conv(ctx)   # validates the convolution too
     out = ctx.out_elements()
     return OpCost(macs=base.macs, flops=base.flops + (_activation(ctx) + (1 if ctx.has_input(3) else 0)) * out)
 

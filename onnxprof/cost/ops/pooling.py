@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
+from onnxprof.cost.validate import check_window, known, require, required
 from onnxprof.symbolic import product
+
+
+def _window(ctx: NodeContext) -> int:
+    """The kernel size, once the window attributes fit the input."""
+    kernel = required(ctx, "kernel_shape")
+    x = ctx.dims(0)
+    require(x is None or len(x) >= 3, f"input has rank {len(x or ())}; pooling takes [N, C, spatial...]")
+    check_window(ctx, len(x) - 2 if x is not None else len(kernel))
+    return product(kernel)
 
 
 @register("MaxPool", flops="(kernel size - 1) per output element")
 def max_pool(ctx: NodeContext) -> OpCost:
-    return OpCost(flops=(product(ctx.attr("kernel_shape")) - 1) * ctx.out_elements())
+    return OpCost(flops=(_window(ctx) - 1) * ctx.out_elements())
 
 
 @register("AveragePool", flops="kernel size per output element")
 def average_pool(ctx: NodeContext) -> OpCost:
-    return OpCost(flops=product(ctx.attr("kernel_shape")) * ctx.out_elements())
+    return OpCost(flops=_window(ctx) * ctx.out_elements())
 
 
 @register("LpPool", flops="(2 × kernel size + 1) per output element (power, sum, root)")
 def lp_pool(ctx: NodeContext) -> OpCost:
-    return OpCost(flops=(2 * product(ctx.attr("kernel_shape")) + 1) * ctx.out_elements())
+    return OpCost(flops=(2 * _window(ctx) + 1) * ctx.out_elements())
 
 
 @register("GlobalAveragePool", flops="input elements (adds and one divide per output)")
@@ -38,6 +48,9 @@ def global_lp_pool(ctx: NodeContext) -> OpCost:
 
 @register("MaxRoiPool", flops="regions × one feature map (an upper bound: region sizes are data)", exact=False)
 def max_roi_pool(ctx: NodeContext) -> OpCost:
+    rois = ctx.dims(1)
+    require(rois is None or (len(rois) == 2 and (not known(rois[1]) or rois[1] == 5)),
+            f"rois has shape {list(rois or ())}; [regions, 5] expected (batch index, x1, y1, x2, y2)")
     shape = ctx.in_shape(0)
     regions = ctx.in_shape(1)[0]
     return OpCost(flops=regions * product(shape[1:]))
@@ -45,5 +58,6 @@ def max_roi_pool(ctx: NodeContext) -> OpCost:
 
 @register("RoiAlign", flops="per output: samples × (4 bilinear taps × 2 + pooling)", exact=False)
 def roi_align(ctx: NodeContext) -> OpCost:
+    require(ctx.attr("sampling_ratio", 0) >= 0, f"sampling_ratio {ctx.attr('sampling_ratio')} is negative")
     ratio = ctx.attr("sampling_ratio", 0) or 2   # adaptive sampling: about 2 per axis for typical regions
     return OpCost(flops=ctx.out_elements() * ratio * ratio * 9)
