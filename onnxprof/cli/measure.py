@@ -187,10 +187,9 @@ def failure_line(record) -> str:
         return ""
     missed = [b for b in record.batches if b.status != OK]
     sizes = ", ".join(f"{b.batch} ({b.status.replace('_', ' ')})" for b in missed)
-    measured = len(record.batches) - len(missed)
-    if not measured:
+    if len(missed) == len(record.batches):
         return f"no batch size was measured: {sizes or 'none ran'}"
-    return f"{len(missed)} of {len(record.batches)} batch sizes not measured: {sizes}; the other {measured} were"
+    return f"{len(missed)} of {len(record.batches)} batch sizes not measured: {sizes}"
 
 
 @contextmanager

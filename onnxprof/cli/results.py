@@ -30,6 +30,13 @@ def _open(db: Optional[str]):
     return Store(db)
 
 
+def _store_errors():
+    """The errors of one run that ``show`` and ``export`` report and go past (others end the command)."""
+    from onnxprof.store.db import DamagedRun, MissingRun
+
+    return DamagedRun, MissingRun
+
+
 def _ms(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:,.3f}"
 
@@ -101,7 +108,7 @@ def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxpr
             try:
                 record = store.get_run(run_id)
                 provenance = store.trtexec_provenance(run_id)
-            except OnnxprofError as problem:    # missing or damaged: say so, show the others
+            except _store_errors() as problem:    # say so, show the others
                 _complain(problem)
                 unreadable = True
                 continue
@@ -185,7 +192,7 @@ def _readable_runs(store, ids: List[int]) -> tuple[list[dict], bool]:
     for run_id in ids or store.run_ids(unfinished=True):
         try:
             runs.append(store.export_run(run_id))
-        except OnnxprofError as problem:
+        except _store_errors() as problem:
             _complain(problem, "error" if ids else "warning: left out")
             unreadable = True
     return runs, unreadable

@@ -186,6 +186,10 @@ class RunSummary:
     damage: str = ""                  # why the run cannot be read, when its rows are damaged
 
 
+class MissingRun(OnnxprofError):
+    """No run with the id asked for."""
+
+
 class DamagedRun(OnnxprofError):
     """A stored run that cannot be read: one of its rows does not fit its columns."""
 
@@ -257,13 +261,16 @@ def _first_line(exc: BaseException) -> str:
     return first_line(getattr(exc, "orig", None) or exc)   # SQLAlchemy wraps the driver's error
 
 
-def _database_problem(shown: str, exc: DatabaseError) -> OnnxprofError:
-    """One line for a database error: a file SQLite cannot read says what to do about it."""
+def _database_problem(shown: str, exc: DatabaseError, opening: bool = False) -> OnnxprofError:
+    """One line for a database error; a file SQLite cannot read (a damaged page, not a database at all)
+    says what to do about it."""
     line = _first_line(exc)
+    where = f"cannot open the results database {shown}" if opening else f"results database {shown}"
     if type(exc) is DatabaseError or "malformed" in line or "not a database" in line:
-        return OnnxprofError(f"results database {shown} is damaged ({line}): restore it from a backup, or move it "
-                             "aside (onnxprof then starts a new one) and recover its runs with `sqlite3 FILE .recover`")
-    return OnnxprofError(f"results database {shown}: {line}")
+        return OnnxprofError(f"{where}: the file is damaged or not a database ({line}); restore it from a backup, "
+                             "or move it aside (a new one is then made) and recover its runs with "
+                             "`sqlite3 FILE .recover`")
+    return OnnxprofError(f"{where}: {line}")
 
 
 # ---------------------------------------------------------------------------------------- conversions
@@ -420,8 +427,7 @@ class Store:
                 newest = conn.execute(select(func.max(runs.c.schema_version))).scalar()
         except DatabaseError as exc:
             self._engine.dispose()
-            problem = _database_problem(self.shown, exc)
-            raise OnnxprofError(f"cannot open the {problem}") from None
+            raise _database_problem(self.shown, exc, opening=True) from None
         if isinstance(newest, int) and newest > SCHEMA_VERSION:
             self._engine.dispose()
             raise OnnxprofError(f"results database {self.shown} was written with schema version {newest}; "
@@ -561,8 +567,8 @@ class Store:
 
     # ------------------------------------------------------------------ reading
 
-    def _missing(self, run_id: int) -> OnnxprofError:
-        return OnnxprofError(f"no run {run_id} in the results database {self.shown}; "
+    def _missing(self, run_id: int) -> MissingRun:
+        return MissingRun(f"no run {run_id} in the results database {self.shown}; "
                              "`onnxprof results list` shows the runs it holds")
 
     def _require(self, conn: Connection, run_id: int) -> Mapping:
@@ -574,7 +580,7 @@ class Store:
     def list_runs(self) -> list[RunSummary]:
         """Every run, in id order; a run whose rows are damaged is listed with ``damage`` saying why."""
         with self._transaction() as conn:
-            rows = conn.execute(raw_select(runs, *_SUMMARY_COLUMNS).order_by(runs.c.id)).mappings().all()
+            rows = conn.execute(raw_select(runs, *SUMMARY_COLUMNS).order_by(runs.c.id)).mappings().all()
             sizes: dict[int, list[int]] = {}
             failed: dict[int, int] = {}
             damaged: dict[int, str] = {}
@@ -647,7 +653,7 @@ class Store:
         return [self.export_run(run_id) for run_id in (list(ids) or self.run_ids(unfinished=True))]
 
 
-_SUMMARY_COLUMNS = ("id", "started_at", "ended_at", "interrupted", "status", "model_source", "model_sha256", "engine",
+SUMMARY_COLUMNS = ("id", "started_at", "ended_at", "interrupted", "status", "model_source", "model_sha256", "engine",
                     "provider", "precision", "host")
 
 
