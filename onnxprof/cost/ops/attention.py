@@ -7,27 +7,30 @@ Attention: scores Q·Kᵀ and the weighted sum P·V are MACs: batch × q_heads �
 
 from __future__ import annotations
 
-from onnxprof.cost.registry import NodeContext, OpCost, ShapeUnknown, register
+from onnxprof.cost.registry import NodeContext, OpCost, register
+from onnxprof.cost.validate import divides, fail, known, require, required, text_attr
 
 
-def _heads_layout(shape, heads):
+def _heads_layout(shape, heads, what: str):
     """(batch, heads, length, head_dim) from a 4-D [B, H, S, D] or a 3-D [B, S, H·D] tensor."""
     if len(shape) == 4:
         return shape
-    if len(shape) == 3 and heads:
+    if len(shape) == 3:
+        require(heads is not None, f"{what} is 3-D [B, S, H·D], which needs its number of heads as an attribute")
+        divides(heads, shape[2], f"{what}'s width {shape[2]} does not split into {heads} heads")
         return shape[0], heads, shape[1], shape[2] // heads
-    raise ShapeUnknown("Attention")
+    fail(f"{what} has rank {len(shape)}; [B, H, S, D] or [B, S, H·D] expected")
 
 
 @register("Attention", macs="batch × q_heads × q_len × kv_len × (head_dim + v_head_dim)",
           flops="2 × MACs + per score: scale, mask, softmax (5 less 2 per row)")
 def attention(ctx: NodeContext) -> OpCost:
-    batch, q_heads, q_len, head_dim = _heads_layout(ctx.in_shape(0), ctx.attr("q_num_heads"))
-    v_dim = _heads_layout(ctx.in_shape(2), ctx.attr("kv_num_heads"))[3]
+    batch, q_heads, q_len, head_dim = _heads_layout(ctx.in_shape(0), ctx.attr("q_num_heads"), "Q")
+    v_dim = _heads_layout(ctx.in_shape(2), ctx.attr("kv_num_heads"), "V")[3]
     if ctx.has_input(4) and len(ctx.outputs) > 1 and ctx.outputs[1] is not None:
         kv_len = ctx.out_shape(1)[2]               # present_key: past and new keys together
     else:
-        kv_len = _heads_layout(ctx.in_shape(1), ctx.attr("kv_num_heads"))[2]
+        kv_len = _heads_layout(ctx.in_shape(1), ctx.attr("kv_num_heads"), "K")[2]
     scores = batch * q_heads * q_len * kv_len
     macs = scores * (head_dim + v_dim)
     per_score = 1 + (1 if ctx.has_input(3) else 0) + 5
@@ -41,7 +44,10 @@ def rotary_embedding(ctx: NodeContext) -> OpCost:
     out = ctx.out_elements()
     if rotated and isinstance(shape[-1], int):
         heads = ctx.attr("num_heads", 0)
+        if len(shape) == 3 and heads:
+            divides(heads, shape[-1], f"the input's width {shape[-1]} does not split into {heads} heads")
         head_dim = shape[-1] // heads if len(shape) == 3 and heads else shape[-1]
+        require(0 < rotated <= head_dim, f"rotary_embedding_dim {rotated} is not within the head size {head_dim}")
         return OpCost(flops=3 * out * rotated // head_dim)
     return OpCost(flops=3 * out)
 
@@ -51,7 +57,9 @@ def rotary_embedding(ctx: NodeContext) -> OpCost:
 def linear_attention(ctx: NodeContext) -> OpCost:
     q = ctx.in_shape(0)
     v = ctx.in_shape(2)
-    q_heads, kv_heads = ctx.attr("q_num_heads"), ctx.attr("kv_num_heads")
+    q_heads, kv_heads = required(ctx, "q_num_heads"), required(ctx, "kv_num_heads")
+    divides(q_heads, q[2], f"Q's width {q[2]} does not split into {q_heads} heads")
+    divides(kv_heads, v[2], f"V's width {v[2]} does not split into {kv_heads} heads")
     batch, tokens = q[0], q[1]
     d_k, d_v = q[2] // q_heads, v[2] // kv_heads
     state = d_k * d_v

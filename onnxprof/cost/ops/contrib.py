@@ -8,9 +8,10 @@ from __future__ import annotations
 from onnxprof.cost.ops.attention import rotary_embedding
 from onnxprof.cost.ops.conv import conv, qlinear_conv
 from onnxprof.cost.ops.factories import per_output_element
-from onnxprof.cost.ops.linear import gemm
+from onnxprof.cost.ops.linear import check_gemm, check_matmul, gemm
 from onnxprof.cost.ops.sampling import grid_sample
 from onnxprof.cost.registry import NodeContext, OpCost, ShapeUnknown, register
+from onnxprof.cost.validate import divides, known, require, required
 from onnxprof.symbolic import product
 
 MS = "com.microsoft"
@@ -52,6 +53,8 @@ def fused_gemm(ctx: NodeContext) -> OpCost:
 
 @register("FusedMatMul", domain=MS, macs="out elements × K (after transposes)", flops="2 × MACs + alpha scaling")
 def fused_matmul(ctx: NodeContext) -> OpCost:
+    if not (ctx.attr("transA", 0) or ctx.attr("transB", 0) or ctx.attr("transBatchA", 0) or ctx.attr("transBatchB", 0)):
+        check_matmul(ctx)
     a = ctx.in_shape(0)
     k = a[-2] if ctx.attr("transA", 0) and len(a) > 1 else a[-1]
     if ctx.attr("transBatchA", 0) and len(a) > 2:
@@ -63,7 +66,10 @@ def fused_matmul(ctx: NodeContext) -> OpCost:
 @register("MatMulNBits", domain=MS, macs="out elements × K",
           flops="2 × MACs + 2·K·N dequantisation + bias")
 def matmul_nbits(ctx: NodeContext) -> OpCost:
-    k, n = ctx.attr("K"), ctx.attr("N")
+    k, n = required(ctx, "K"), required(ctx, "N")
+    require(required(ctx, "block_size") > 0, f"block_size {ctx.attr('block_size')} must be positive")
+    a = ctx.dims(0)
+    require(a is None or not known(a[-1]) or a[-1] == k, f"A's last dim is {a[-1] if a else '?'} but K is {k}")
     out = ctx.out_elements()
     bias = out if ctx.has_input(5) else 0
     return OpCost(macs=out * k, flops=2 * out * k + 2 * k * n + bias)
@@ -72,6 +78,7 @@ def matmul_nbits(ctx: NodeContext) -> OpCost:
 @register("MatMulIntegerToFloat", domain=MS, macs="out elements × K (integer)",
           flops="2 × MACs + 2 per output (scales) + bias")
 def matmul_integer_to_float(ctx: NodeContext) -> OpCost:
+    check_matmul(ctx)
     out, k = ctx.out_elements(), ctx.in_shape(0)[-1]
     return OpCost(macs=out * k, flops=2 * out * k + 2 * out + (out if ctx.has_input(6) else 0))
 
@@ -79,12 +86,14 @@ def matmul_integer_to_float(ctx: NodeContext) -> OpCost:
 @register("DynamicQuantizeMatMul", domain=MS, macs="out elements × K (integer)",
           flops="2 × MACs + 7 per A element (quantise) + 2 per output + bias")
 def dynamic_quantize_matmul(ctx: NodeContext) -> OpCost:
+    check_matmul(ctx)
     out, k = ctx.out_elements(), ctx.in_shape(0)[-1]
     return OpCost(macs=out * k, flops=2 * out * k + 7 * ctx.in_elements(0) + 2 * out + (out if ctx.has_input(4) else 0))
 
 
 @register("QGemm", domain=MS, macs="M × K × N (integer)", flops="2 × MACs + C + requantise 3 per output")
 def qgemm(ctx: NodeContext) -> OpCost:
+    check_gemm(ctx, 0, 3, 6)                        # a, a_scale, a_zp, b, b_scale, b_zp, C, y_scale, y_zp
     a = ctx.in_shape(0)
     k = a[0] if ctx.attr("transA", 0) else a[1]
     out = ctx.out_elements()
@@ -150,11 +159,23 @@ def _scores(batch, heads, q_len, kv_len, head_dim, v_dim, projection_macs=0, ext
     return OpCost(macs=macs, flops=2 * macs + SOFTMAX_PER_SCORE * scores - 2 * batch * heads * q_len + extra_flops)
 
 
+def _head_sizes(ctx: NodeContext, weight) -> tuple[int, list]:
+    """num_heads and the Q, K, V widths (qkv_hidden_sizes, else equal thirds of the weight), each a
+    whole number of heads."""
+    heads = required(ctx, "num_heads")
+    sizes = ctx.attr("qkv_hidden_sizes") or [weight[1] // 3 if known(weight[1]) else weight[1]] * 3
+    require(len(sizes) == 3, f"qkv_hidden_sizes {sizes} has {len(sizes)} values, 3 expected (Q, K, V)")
+    if not ctx.attr("qkv_hidden_sizes"):
+        divides(3, weight[1], f"the weight's {weight[1]} columns do not split into equal Q, K and V")
+    for size in sizes:
+        divides(heads, size, f"a width of {size} does not split into {heads} heads")
+    return heads, sizes
+
+
 def _projected_attention(ctx: NodeContext, weight_index: int, past_index: int) -> OpCost:
     """Attention / QAttention: input [B, S, In] @ weights [In, Dq + Dk + Dv], then per-head attention."""
     x, weight = ctx.in_shape(0), ctx.in_shape(weight_index)
-    heads = ctx.attr("num_heads")
-    sizes = ctx.attr("qkv_hidden_sizes") or [weight[1] // 3] * 3
+    heads, sizes = _head_sizes(ctx, weight)
     if not isinstance(sizes[0], int):
         raise ShapeUnknown("Attention")
     batch, seq = x[0], x[1]
@@ -181,8 +202,7 @@ def q_attention(ctx: NodeContext) -> OpCost:
 def packed_attention(ctx: NodeContext) -> OpCost:
     tokens_in, weight = ctx.in_shape(0), ctx.in_shape(1)
     offsets = ctx.in_shape(3)                       # [B, S]
-    heads = ctx.attr("num_heads")
-    sizes = ctx.attr("qkv_hidden_sizes") or [weight[1] // 3] * 3
+    heads, sizes = _head_sizes(ctx, weight)
     projection = tokens_in[0] * weight[0] * weight[1]
     return _scores(offsets[0], heads, offsets[1], offsets[1], sizes[0] // heads, sizes[2] // heads, projection,
                    extra_flops=tokens_in[0] * weight[1])
@@ -192,8 +212,11 @@ def packed_attention(ctx: NodeContext) -> OpCost:
           flops="2 × MACs + bias + per score: scale, mask, softmax")
 def multi_head_attention(ctx: NodeContext) -> OpCost:
     q = ctx.in_shape(0)
-    heads = ctx.attr("num_heads")
+    heads = required(ctx, "num_heads")
     batch, q_len = q[0], q[1]
+    require(len(q) in (3, 5), f"query has rank {len(q)}; [B, S, D] or packed [B, S, N, 3, H] expected")
+    if len(q) == 3:
+        divides(heads, q[2], f"the query's width {q[2]} does not split into {heads} heads")
     head_dim = q[4] if len(q) == 5 else q[2] // heads
     if not ctx.has_input(1):                        # packed QKV [B, S, N, 3, H]
         kv_len, v_dim = q_len, head_dim
@@ -219,9 +242,11 @@ def multi_head_attention(ctx: NodeContext) -> OpCost:
           flops="2 × MACs + per score: scale, mask, softmax")
 def group_query_attention(ctx: NodeContext) -> OpCost:
     q = ctx.in_shape(0)
-    heads, kv_heads = ctx.attr("num_heads"), ctx.attr("kv_num_heads")
+    heads, kv_heads = required(ctx, "num_heads"), required(ctx, "kv_num_heads")
+    require(heads % kv_heads == 0, f"num_heads {heads} is not a multiple of kv_num_heads {kv_heads}")
     batch, q_len = q[0], q[1]
     width = heads + (0 if ctx.has_input(1) else 2 * kv_heads)
+    divides(width, q[2], f"the query's width {q[2]} does not split into {width} heads")
     head_dim = q[2] // width
     if len(ctx.outputs) > 1 and ctx.outputs[1] is not None and ctx.outputs[1].is_known:
         total = ctx.out_shape(1)[2]                 # present_key: past and new keys (or the buffer)

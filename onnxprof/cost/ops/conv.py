@@ -90,13 +90,14 @@ def qlinear_conv(ctx: NodeContext) -> OpCost:
 @register("DeformConv", macs="conv MACs + 4 per sampled input value (bilinear)",
           flops="2 × MACs + offsets and mask", exact=False)
 def deform_conv(ctx: NodeContext) -> OpCost:
-    check_conv(ctx)
+    check_conv(ctx, bias=3)                  # X, W, offset, B, mask
     weight = ctx.in_shape(1)
     out = ctx.out_elements()
     conv_macs = out * product(weight[1:])
     samples = out // weight[0] * ctx.in_shape(0)[1] * product(weight[2:]) if isinstance(weight[0], int) else 0
     mask = samples if ctx.has_input(4) else 0
-    return OpCost(macs=conv_macs + 4 * samples, flops=2 * (conv_macs + 4 * samples) + mask + (out if ctx.has_input(2) else 0))
+    bias = out if ctx.has_input(3) else 0
+    return OpCost(macs=conv_macs + 4 * samples, flops=2 * (conv_macs + 4 * samples) + mask + bias)
 
 
 @register("Col2Im", flops="input elements (overlapping patches summed)")

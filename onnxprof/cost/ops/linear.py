@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
-from onnxprof.cost.registry import NodeContext, OpCost, ShapeUnknown, register
+from onnxprof.cost.registry import NodeContext, OpCost, register
+from onnxprof.cost.validate import check_broadcast, check_unidirectional, known, require, required
 from onnxprof.symbolic import product
+
+
+def check_gemm(ctx: NodeContext, a_index: int = 0, b_index: int = 1, c_index: int = 2) -> None:
+    """A and B are matrices whose inner dims agree (after transA/transB); C broadcasts to [M, N]."""
+    a, b = ctx.dims(a_index), ctx.dims(b_index)
+    for name, shape in (("A", a), ("B", b)):
+        require(shape is None or len(shape) == 2, f"{name} has rank {len(shape or ())}; Gemm multiplies matrices")
+    if a is None or b is None:
+        return
+    (m, k_a), (k_b, n) = (a[::-1] if ctx.attr("transA", 0) else a), (b[::-1] if ctx.attr("transB", 0) else b)
+    require(not (known(k_a) and known(k_b)) or k_a == k_b,
+            f"inner dims differ: A gives K = {k_a}, B gives K = {k_b} (transA {ctx.attr('transA', 0)}, "
+            f"transB {ctx.attr('transB', 0)})")
+    if c_index is not None:
+        check_unidirectional(ctx.dims(c_index), (m, n), "C")
+
+
+def check_matmul(ctx: NodeContext, a_index: int = 0, b_index: int = 1) -> None:
+    """numpy matmul: A's last dim meets B's second-to-last (a 1-D operand is a vector); batch dims broadcast."""
+    a, b = ctx.dims(a_index), ctx.dims(b_index)
+    for name, shape in (("A", a), ("B", b)):
+        require(shape is None or len(shape) >= 1, f"{name} is a scalar; MatMul needs at least a vector")
+    if a is None or b is None:
+        return
+    k_a, k_b = a[-1], b[-2] if len(b) > 1 else b[0]
+    require(not (known(k_a) and known(k_b)) or k_a == k_b,
+            f"inner dims differ: A {list(a)} has K = {k_a}, B {list(b)} has K = {k_b}")
+    check_broadcast([a[:-2], b[:-2]], "batch dims")
 
 
 @register("Gemm", macs="M × K × N",
           flops="2 × MACs + M×N for alpha ≠ 1, for C, and for beta ≠ 1")
 def gemm(ctx: NodeContext) -> OpCost:
+    check_gemm(ctx)
     a = ctx.in_shape(0)
-    if len(a) != 2:
-        raise ShapeUnknown("Gemm")
     k = a[0] if ctx.attr("transA", 0) else a[1]
     out = ctx.out_elements()
     macs = out * k
@@ -27,9 +55,8 @@ def gemm(ctx: NodeContext) -> OpCost:
 
 @register("MatMul", macs="out elements × K (batch dims broadcast)", flops="2 × MACs")
 def matmul(ctx: NodeContext) -> OpCost:
+    check_matmul(ctx)
     a = ctx.in_shape(0)
-    if not a:
-        raise ShapeUnknown("MatMul")
     macs = ctx.out_elements() * a[-1]   # a 1-D A is [K]; a 1-D B only drops the N axis from the output
     return OpCost(macs=macs, flops=2 * macs)
 
@@ -44,6 +71,7 @@ def matmul_integer(ctx: NodeContext) -> OpCost:
 @register("QLinearMatMul", macs="out elements × K (integer)",
           flops="2 × MACs + zero-point subtractions + 3 per output (requantise)")
 def qlinear_matmul(ctx: NodeContext) -> OpCost:
+    check_matmul(ctx, 0, 3)              # a, a_scale, a_zero_point, b, ...
     a = ctx.in_shape(0)
     macs = ctx.out_elements() * a[-1]
     return OpCost(macs=macs, flops=2 * macs + ctx.in_elements(0) + ctx.in_elements(3) + 3 * ctx.out_elements())
@@ -52,14 +80,22 @@ def qlinear_matmul(ctx: NodeContext) -> OpCost:
 @register("Einsum", macs="product of every index's size (two operands); 0 for one",
           flops="2 × MACs, or input - output elements for a one-operand sum", exact=True)
 def einsum(ctx: NodeContext) -> OpCost:
-    equation = ctx.attr("equation")
-    equation = equation.decode() if isinstance(equation, bytes) else equation
+    equation = required(ctx, "equation")
+    equation = equation.decode(errors="replace") if isinstance(equation, bytes) else equation
     terms = equation.replace(" ", "").split("->")[0].split(",")
+    require(len(terms) == len(ctx.inputs), f"equation '{equation}' has {len(terms)} operands, the node "
+                                           f"{len(ctx.inputs)} inputs")
     sizes: dict[str, object] = {}
     for index, term in enumerate(terms):
         shape = ctx.in_shape(index)
+        require(term.count("...") <= 1 and len(term.replace("...", "")) <= len(shape)
+                and ("..." in term or len(term) == len(shape)),
+                f"operand {index} '{term}' does not fit its input's rank {len(shape)}")
         labels = _expand_ellipsis(term, len(shape))
         for label, dim in zip(labels, shape):
+            seen = sizes.get(label, 1)
+            require(not (known(dim) and known(seen)) or dim == 1 or seen == 1 or dim == seen,
+                    f"index '{label}' is {seen} in one operand and {dim} in another")
             if dim != 1 or label not in sizes:
                 sizes[label] = dim
     if len(terms) == 1:
