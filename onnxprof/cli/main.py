@@ -22,7 +22,8 @@ app = typer.Typer(
 
 
 def _reporting_user_errors(command: Callable) -> Callable:
-    """A user's mistake ends the command with one line on stderr and exit code 2, no traceback."""
+    """A user's mistake ends the command with one line on stderr and exit code 2, no traceback. So does
+    an input that exhausts the stack or memory past the bounds the readers check (docs/robustness.md)."""
 
     @functools.wraps(command)
     def run(*args, **kwargs):
@@ -33,6 +34,14 @@ def _reporting_user_errors(command: Callable) -> Callable:
         except OnnxprofError as exc:
             typer.echo(f"onnxprof: error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except RecursionError:
+            typer.echo("onnxprof: error: the input is nested too deeply to follow; simplify the model or file",
+                       err=True)
+            raise typer.Exit(2) from None
+        except MemoryError:
+            typer.echo("onnxprof: error: ran out of memory on this input; it declares sizes far beyond this "
+                       "machine's memory", err=True)
+            raise typer.Exit(2) from None
 
     return run
 

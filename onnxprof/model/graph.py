@@ -16,8 +16,9 @@ from typing import Mapping, Optional
 
 import networkx as nx
 import numpy as np
-from onnx import AttributeProto, GraphProto, ModelProto, helper, numpy_helper
+from onnx import AttributeProto, GraphProto, ModelProto, TensorProto, helper, numpy_helper
 
+from onnxprof.errors import ModelError, first_line
 from onnxprof.model.dtypes import storage_bytes
 from onnxprof.model.limits import MAX_ELEMENTS
 from onnxprof.model.load import SMALL_TENSOR_BYTES, has_values, tensor_nbytes
@@ -77,7 +78,7 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
                 subgraphs[attr.name] = [_build(s, types, opsets) for s in attr.graphs]
                 captured.extend(n for body in subgraphs[attr.name] for n in body.graph["captured"])
             else:
-                attributes[attr.name] = helper.get_attribute_value(attr)
+                attributes[attr.name] = _attribute_value(attr, key)
         input_names, output_names = tuple(node.input), tuple(node.output)
         kind = CONSTANT if op_type == "Constant" else ACTIVATION
         if kind == CONSTANT and output_names:
@@ -108,13 +109,21 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
     return g
 
 
+def _attribute_value(attr: AttributeProto, node: str):
+    try:
+        return helper.get_attribute_value(attr)
+    except ValueError as exc:   # a reference to a function's attribute outside a function, an unset type
+        raise ModelError(f"node {node!r}: attribute {attr.name!r} cannot be read ({first_line(exc)}); "
+                         "the ONNX checker refuses it too (drop --no-check to see why)") from None
+
+
 def _constant_value(attributes: dict):
     """A Constant node's value as numpy, when small and present (weights were stripped)."""
     for name in ("value_int", "value_float", "value_ints", "value_floats"):
         if name in attributes:
             return np.asarray(attributes[name])
     tensor = attributes.get("value")
-    if tensor is not None and has_values(tensor) and tensor_nbytes(tensor) <= SMALL_TENSOR_BYTES:
+    if isinstance(tensor, TensorProto) and has_values(tensor) and tensor_nbytes(tensor) <= SMALL_TENSOR_BYTES:
         return numpy_helper.to_array(tensor)
     return None
 

@@ -21,8 +21,9 @@ from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from onnxprof.errors import ModelError, first_line
+from onnxprof.files import regular_file
 from onnxprof.model.dtypes import BITS, storage_bytes
-from onnxprof.model.limits import MAX_GRAPH_DEPTH
+from onnxprof.model.limits import MAX_GRAPH_DEPTH, MAX_NATIVE_PASS_BYTES, native_memory_cap
 from onnxprof.model.stored import (check_payload_lengths, check_values, declared_elements, external_range,
                                    held_lengths)
 from onnxprof.model.text import decode_names, has_invalid_utf8
@@ -56,7 +57,7 @@ def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
         from onnxprof.zoo import build_for_analysis
 
         return prepare_model(build_for_analysis(text[4:]), text, check=check)
-    path = model_file(text)
+    path = regular_file(text, "an .onnx model (or zoo:NAME)", ModelError)
     try:
         model, serialized = load_without_payloads(path)
     except NestedTooDeep as exc:
@@ -81,20 +82,6 @@ def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
     # ONNX Runtime resolves external data beside the path it is given, a symlink's own folder included.
     return prepare_model(model, text, folder=path.absolute().parent, file_bytes=path.stat().st_size, check=check,
                          from_file=True, warnings=tuple(warnings))
-
-
-def model_file(text: str) -> Path:
-    """The path of a model file the user named, refused unless it is a regular file (a FIFO or a device
-    would block or never end)."""
-    path = Path(text)
-    if not path.exists():
-        raise ModelError(f"{text}: no such file; give the path of an .onnx model or zoo:NAME")
-    if path.is_dir():
-        raise ModelError(f"{text}: is a folder; give the path of an .onnx model file inside it")
-    if not path.is_file():
-        raise ModelError(f"{text}: is not a regular file (a pipe, socket or device); save the model to a file "
-                         "and give its path")
-    return path
 
 
 def prepare_model(model: ModelProto, source: str, folder: Path | None = None, file_bytes: int = 0,
@@ -317,7 +304,11 @@ def _check_model(model: ModelProto, stripped: list[TensorProto]) -> None:
         tensor.dims.append(1)
         tensor.raw_data = bytes(max(1, BITS.get(tensor.data_type, 8) // 8))
     try:
-        onnx.checker.check_model(model)
+        with native_memory_cap():
+            onnx.checker.check_model(model)
+    except MemoryError:
+        raise onnx.checker.ValidationError(f"checking needs more than {MAX_NATIVE_PASS_BYTES >> 30} GB: "
+                                           "a tensor declares a size no runtime could hold") from None
     finally:
         for tensor, shape in zip(stripped, dims):
             tensor.ClearField("raw_data")

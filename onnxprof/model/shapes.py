@@ -16,7 +16,7 @@ import onnx
 from onnx import GraphProto, ModelProto, TypeProto, ValueInfoProto
 
 from onnxprof.errors import ModelError, UsageError
-from onnxprof.model.limits import MAX_ELEMENTS, MAX_PROPAGATED_ELEMENTS
+from onnxprof.model.limits import MAX_ELEMENTS, MAX_NATIVE_PASS_BYTES, MAX_PROPAGATED_ELEMENTS, native_memory_cap
 from onnxprof.model.load import iter_graphs
 from onnxprof.symbolic import Poly, Quantity, format_quantity, parse_dim
 
@@ -101,7 +101,7 @@ def infer_shapes(model: ModelProto, source: str,
 
     symbols = input_symbols(model.graph)
     _forget_foreign_symbols(model.graph, symbols)
-    inferred = _onnx_infer(model, source, data_prop=False)
+    inferred = _onnx_infer(model, source, False, warnings)
     types = collect_types(inferred, symbols)
     propagate = None
     # Run to a fixpoint. ONNX's data propagation stops at Div (``c // groups``) and symbolic arithmetic,
@@ -114,13 +114,13 @@ def infer_shapes(model: ModelProto, source: str,
         if propagate is None:       # decided on the first pass's shapes, before propagation can blow up
             propagate = _safe_to_propagate(types, warnings)
             if propagate:
-                inferred = _onnx_infer(model, source, data_prop=True)
+                inferred = _onnx_infer(model, source, True, warnings)
                 types = collect_types(inferred, symbols)
                 continue
         fixes = refine_shapes(inferred, types)
         if not _record_shapes(model.graph, fixes, types):
             return inferred, types  # nothing new: another round would infer the same
-        inferred = _onnx_infer(model, source, data_prop=propagate)
+        inferred = _onnx_infer(model, source, propagate, warnings)
         types = collect_types(inferred, symbols)
     return inferred, types
 
@@ -139,11 +139,20 @@ def _safe_to_propagate(types: Mapping[str, TensorType], warnings: Optional[list[
     return True
 
 
-def _onnx_infer(model: ModelProto, source: str, data_prop: bool) -> ModelProto:
+def _onnx_infer(model: ModelProto, source: str, data_prop: bool, warnings: Optional[list[str]]) -> ModelProto:
     try:
-        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=data_prop)
+        with native_memory_cap():
+            return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=data_prop)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
         raise ModelError(f"{source}: ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
+    except MemoryError:
+        if data_prop:               # propagated values grew too large: go on with what plain inference knows
+            if warnings is not None:
+                warnings.append("propagating tensor values through the graph needed more memory than allowed; "
+                                "shapes computed from values may stay unknown")
+            return _onnx_infer(model, source, False, warnings)
+        raise ModelError(f"{source}: ONNX shape inference needs more than {MAX_NATIVE_PASS_BYTES >> 30} GB on this "
+                         "model: a tensor declares a rank or length no runtime could hold") from None
 
 
 def _forget_foreign_symbols(graph: GraphProto, symbols: set[str]) -> None:

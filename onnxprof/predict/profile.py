@@ -17,6 +17,7 @@ from typing import Mapping, Optional
 
 from onnxprof.cost.analysis import StaticReport
 from onnxprof.errors import UsageError
+from onnxprof.files import regular_file
 from onnxprof.predict.basic import Prediction, engine_bytes
 from onnxprof.predict.kernels import KernelModel, kernel_model_from_json, kernel_model_json
 from onnxprof.predict.latency import LinearFit, OperationsModel, RooflineModel
@@ -110,6 +111,7 @@ def profile_from_json(document: Mapping) -> CalibratedProfile:
 
 
 def load_profile(path: Path) -> CalibratedProfile:
+    regular_file(path, "a device profile (.json, written by onnxprof calibrate)")
     try:
         return profile_from_json(json.loads(Path(path).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as exc:
