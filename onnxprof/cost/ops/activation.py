@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from onnxprof.cost.ops.factories import per_output_element
 from onnxprof.cost.registry import NodeContext, OpCost, register
+from onnxprof.cost.validate import axis_index, text_attr
 from onnxprof.symbolic import product
 
 per_output_element(["Relu", "Tanh", "Erf", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Sign",
@@ -24,14 +25,13 @@ per_output_element("SwiGLU", 7, "7 per element (swish of the gate, multiply by t
 
 @register("Gelu", flops="5 per element (erf form) or 9 (tanh approximation)")
 def gelu(ctx: NodeContext) -> OpCost:
-    per_element = 9 if ctx.attr("approximate", b"none") in (b"tanh", "tanh") else 5
+    per_element = 9 if text_attr(ctx, "approximate", "none", ("none", "tanh")) == "tanh" else 5
     return OpCost(flops=per_element * ctx.out_elements())
 
 
 def _softmax_rows(ctx: NodeContext):
     shape = ctx.in_shape(0)
-    axis = ctx.attr("axis", -1 if ctx.opset >= 13 else 1)
-    axis = axis % len(shape) if shape else 0
+    axis = axis_index(ctx.attr("axis", -1 if ctx.opset >= 13 else 1), len(shape)) if shape else 0
     if ctx.opset >= 13:  # one softmax per position of the other axes
         return product(shape[:axis] + shape[axis + 1:])
     return product(shape[:axis])  # before opset 13 the input is coerced to 2-D at ``axis``
@@ -39,9 +39,11 @@ def _softmax_rows(ctx: NodeContext):
 
 @register("Softmax", flops="5 per element - 2 per row (max, subtract, exp, sum, divide)")
 def softmax(ctx: NodeContext) -> OpCost:
-    return OpCost(flops=5 * ctx.out_elements() - 2 * _softmax_rows(ctx))
+    rows = _softmax_rows(ctx)   # validates the axis, whose error would leave the output unsized
+    return OpCost(flops=5 * ctx.out_elements() - 2 * rows)
 
 
 @register("LogSoftmax", flops="5 per element - 1 per row (max, subtract, exp, sum, log, subtract)")
 def log_softmax(ctx: NodeContext) -> OpCost:
-    return OpCost(flops=5 * ctx.out_elements() - _softmax_rows(ctx))
+    rows = _softmax_rows(ctx)
+    return OpCost(flops=5 * ctx.out_elements() - rows)

@@ -2,7 +2,8 @@
 
 If: the larger branch (both are reported). Loop: body × trip count — the constant ``M`` input, else a
 symbol ``trips_<node>`` (a Loop may also stop early on its condition: the count is an upper bound).
-Scan: body × the scanned axis length. SequenceMap: body × a symbol for the sequence length.
+Scan: body × the scanned axis length (opset 8: × batch too, its body sees one batch row).
+SequenceMap: body × a symbol for the sequence length.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
+from onnxprof.cost.validate import axis_index, require, required
 from onnxprof.symbolic import Poly, Quantity, greater
 
 
@@ -22,9 +24,16 @@ def _symbol(ctx: NodeContext, what: str) -> Poly:
     return Poly.symbol(f"{what}_{name}")
 
 
+def _body(ctx: NodeContext, name: str):
+    """The costed body ``name`` (macs, flops of one run)."""
+    require(name in ctx.bodies, f"required attribute '{name}' is missing")
+    require(not isinstance(ctx.bodies[name], list), f"attribute '{name}' is a list of graphs, the op takes one graph")
+    return ctx.bodies[name]
+
+
 @register("If", macs="the larger branch", flops="the larger branch (both reported)")
 def if_(ctx: NodeContext) -> OpCost:
-    then_cost, else_cost = ctx.bodies["then_branch"], ctx.bodies["else_branch"]
+    then_cost, else_cost = _body(ctx, "then_branch"), _body(ctx, "else_branch")
     larger = else_cost if greater(else_cost.flops, then_cost.flops) else then_cost
     return OpCost(macs=larger.macs, flops=larger.flops)
 
@@ -32,19 +41,29 @@ def if_(ctx: NodeContext) -> OpCost:
 @register("Loop", macs="body × trip count", flops="body × trip count (M, or a trips_<node> symbol)")
 def loop(ctx: NodeContext) -> OpCost:
     value = ctx.input_value(0)
-    trips = int(value.reshape(-1)[0]) if value is not None else _symbol(ctx, "trips")
-    return _scaled(ctx.bodies["body"], trips)
+    # A negative M runs the body no time at all (the loop tests i < M), it does not undo work.
+    trips = max(0, int(value.reshape(-1)[0])) if value is not None else _symbol(ctx, "trips")
+    return _scaled(_body(ctx, "body"), trips)
 
 
 @register("Scan", macs="body × scanned length", flops="body × scanned length")
 def scan(ctx: NodeContext) -> OpCost:
-    scanned = ctx.attr("num_scan_inputs")
-    first = len(ctx.inputs) - scanned               # opset ≥ 9: state inputs, then scan inputs
+    scanned = required(ctx, "num_scan_inputs")
+    states = len(ctx.inputs) - scanned - (1 if ctx.opset < 9 else 0)   # opset 8 starts with sequence_lens
+    require(scanned >= 1 and states >= 0,
+            f"num_scan_inputs is {scanned} but the node has {len(ctx.inputs)} inputs")
+    body = _body(ctx, "body")
+    first = len(ctx.inputs) - scanned               # state inputs, then scan inputs
+    if ctx.opset < 9:                               # [batch, sequence, ...]: the body runs per row and step
+        shape = ctx.in_shape(first)
+        require(len(shape) >= 2, f"scan input has rank {len(shape)}; opset 8 scans [batch, sequence, ...]")
+        return _scaled(body, shape[0] * shape[1])
     axes = ctx.attr("scan_input_axes") or [0] * scanned
+    require(len(axes) == scanned, f"scan_input_axes {axes} has {len(axes)} values for {scanned} scan inputs")
     shape = ctx.in_shape(first)
-    return _scaled(ctx.bodies["body"], shape[axes[0] % len(shape)])
+    return _scaled(body, shape[axis_index(axes[0], len(shape), "scan_input_axes")])
 
 
 @register("SequenceMap", macs="body × sequence length", flops="body × sequence length (a symbol)", exact=False)
 def sequence_map(ctx: NodeContext) -> OpCost:
-    return _scaled(ctx.bodies["body"], _symbol(ctx, "length"))
+    return _scaled(_body(ctx, "body"), _symbol(ctx, "length"))

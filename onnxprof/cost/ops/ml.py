@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from onnxprof.cost.ops.factories import per_output_element
 from onnxprof.cost.registry import OPAQUE, NodeContext, OpCost, register, zero_cost
+from onnxprof.cost.validate import require, required
 
 ML = "ai.onnx.ml"
 
 
 def _rows_features(ctx: NodeContext):
     shape = ctx.in_shape(0)
+    require(len(shape) in (1, 2), f"input has rank {len(shape)}; [features] or [rows, features] expected")
     return (shape[0], shape[1]) if len(shape) == 2 else (1, shape[0])
 
 
@@ -18,7 +20,10 @@ def _rows_features(ctx: NodeContext):
           flops="2 × MACs + an intercept per output")
 def linear_model(ctx: NodeContext) -> OpCost:
     rows, features = _rows_features(ctx)
-    outputs = len(ctx.attr("coefficients")) // features if isinstance(features, int) else 0
+    coefficients = len(required(ctx, "coefficients"))
+    require(not isinstance(features, int) or (features > 0 and coefficients % features == 0),
+            f"{coefficients} coefficients do not make whole rows of {features} features")
+    outputs = coefficients // features if isinstance(features, int) else 0
     macs = rows * outputs * features
     return OpCost(macs=macs, flops=2 * macs + rows * outputs)
 

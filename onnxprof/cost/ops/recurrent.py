@@ -10,14 +10,39 @@ tanh candidate, cell update, tanh of the cell, output product) + 6·H with peeph
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
+from onnxprof.cost.validate import known, require, text_attr
 
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 _GATE_FLOPS = {"RNN": 1, "GRU": 14, "LSTM": 18}
 
 
+def check_recurrent(ctx: NodeContext) -> None:
+    """X [steps, batch, input] (layout 1: [batch, steps, input]), W [directions, gates·H, input],
+    R [directions, gates·H, H] agree with each other, with ``direction`` and with ``hidden_size``."""
+    x, w, r = ctx.dims(0), ctx.dims(1), ctx.dims(2)
+    for name, shape in (("X", x), ("W", w), ("R", r)):
+        require(shape is None or len(shape) == 3, f"{name} has rank {len(shape or ())}, 3 expected")
+    direction = text_attr(ctx, "direction", "forward", ("forward", "reverse", "bidirectional"))
+    gates, hidden = _GATES[ctx.op_type], ctx.attr("hidden_size")
+    expected = {"directions": 2 if direction == "bidirectional" else 1}
+    if hidden is not None:
+        expected["gates·H"] = gates * hidden
+    for name, shape in (("W", w), ("R", r)):
+        if shape is None:
+            continue
+        for (what, value), dim in zip(expected.items(), shape):
+            require(not known(dim) or dim == value, f"{name} has {dim} {what}, {value} expected ({name} {list(shape)})")
+    if x is not None and w is not None:
+        require(not (known(x[2]) and known(w[2])) or x[2] == w[2], f"X has {x[2]} input features, W expects {w[2]}")
+    if r is not None and known(r[1]):
+        require(r[1] % gates == 0 and (not known(r[2]) or r[2] == r[1] // gates),
+                f"R {list(r)} is not [directions, {gates}·H, H]")
+
+
 @register(["RNN", "GRU", "LSTM"], macs="directions × steps × batch × gates·H × (input + H)",
           flops="2 × MACs + per step: gates·H joins, 2·gates·H bias, gate arithmetic (module docs)")
 def recurrent(ctx: NodeContext) -> OpCost:
+    check_recurrent(ctx)
     x = ctx.in_shape(0)
     weight = ctx.in_shape(1)                        # [directions, gates·H, input]
     steps, batch = (x[1], x[0]) if ctx.attr("layout", 0) else (x[0], x[1])
