@@ -160,7 +160,10 @@ def _report(record, console, run_id: list[int], fmt: str, output: Optional[Path]
 
         text = run_json(record, run_id[0] if run_id else None)
         if output is not None:
-            output.write_text(text)
+            try:
+                output.write_text(text, encoding="utf-8")
+            except OSError as exc:      # the run is saved already; only the file is missing
+                raise UsageError(f"--output {output}: cannot be written ({exc.strerror})") from None
         else:
             typer.echo(text, nl=False)
     failed = failure_line(record)

@@ -30,6 +30,7 @@ file SQLite cannot read (a damaged page) is one line naming the file and what to
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -253,6 +254,11 @@ def _prepare_sqlite_connection(dbapi_connection, _record) -> None:
     dbapi_connection.text_factory = _utf8_or_replaced
 
 
+def _standard_json(value: Any) -> str:
+    """JSON columns as standard JSON (PostgreSQL refuses NaN): non-finite numbers stored as null."""
+    return json.dumps(json_ready(value), allow_nan=False)
+
+
 def _utf8_or_replaced(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
@@ -436,7 +442,7 @@ class Store:
     def _create_engine(self) -> Engine:
         backend = self.url.get_backend_name()
         try:
-            engine = create_engine(self.url)
+            engine = create_engine(self.url, json_serializer=_standard_json)
         except NoSuchModuleError:
             raise OnnxprofError(f"results database {self.shown}: SQLAlchemy knows no database "
                                 f"{self.url.drivername!r}; give a file path, sqlite:///PATH or "
@@ -521,9 +527,14 @@ class Store:
                 document=_plain(document))).inserted_primary_key[0]
 
     def list_profiles(self) -> list[ProfileSummary]:
+        """Every stored profile; a damaged one is an error naming it (skipping it would silently pick
+        an older profile to predict with)."""
         with self._transaction() as conn:
-            rows = conn.execute(select(profiles).order_by(profiles.c.id)).mappings().all()
-        return [ProfileSummary(**row) for row in rows]
+            rows = conn.execute(raw_select(profiles).order_by(profiles.c.id)).mappings().all()
+        try:
+            return [ProfileSummary(**checked(profiles, row)) for row in rows]
+        except DamagedRow as exc:
+            raise DamagedRow(f"results database {self.shown}: {exc}; delete that row or calibrate again") from None
 
     def find_profile(self, name: Optional[str] = None, hostname: Optional[str] = None, engine: Optional[str] = None,
                      provider: Optional[str] = None) -> Optional[ProfileSummary]:

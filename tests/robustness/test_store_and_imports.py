@@ -24,6 +24,7 @@ from onnx import helper
 from typer.testing import CliRunner
 
 from onnxprof.cli.main import app
+from onnxprof.errors import OnnxprofError
 from onnxprof.measure.records import (COMPLETE, FAILED, INTERRUPTED, OK, UNFINISHED, BatchResult, PowerFigures,
                                       error_line, json_ready)
 from onnxprof.meters.base import MeterUnavailable
@@ -484,3 +485,24 @@ def test_windows_from_a_replay_equal_those_from_every_sample(tmp_path):
     for start in edges + list(rng.uniform(times[0] + 2.0, times[-1] + 4.0, size=30)):
         for length in (0.0, 0.01, 0.3, 5.0):
             assert meter.window(start, start + length) == window_figures(every, start, start + length)
+
+
+def test_a_damaged_profile_is_one_line_not_a_silently_older_one(tmp_path):
+    path = tmp_path / "p.sqlite"
+    with Store(str(path)) as store:
+        store.save_profile("lab", "2026-01-01", "box", "onnxruntime", "cpu", {"profile": {"n": 1}})
+        store.save_profile("lab", "2026-02-01", "box", "onnxruntime", "cpu", {"profile": {"n": 2}})
+    with sqlite3.connect(path) as conn:
+        conn.execute("update profiles set document = '{\"profile\": ' where id = 2")
+    with Store(str(path)) as store, pytest.raises(OnnxprofError, match="profiles row 2: column 'document'") as caught:
+        store.find_profile(name="lab")
+    assert "\n" not in str(caught.value)
+
+
+def test_measure_output_that_cannot_be_written_is_one_line_after_saving(mlp, tmp_path):
+    db = tmp_path / "runs.sqlite"
+    result = cli("measure", str(mlp), *FAST, "--db", str(db), "-o", str(tmp_path / "no" / "such" / "run.json"))
+    assert result.exit_code == 2
+    one_error_line(result, "--output", "cannot be written")
+    with Store(str(db)) as store:
+        assert [run.status for run in store.list_runs()] == [COMPLETE]
