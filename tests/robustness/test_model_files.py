@@ -53,6 +53,26 @@ def test_randomly_damaged_models_never_end_in_a_traceback():
         _check(case, analyse_in_process(case.path, args=case.args))
 
 
+def test_models_with_one_field_set_to_an_extreme_or_foreign_value_never_end_in_a_traceback():
+    for case in _cases(hostile.edited_fields, 200):
+        _check(case, analyse_in_process(case.path, args=case.args))
+
+
+def test_a_shape_input_of_two_billion_entries_is_refused_within_the_native_memory_cap(tmp_path):
+    """ONNX's shape inference of Expand-8 would build an output of 2^31 dims (24 GB and counting)."""
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Expand", ["X", "shape"], ["Y"])], "g",
+        [onnx.helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 3, 1]),
+         onnx.helper.make_tensor_value_info("shape", TensorProto.INT64, [1 << 31])],
+        [onnx.helper.make_tensor_value_info("Y", TensorProto.FLOAT, [3, 3, 3])])
+    path = tmp_path / "expand.onnx"
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 9)])
+    model.ir_version = 4
+    onnx.save(model, path)
+    outcome = analyse_in_child(path, args=("--no-check",))
+    assert outcome.kind == REFUSED and "shape inference needs more than" in outcome.stderr
+
+
 def test_shape_arithmetic_that_would_explode_stays_bounded():
     """Each case runs as its own process capped at 3 GB of address space: finished, not killed."""
     for case in _cases(hostile.explosions):
