@@ -167,7 +167,8 @@ def _attribute_violation(rules: SchemaRules, op_type: str, attributes: Mapping[s
             continue
         kind = _kind(value)
         if kind != expected and not (kind is None and expected in _LIST_KINDS):   # [] fits any list type
-            return f"attribute '{name}' is {_KIND_WORDS.get(kind, 'an empty list')}, the op takes {_KIND_WORDS[expected]}"
+            given = _KIND_WORDS.get(kind, "an empty list")
+            return f"attribute '{name}' is {given}, the op takes {_KIND_WORDS[expected]}"
         check = _VALUE_RULES.get(name)
         if check is not None and not (name == "pads" and op_type == "Pad"):   # Pad's pads may crop
             problem = check(value)
@@ -216,7 +217,8 @@ def _type_violation(rules: SchemaRules, op_type: str, inputs: Sequence, outputs:
     if not rules.allowed:
         return ""
     # Most nodes repeat a handful of signatures: judge each once.
-    key = (rules, tuple(0 if t is None else t.dtype for t in inputs), tuple(0 if t is None else t.dtype for t in outputs))
+    key = (rules, tuple(0 if t is None else t.dtype for t in inputs),
+           tuple(0 if t is None else t.dtype for t in outputs))
     if key in _TYPES_AGREE:
         return ""
     reason = _judge_types(rules, inputs, outputs)

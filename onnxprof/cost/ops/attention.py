@@ -8,7 +8,7 @@ Attention: scores Q·Kᵀ and the weighted sum P·V are MACs: batch × q_heads �
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import divides, fail, known, require, required, text_attr
+from onnxprof.cost.validate import divides, fail, require, required
 
 
 def _heads_layout(shape, heads, what: str):

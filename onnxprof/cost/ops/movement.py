@@ -80,7 +80,8 @@ def check_reshape(ctx: NodeContext) -> None:
         return
     copies = [i for i, v in enumerate(target) if v == 0 and not allowzero]
     require(not copies or copies[-1] < len(x),
-            f"target shape {target}: dim {copies[-1] if copies else 0} copies an input dim, the input has rank {len(x)}")
+            f"target shape {target}: dim {copies[-1] if copies else 0} copies an input dim, "
+            f"the input has rank {len(x)}")
     resolved = [x[i] if v == 0 and not allowzero else v for i, v in enumerate(target)]
     dims, fixed = int_dims(x), int_dims([d for d in resolved if d != -1])
     if dims is None or fixed is None:
