@@ -9,7 +9,6 @@ so one bad row becomes a ``DamagedRow`` naming its table, row and column, and th
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any, Mapping
 
@@ -103,10 +102,6 @@ def require_kind(value: Any, kind: type, where: str) -> Any:
     if not isinstance(value, kind):
         raise DamagedRow(f"{where} holds {_shown(value)}, not a JSON {'object' if kind is dict else 'array'}")
     return value
-
-
-def finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _shown(value: Any, limit: int = 40) -> str:

@@ -25,8 +25,7 @@ from typer.testing import CliRunner
 
 from onnxprof.cli.main import app
 from onnxprof.errors import OnnxprofError
-from onnxprof.measure.records import (COMPLETE, FAILED, INTERRUPTED, OK, UNFINISHED, BatchResult, PowerFigures,
-                                      error_line, json_ready)
+from onnxprof.measure.records import COMPLETE, INTERRUPTED, OK, UNFINISHED, PowerFigures, error_line, json_ready
 from onnxprof.meters.base import MeterUnavailable
 from onnxprof.meters.replay import ReplayMeter
 from onnxprof.report.run_json import run_json
