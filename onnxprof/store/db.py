@@ -30,7 +30,6 @@ file SQLite cannot read (a damaged page) is one line naming the file and what to
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -254,11 +253,6 @@ def _prepare_sqlite_connection(dbapi_connection, _record) -> None:
     dbapi_connection.text_factory = _utf8_or_replaced
 
 
-def _standard_json(value: Any) -> str:
-    """JSON columns as standard JSON (PostgreSQL refuses NaN): non-finite numbers stored as null."""
-    return json.dumps(json_ready(value), allow_nan=False)
-
-
 def _utf8_or_replaced(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
@@ -442,7 +436,7 @@ class Store:
     def _create_engine(self) -> Engine:
         backend = self.url.get_backend_name()
         try:
-            engine = create_engine(self.url, json_serializer=_standard_json)
+            engine = create_engine(self.url)
         except NoSuchModuleError:
             raise OnnxprofError(f"results database {self.shown}: SQLAlchemy knows no database "
                                 f"{self.url.drivername!r}; give a file path, sqlite:///PATH or "
