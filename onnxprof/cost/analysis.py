@@ -309,32 +309,20 @@ def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], scope: 
     subgraphs = tuple(s for group in (bodies or {}).values() for s in group)
     dtype = dtype_name(inputs[0].dtype) if inputs and inputs[0] is not None and inputs[0].dtype else ""
     opset = scope.opsets.get(domain, 0)
-
-    def uncounted(status: str, reason: str = "") -> NodeReport:
-        if status == INVALID:
-            _taint(scope, data["outputs"], key)
-        untrusted = status == INVALID or bool(tainted_from)
-        shapes = tuple(None if t is None or untrusted else t.shape for t in outputs)
-        sizes = tuple(None if t is None or untrusted else t.size_bytes for t in outputs)
-        return NodeReport(key, op_type, domain, status, None, None, None, None, own_params, shapes, sizes,
-                          subgraphs, dtype, reason)
-
-    rules = rules_for(domain, op_type, opset)
-    typed_inputs, typed_outputs = _typed(scope, data, rules, inputs, outputs)
-    reason = schema_violation(rules, op_type, data["attributes"], data["subgraphs"], data["inputs"],
-                              data["outputs"], typed_inputs, typed_outputs)
-    if not reason and scope.functions.undefined(domain, op_type):
-        reason = f"calls {domain}::{op_type}, a function the model does not define"
-    tainted_from = _tainted_input(scope, data) if scope.tainted else ""
+    facts = (key, op_type, domain, own_params, outputs, subgraphs, dtype)
+    reason = _violation(scope, data, opset, inputs, outputs)
     if reason:
-        return uncounted(INVALID, reason)
-    if tainted_from:   # shapes inferred past an invalid node: the node is not itself wrong, its numbers would be
-        _taint(scope, data["outputs"], scope.tainted[tainted_from])
+        _taint(scope, data["outputs"], key)
+        return _uncounted(facts, INVALID, reason, trusted=False)
+    derived = _tainted_input(scope, data) if scope.tainted else ""
+    if derived:   # shapes inferred past an invalid node: the node is not itself wrong, its numbers would be
+        origin = scope.tainted[derived]
+        _taint(scope, data["outputs"], origin)
         inputs = tuple(_unknown(t) if t is not None and t.name in scope.tainted else t for t in inputs)
         outputs = tuple(None if t is None else _unknown(t) for t in outputs)
     entry = lookup(domain, op_type)
     if entry is None:
-        return uncounted(NO_FORMULA)
+        return _uncounted(facts, NO_FORMULA, trusted=not derived)
     body_costs = {a: (g[0] if len(g) == 1 else g) for a, g in (bodies or {}).items()}
     ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opset,
                       values if values is not None else {}, body_costs, key)
@@ -342,21 +330,45 @@ def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], scope: 
         cost = entry.formula(ctx)
         read, written = _bytes_moved(entry.moves, inputs, outputs)
     except ShapeUnknown:
-        return uncounted(UNKNOWN_SHAPE, f"its input {tainted_from!r} derives from invalid node "
-                                        f"{scope.tainted[tainted_from]!r}" if tainted_from else "")
+        cost = None
     except InvalidNode as invalid:
-        return uncounted(INVALID, invalid.reason)
-    if tainted_from:
-        return uncounted(UNKNOWN_SHAPE, f"its input {tainted_from!r} derives from invalid node "
-                                        f"{scope.tainted[tainted_from]!r}")
+        _taint(scope, data["outputs"], key)
+        return _uncounted(facts, INVALID, invalid.reason, trusted=False)
+    if derived:
+        return _uncounted(facts, UNKNOWN_SHAPE, f"its input {derived!r} derives from invalid node {origin!r}",
+                          trusted=False)
+    if cost is None:
+        return _uncounted(facts, UNKNOWN_SHAPE)
     return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params,
                       tuple(None if t is None else t.shape for t in outputs),
                       tuple(None if t is None else t.size_bytes for t in outputs), subgraphs, dtype)
 
 
+def _uncounted(facts: tuple, status: str, reason: str = "", trusted: bool = True) -> NodeReport:
+    """A node with no counts; its output shapes are left out where they cannot be trusted."""
+    key, op_type, domain, own_params, outputs, subgraphs, dtype = facts
+    shapes = tuple(None if t is None or not trusted else t.shape for t in outputs)
+    sizes = tuple(None if t is None or not trusted else t.size_bytes for t in outputs)
+    return NodeReport(key, op_type, domain, status, None, None, None, None, own_params, shapes, sizes, subgraphs,
+                      dtype, reason)
+
+
+def _violation(scope: CostScope, data: dict, opset: int, inputs: tuple, outputs: tuple) -> str:
+    """Why the node contradicts its op's definition as the schema and the model state it, or ""."""
+    op_type, domain = data["op_type"], data["domain"]
+    rules = rules_for(domain, op_type, opset)
+    if scope.guessed or rules is None or not rules.allowed:
+        inputs, outputs = _typed(scope, data, rules, inputs, outputs)
+    reason = schema_violation(rules, op_type, data["attributes"], data["subgraphs"], data["inputs"],
+                              data["outputs"], inputs, outputs)
+    if not reason and domain in scope.functions.domains and scope.functions.undefined(domain, op_type):
+        return f"calls {domain}::{op_type}, a function the model does not define"
+    return reason
+
+
 def _typed(scope: CostScope, data: dict, rules, inputs: tuple, outputs: tuple) -> tuple[tuple, tuple]:
     """The inputs and outputs whose element types are facts, to be judged against the schema; records
-    the node's outputs as guessed when their types are."""
+    the node's outputs as guessed when their types are (an op without a schema, or a guessed input)."""
     if not (scope.guessed and any(name in scope.guessed for name in data["inputs"])) \
             and rules is not None and rules.allowed:
         return inputs, outputs

@@ -132,9 +132,11 @@ def schema_violation(rules: Optional[SchemaRules], op_type: str, attributes: Map
     ``inputs``/``outputs``: the tensors whose element types are to be judged (None: not judged)."""
     if rules is None:
         return ""
+    # Each check runs only where it has something to look at: most nodes pass in a few look-ups.
     return (_count_violation(rules, input_names, output_names)
-            or _attribute_violation(rules, op_type, attributes, subgraphs)
-            or _type_violation(rules, op_type, inputs, outputs))
+            or (_attribute_violation(rules, op_type, attributes, subgraphs)
+                if attributes or subgraphs or rules.required else "")
+            or (_type_violation(rules, op_type, inputs, outputs) if rules.allowed else ""))
 
 
 def _count_violation(rules: SchemaRules, input_names: Sequence[str], output_names: Sequence[str]) -> str:
@@ -214,11 +216,9 @@ _TYPES_AGREE: set[tuple] = set()   # (rules, input dtypes, output dtypes) alread
 
 
 def _type_violation(rules: SchemaRules, op_type: str, inputs: Sequence, outputs: Sequence) -> str:
-    if not rules.allowed:
-        return ""
     # Most nodes repeat a handful of signatures: judge each once.
-    key = (rules, tuple(0 if t is None else t.dtype for t in inputs),
-           tuple(0 if t is None else t.dtype for t in outputs))
+    key = (rules, tuple([0 if t is None else t.dtype for t in inputs]),
+           tuple([0 if t is None else t.dtype for t in outputs]))
     if key in _TYPES_AGREE:
         return ""
     reason = _judge_types(rules, inputs, outputs)
@@ -263,7 +263,8 @@ def required(ctx: NodeContext, name: str) -> Any:
     """A required attribute's value. The schema check finds a missing one first where the op's schema
     is known; this covers the rest (an opset the model does not import, ONNX Runtime's ops)."""
     value = ctx.attr(name)
-    require(value is not None, f"required attribute '{name}' is missing")
+    if value is None:
+        fail(f"required attribute '{name}' is missing")
     return value
 
 
@@ -278,14 +279,21 @@ def known(dim: Any) -> bool:
     return type(dim) is int
 
 
+def differ(a: Any, b: Any) -> bool:
+    """Both dims are known ints, and unequal: a contradiction (an unknown dim never is one)."""
+    return type(a) is int and type(b) is int and a != b
+
+
 def axis_index(axis: Any, rank: Optional[int], name: str = "axis", extra: int = 0) -> Optional[int]:
     """``axis`` normalised into [0, rank + extra); fails when it lies outside [-rank - extra, rank + extra).
     None when the rank is unknown."""
-    require(isinstance(axis, int), f"{name} {axis!r} is not an int")
+    if not isinstance(axis, int):
+        fail(f"{name} {axis!r} is not an int")
     if rank is None:
         return None
     span = rank + extra
-    require(-span <= axis < span, f"{name} {axis} is out of range for rank {rank} (valid: {-span} to {span - 1})")
+    if not (-span <= axis < span):
+        fail(f"{name} {axis} is out of range for rank {rank} (valid: {-span} to {span - 1})")
     return axis % span if span else 0
 
 
@@ -294,12 +302,15 @@ def axes_indices(axes: Sequence, rank: Optional[int], name: str = "axes") -> Opt
     found = [axis_index(int(a), rank, name) for a in axes]
     if rank is None:
         return None
-    require(len(set(found)) == len(found), f"{name} {list(int(a) for a in axes)} names an axis twice")
+    if len(set(found)) != len(found):
+        fail(f"{name} {list(int(a) for a in axes)} names an axis twice")
     return found
 
 
 def check_broadcast(shapes: Sequence[Optional[Sequence]], what: str = "inputs") -> None:
     """Numpy-style broadcasting: aligned from the right, each dim equal or 1 (unknown dims pass)."""
+    if len(shapes) == 2 and shapes[0] == shapes[1]:
+        return   # the common case: operands of one shape
     for offset in range(1, max((len(s) for s in shapes if s is not None), default=0) + 1):
         size = 1
         for shape in shapes:
@@ -308,7 +319,8 @@ def check_broadcast(shapes: Sequence[Optional[Sequence]], what: str = "inputs") 
             dim = shape[-offset]
             if not known(dim) or dim == 1:
                 continue
-            require(size in (1, dim), f"{what} do not broadcast: {_shapes_text(shapes)}")
+            if size not in (1, dim):
+                fail(f"{what} do not broadcast: {_shapes_text(shapes)}")
             size = dim
 
 
@@ -316,10 +328,11 @@ def check_unidirectional(shape: Optional[Sequence], target: Sequence, what: str)
     """``shape`` broadcasts to ``target`` (Gemm's C to [M, N]): no longer, each dim 1 or equal."""
     if shape is None:
         return
-    require(len(shape) <= len(target), f"{what} {_shape_text(shape)} has more dims than {_shape_text(target)}")
+    if len(shape) > len(target):
+        fail(f"{what} {_shape_text(shape)} has more dims than {_shape_text(target)}")
     for dim, goal in zip(reversed(shape), reversed(target)):
-        require(not (known(dim) and known(goal)) or dim in (1, goal),
-                f"{what} {_shape_text(shape)} does not broadcast to {_shape_text(target)}")
+        if dim != 1 and differ(dim, goal):
+            fail(f"{what} {_shape_text(shape)} does not broadcast to {_shape_text(target)}")
 
 
 def check_window(ctx: NodeContext, spatial: Optional[int]) -> None:
@@ -329,25 +342,31 @@ def check_window(ctx: NodeContext, spatial: Optional[int]) -> None:
         return
     for name in ("kernel_shape", "strides", "dilations"):
         value = ctx.attr(name)
-        require(value is None or len(value) == spatial,
-                f"{name} {_shown(value)} has {len(value or ())} values for {spatial} spatial axes")
+        if value is not None and len(value) != spatial:
+            fail(f"{name} {_shown(value)} has {len(value or ())} values for {spatial} spatial axes")
     pads = ctx.attr("pads")
-    require(pads is None or len(pads) == 2 * spatial,
-            f"pads {_shown(pads)} has {len(pads or ())} values, {2 * spatial} expected (begin and end per axis)")
+    if pads is not None and len(pads) != 2 * spatial:
+        fail(f"pads {_shown(pads)} has {len(pads or ())} values, {2 * spatial} expected (begin and end per axis)")
 
 
 def text_attr(ctx: NodeContext, name: str, default: str, allowed: Sequence[str]) -> str:
     """A string attribute decoded, and one of ``allowed``."""
     value = ctx.attr(name, default)
     value = value.decode(errors="replace") if isinstance(value, bytes) else value
-    require(value in allowed, f"{name} '{value}' is not one of {', '.join(allowed)}")
+    if value not in allowed:
+        fail(f"{name} '{value}' is not one of {', '.join(allowed)}")
     return value
 
 
-def divides(part: Any, whole: Any, reason: str) -> None:
-    """``part`` divides ``whole`` (when both are known ints)."""
-    if known(part) and known(whole):
-        require(part > 0 and whole % part == 0, reason)
+def indivisible(part: Any, whole: Any) -> bool:
+    """``part`` does not divide ``whole``, both known ints (a part of 0 or less divides nothing)."""
+    return known(part) and known(whole) and (part <= 0 or whole % part != 0)
+
+
+def check_heads(heads: Any, width: Any, what: str) -> None:
+    """A width (``what``: "Q's width") holds a whole number of heads."""
+    if indivisible(heads, width):
+        fail(f"{what} {width} does not split into {heads} heads")
 
 
 def _shape_text(shape: Sequence) -> str:

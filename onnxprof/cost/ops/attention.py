@@ -8,7 +8,7 @@ Attention: scores Q·Kᵀ and the weighted sum P·V are MACs: batch × q_heads �
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import divides, fail, require, required
+from onnxprof.cost.validate import check_heads, fail, required
 
 
 def _heads_layout(shape, heads, what: str):
@@ -16,8 +16,9 @@ def _heads_layout(shape, heads, what: str):
     if len(shape) == 4:
         return shape
     if len(shape) == 3:
-        require(heads is not None, f"{what} is 3-D [B, S, H·D], which needs its number of heads as an attribute")
-        divides(heads, shape[2], f"{what}'s width {shape[2]} does not split into {heads} heads")
+        if heads is None:
+            fail(f"{what} is 3-D [B, S, H·D], which needs its number of heads as an attribute")
+        check_heads(heads, shape[2], f"{what}'s width")
         return shape[0], heads, shape[1], shape[2] // heads
     fail(f"{what} has rank {len(shape)}; [B, H, S, D] or [B, S, H·D] expected")
 
@@ -45,9 +46,10 @@ def rotary_embedding(ctx: NodeContext) -> OpCost:
     if rotated and isinstance(shape[-1], int):
         heads = ctx.attr("num_heads", 0)
         if len(shape) == 3 and heads:
-            divides(heads, shape[-1], f"the input's width {shape[-1]} does not split into {heads} heads")
+            check_heads(heads, shape[-1], "the input's width")
         head_dim = shape[-1] // heads if len(shape) == 3 and heads else shape[-1]
-        require(0 < rotated <= head_dim, f"rotary_embedding_dim {rotated} is not within the head size {head_dim}")
+        if not (0 < rotated <= head_dim):
+            fail(f"rotary_embedding_dim {rotated} is not within the head size {head_dim}")
         return OpCost(flops=3 * out * rotated // head_dim)
     return OpCost(flops=3 * out)
 
@@ -58,8 +60,8 @@ def linear_attention(ctx: NodeContext) -> OpCost:
     q = ctx.in_shape(0)
     v = ctx.in_shape(2)
     q_heads, kv_heads = required(ctx, "q_num_heads"), required(ctx, "kv_num_heads")
-    divides(q_heads, q[2], f"Q's width {q[2]} does not split into {q_heads} heads")
-    divides(kv_heads, v[2], f"V's width {v[2]} does not split into {kv_heads} heads")
+    check_heads(q_heads, q[2], "Q's width")
+    check_heads(kv_heads, v[2], "V's width")
     batch, tokens = q[0], q[1]
     d_k, d_v = q[2] // q_heads, v[2] // kv_heads
     state = d_k * d_v

@@ -11,7 +11,7 @@ from onnxprof.cost.ops.factories import per_output_element
 from onnxprof.cost.ops.linear import check_gemm, check_matmul, gemm
 from onnxprof.cost.ops.sampling import grid_sample
 from onnxprof.cost.registry import NodeContext, OpCost, ShapeUnknown, register
-from onnxprof.cost.validate import divides, known, require, required
+from onnxprof.cost.validate import check_heads, differ, fail, indivisible, known, required
 from onnxprof.symbolic import product
 
 MS = "com.microsoft"
@@ -53,7 +53,7 @@ def fused_gemm(ctx: NodeContext) -> OpCost:
 
 @register("FusedMatMul", domain=MS, macs="out elements × K (after transposes)", flops="2 × MACs + alpha scaling")
 def fused_matmul(ctx: NodeContext) -> OpCost:
-    if not (ctx.attr("transA", 0) or ctx.attr("transB", 0) or ctx.attr("transBatchA", 0) or ctx.attr("transBatchB", 0)):
+    if not any(ctx.attr(name, 0) for name in ("transA", "transB", "transBatchA", "transBatchB")):
         check_matmul(ctx)
     a = ctx.in_shape(0)
     k = a[-2] if ctx.attr("transA", 0) and len(a) > 1 else a[-1]
@@ -67,9 +67,11 @@ def fused_matmul(ctx: NodeContext) -> OpCost:
           flops="2 × MACs + 2·K·N dequantisation + bias")
 def matmul_nbits(ctx: NodeContext) -> OpCost:
     k, n = required(ctx, "K"), required(ctx, "N")
-    require(required(ctx, "block_size") > 0, f"block_size {ctx.attr('block_size')} must be positive")
+    if required(ctx, 'block_size') <= 0:
+        fail(f"block_size {ctx.attr('block_size')} must be positive")
     a = ctx.dims(0)
-    require(a is None or not known(a[-1]) or a[-1] == k, f"A's last dim is {a[-1] if a else '?'} but K is {k}")
+    if a is not None and differ(a[-1], k):
+        fail(f"A's last dim is {a[-1] if a else '?'} but K is {k}")
     out = ctx.out_elements()
     bias = out if ctx.has_input(5) else 0
     return OpCost(macs=out * k, flops=2 * out * k + 2 * k * n + bias)
@@ -164,11 +166,12 @@ def _head_sizes(ctx: NodeContext, weight) -> tuple[int, list]:
     whole number of heads."""
     heads = required(ctx, "num_heads")
     sizes = ctx.attr("qkv_hidden_sizes") or [weight[1] // 3 if known(weight[1]) else weight[1]] * 3
-    require(len(sizes) == 3, f"qkv_hidden_sizes {sizes} has {len(sizes)} values, 3 expected (Q, K, V)")
-    if not ctx.attr("qkv_hidden_sizes"):
-        divides(3, weight[1], f"the weight's {weight[1]} columns do not split into equal Q, K and V")
+    if len(sizes) != 3:
+        fail(f"qkv_hidden_sizes {sizes} has {len(sizes)} values, 3 expected (Q, K, V)")
+    if not ctx.attr("qkv_hidden_sizes") and indivisible(3, weight[1]):
+        fail(f"the weight's {weight[1]} columns do not split into equal Q, K and V")
     for size in sizes:
-        divides(heads, size, f"a width of {size} does not split into {heads} heads")
+        check_heads(heads, size, "a width of")
     return heads, sizes
 
 
@@ -214,9 +217,10 @@ def multi_head_attention(ctx: NodeContext) -> OpCost:
     q = ctx.in_shape(0)
     heads = required(ctx, "num_heads")
     batch, q_len = q[0], q[1]
-    require(len(q) in (3, 5), f"query has rank {len(q)}; [B, S, D] or packed [B, S, N, 3, H] expected")
+    if len(q) not in (3, 5):
+        fail(f"query has rank {len(q)}; [B, S, D] or packed [B, S, N, 3, H] expected")
     if len(q) == 3:
-        divides(heads, q[2], f"the query's width {q[2]} does not split into {heads} heads")
+        check_heads(heads, q[2], "the query's width")
     head_dim = q[4] if len(q) == 5 else q[2] // heads
     if not ctx.has_input(1):                        # packed QKV [B, S, N, 3, H]
         kv_len, v_dim = q_len, head_dim
@@ -243,10 +247,11 @@ def multi_head_attention(ctx: NodeContext) -> OpCost:
 def group_query_attention(ctx: NodeContext) -> OpCost:
     q = ctx.in_shape(0)
     heads, kv_heads = required(ctx, "num_heads"), required(ctx, "kv_num_heads")
-    require(heads % kv_heads == 0, f"num_heads {heads} is not a multiple of kv_num_heads {kv_heads}")
+    if heads % kv_heads != 0:
+        fail(f"num_heads {heads} is not a multiple of kv_num_heads {kv_heads}")
     batch, q_len = q[0], q[1]
     width = heads + (0 if ctx.has_input(1) else 2 * kv_heads)
-    divides(width, q[2], f"the query's width {q[2]} does not split into {width} heads")
+    check_heads(width, q[2], "the query's width")
     head_dim = q[2] // width
     if len(ctx.outputs) > 1 and ctx.outputs[1] is not None and ctx.outputs[1].is_known:
         total = ctx.out_shape(1)[2]                 # present_key: past and new keys (or the buffer)

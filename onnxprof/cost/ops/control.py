@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import axis_index, require, required
+from onnxprof.cost.validate import axis_index, fail, required
 from onnxprof.symbolic import Poly, Quantity, greater
 
 
@@ -26,8 +26,10 @@ def _symbol(ctx: NodeContext, what: str) -> Poly:
 
 def _body(ctx: NodeContext, name: str):
     """The costed body ``name`` (macs, flops of one run)."""
-    require(name in ctx.bodies, f"required attribute '{name}' is missing")
-    require(not isinstance(ctx.bodies[name], list), f"attribute '{name}' is a list of graphs, the op takes one graph")
+    if name not in ctx.bodies:
+        fail(f"required attribute '{name}' is missing")
+    if isinstance(ctx.bodies[name], list):
+        fail(f"attribute '{name}' is a list of graphs, the op takes one graph")
     return ctx.bodies[name]
 
 
@@ -50,16 +52,18 @@ def loop(ctx: NodeContext) -> OpCost:
 def scan(ctx: NodeContext) -> OpCost:
     scanned = required(ctx, "num_scan_inputs")
     states = len(ctx.inputs) - scanned - (1 if ctx.opset < 9 else 0)   # opset 8 starts with sequence_lens
-    require(scanned >= 1 and states >= 0,
-            f"num_scan_inputs is {scanned} but the node has {len(ctx.inputs)} inputs")
+    if scanned < 1 or states < 0:
+        fail(f"num_scan_inputs is {scanned} but the node has {len(ctx.inputs)} inputs")
     body = _body(ctx, "body")
     first = len(ctx.inputs) - scanned               # state inputs, then scan inputs
     if ctx.opset < 9:                               # [batch, sequence, ...]: the body runs per row and step
         shape = ctx.in_shape(first)
-        require(len(shape) >= 2, f"scan input has rank {len(shape)}; opset 8 scans [batch, sequence, ...]")
+        if len(shape) < 2:
+            fail(f"scan input has rank {len(shape)}; opset 8 scans [batch, sequence, ...]")
         return _scaled(body, shape[0] * shape[1])
     axes = ctx.attr("scan_input_axes") or [0] * scanned
-    require(len(axes) == scanned, f"scan_input_axes {axes} has {len(axes)} values for {scanned} scan inputs")
+    if len(axes) != scanned:
+        fail(f"scan_input_axes {axes} has {len(axes)} values for {scanned} scan inputs")
     shape = ctx.in_shape(first)
     return _scaled(body, shape[axis_index(axes[0], len(shape), "scan_input_axes")])
 

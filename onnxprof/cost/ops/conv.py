@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import check_window, divides, known, require
+from onnxprof.cost.validate import check_window, differ, fail, indivisible, known
 from onnxprof.symbolic import product
 
 
@@ -22,27 +22,29 @@ def check_conv(ctx: NodeContext, x: int = 0, w: int = 1, bias: Optional[int] = 2
     x_shape, w_shape = ctx.dims(x), ctx.dims(w)
     if w_shape is None:
         return
-    require(len(w_shape) >= 3, f"weight has rank {len(w_shape)}; a convolution's weight has at least 3 dims")
+    if len(w_shape) < 3:
+        fail(f"weight has rank {len(w_shape)}; a convolution's weight has at least 3 dims")
     if x_shape is not None and not channels_last:
-        require(len(x_shape) == len(w_shape), f"input has rank {len(x_shape)} but weight rank {len(w_shape)}: "
-                                              "both are [batch or filters, channels, spatial...]")
+        if len(x_shape) != len(w_shape):
+            fail(f"input has rank {len(x_shape)} but weight rank {len(w_shape)}: "
+                 "both are [batch or filters, channels, spatial...]")
         channels = x_shape[1]
         per_group = w_shape[0] if transposed else w_shape[1] * group if known(w_shape[1]) else None
-        require(not (known(channels) and known(per_group)) or channels == per_group,
-                f"input has {channels} channels but the weight expects {per_group} "
-                f"({'weight dim 0' if transposed else f'{w_shape[1]} per group × group {group}'})")
+        if differ(channels, per_group):
+            fail(f"input has {channels} channels but the weight expects {per_group} "
+                 f"({'weight dim 0' if transposed else f'{w_shape[1]} per group × group {group}'})")
     filters = w_shape[1] * group if transposed and known(w_shape[1]) else w_shape[0]
-    divides(group, w_shape[0], f"group {group} does not divide the weight's {w_shape[0]} "
-                               f"{'input' if transposed else 'output'} channels")
+    if indivisible(group, w_shape[0]):
+        fail(f"group {group} does not divide the weight's {w_shape[0]} {'input' if transposed else 'output'} channels")
     kernel = ctx.attr("kernel_shape")
     comparable = kernel is not None and not channels_last and all(known(k) for k in w_shape[2:])
-    require(not comparable or list(w_shape[2:]) == list(kernel),
-            f"kernel_shape {kernel} differs from the weight's spatial dims {list(w_shape[2:])}")
+    if comparable and list(w_shape[2:]) != list(kernel):
+        fail(f"kernel_shape {kernel} differs from the weight's spatial dims {list(w_shape[2:])}")
     check_window(ctx, len(w_shape) - 2)
     b_shape = ctx.dims(bias) if bias is not None else None
     if b_shape is not None:
-        require(len(b_shape) == 1 and (not known(b_shape[0]) or not known(filters) or b_shape[0] == filters),
-                f"bias has shape {list(b_shape)}, [{filters}] expected (one per output channel)")
+        if len(b_shape) != 1 or differ(b_shape[0], filters):
+            fail(f"bias has shape {list(b_shape)}, [{filters}] expected (one per output channel)")
 
 
 @register("Conv", macs="out elements × (C_in/group) × kernel size",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import check_broadcast, check_unidirectional, known, require, required
+from onnxprof.cost.validate import check_broadcast, check_unidirectional, differ, fail, required
 from onnxprof.symbolic import product
 
 
@@ -11,13 +11,14 @@ def check_gemm(ctx: NodeContext, a_index: int = 0, b_index: int = 1, c_index: in
     """A and B are matrices whose inner dims agree (after transA/transB); C broadcasts to [M, N]."""
     a, b = ctx.dims(a_index), ctx.dims(b_index)
     for name, shape in (("A", a), ("B", b)):
-        require(shape is None or len(shape) == 2, f"{name} has rank {len(shape or ())}; Gemm multiplies matrices")
+        if shape is not None and len(shape) != 2:
+            fail(f"{name} has rank {len(shape or ())}; Gemm multiplies matrices")
     if a is None or b is None:
         return
     (m, k_a), (k_b, n) = (a[::-1] if ctx.attr("transA", 0) else a), (b[::-1] if ctx.attr("transB", 0) else b)
-    require(not (known(k_a) and known(k_b)) or k_a == k_b,
-            f"inner dims differ: A gives K = {k_a}, B gives K = {k_b} (transA {ctx.attr('transA', 0)}, "
-            f"transB {ctx.attr('transB', 0)})")
+    if differ(k_a, k_b):
+        fail(f"inner dims differ: A gives K = {k_a}, B gives K = {k_b} (transA {ctx.attr('transA', 0)}, "
+             f"transB {ctx.attr('transB', 0)})")
     if c_index is not None:
         check_unidirectional(ctx.dims(c_index), (m, n), "C")
 
@@ -25,14 +26,15 @@ def check_gemm(ctx: NodeContext, a_index: int = 0, b_index: int = 1, c_index: in
 def check_matmul(ctx: NodeContext, a_index: int = 0, b_index: int = 1) -> None:
     """numpy matmul: A's last dim meets B's second-to-last (a 1-D operand is a vector); batch dims broadcast."""
     a, b = ctx.dims(a_index), ctx.dims(b_index)
-    for name, shape in (("A", a), ("B", b)):
-        require(shape is None or len(shape) >= 1, f"{name} is a scalar; MatMul needs at least a vector")
+    if a == () or b == ():
+        fail(f"{'A' if a == () else 'B'} is a scalar; MatMul needs at least a vector")
     if a is None or b is None:
         return
     k_a, k_b = a[-1], b[-2] if len(b) > 1 else b[0]
-    require(not (known(k_a) and known(k_b)) or k_a == k_b,
-            f"inner dims differ: A {list(a)} has K = {k_a}, B {list(b)} has K = {k_b}")
-    check_broadcast([a[:-2], b[:-2]], "batch dims")
+    if differ(k_a, k_b):
+        fail(f"inner dims differ: A {list(a)} has K = {k_a}, B {list(b)} has K = {k_b}")
+    if len(a) > 2 or len(b) > 2:
+        check_broadcast([a[:-2], b[:-2]], "batch dims")
 
 
 @register("Gemm", macs="M × K × N",
@@ -83,19 +85,20 @@ def einsum(ctx: NodeContext) -> OpCost:
     equation = required(ctx, "equation")
     equation = equation.decode(errors="replace") if isinstance(equation, bytes) else equation
     terms = equation.replace(" ", "").split("->")[0].split(",")
-    require(len(terms) == len(ctx.inputs), f"equation '{equation}' has {len(terms)} operands, the node "
-                                           f"{len(ctx.inputs)} inputs")
+    if len(terms) != len(ctx.inputs):
+        fail(f"equation '{equation}' has {len(terms)} operands, the node "
+             f"{len(ctx.inputs)} inputs")
     sizes: dict[str, object] = {}
     for index, term in enumerate(terms):
         shape = ctx.in_shape(index)
-        require(term.count("...") <= 1 and len(term.replace("...", "")) <= len(shape)
-                and ("..." in term or len(term) == len(shape)),
-                f"operand {index} '{term}' does not fit its input's rank {len(shape)}")
+        explicit = len(term.replace("...", ""))
+        if term.count("...") > 1 or explicit > len(shape) or ("..." not in term and explicit != len(shape)):
+            fail(f"operand {index} '{term}' does not fit its input's rank {len(shape)}")
         labels = _expand_ellipsis(term, len(shape))
         for label, dim in zip(labels, shape):
             seen = sizes.get(label, 1)
-            require(not (known(dim) and known(seen)) or dim == 1 or seen == 1 or dim == seen,
-                    f"index '{label}' is {seen} in one operand and {dim} in another")
+            if dim != 1 and seen != 1 and differ(dim, seen):
+                fail(f"index '{label}' is {seen} in one operand and {dim} in another")
             if dim != 1 or label not in sizes:
                 sizes[label] = dim
     if len(terms) == 1:

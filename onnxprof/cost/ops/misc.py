@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from onnxprof.cost.ops.factories import per_output_element
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import known, require
+from onnxprof.cost.validate import differ, fail
 from onnxprof.symbolic import product
 
 per_output_element(["RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike"], 2,
@@ -17,8 +17,8 @@ per_output_element("TfIdfVectorizer", 1, "1 per output element (n-gram counting 
 @register("Det", flops="2/3 · n³ per matrix (LU decomposition)", exact=False)
 def det(ctx: NodeContext) -> OpCost:
     shape = ctx.in_shape(0)
-    require(len(shape) >= 2 and (not (known(shape[-1]) and known(shape[-2])) or shape[-1] == shape[-2]),
-            f"input has shape {list(shape)}; Det takes square matrices [..., n, n]")
+    if len(shape) < 2 or differ(shape[-1], shape[-2]):
+        fail(f"input has shape {list(shape)}; Det takes square matrices [..., n, n]")
     n = shape[-1]
     return OpCost(flops=2 * ctx.in_elements(0) * n // 3)
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from onnxprof.cost.ops.factories import per_output_element
 from onnxprof.cost.registry import OPAQUE, NodeContext, OpCost, register, zero_cost
-from onnxprof.cost.validate import require, required
+from onnxprof.cost.validate import fail, required
 
 ML = "ai.onnx.ml"
 
 
 def _rows_features(ctx: NodeContext):
     shape = ctx.in_shape(0)
-    require(len(shape) in (1, 2), f"input has rank {len(shape)}; [features] or [rows, features] expected")
+    if len(shape) not in (1, 2):
+        fail(f"input has rank {len(shape)}; [features] or [rows, features] expected")
     return (shape[0], shape[1]) if len(shape) == 2 else (1, shape[0])
 
 
@@ -21,8 +22,8 @@ def _rows_features(ctx: NodeContext):
 def linear_model(ctx: NodeContext) -> OpCost:
     rows, features = _rows_features(ctx)
     coefficients = len(required(ctx, "coefficients"))
-    require(not isinstance(features, int) or (features > 0 and coefficients % features == 0),
-            f"{coefficients} coefficients do not make whole rows of {features} features")
+    if isinstance(features, int) and (features <= 0 or coefficients % features):
+        fail(f"{coefficients} coefficients do not make whole rows of {features} features")
     outputs = coefficients // features if isinstance(features, int) else 0
     macs = rows * outputs * features
     return OpCost(macs=macs, flops=2 * macs + rows * outputs)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from onnxprof.cost.registry import CONSTANT, METADATA, OPAQUE, VIEW, NodeContext, OpCost, register, zero_cost
-from onnxprof.cost.validate import (axes_indices, axis_index, check_broadcast, int_dims, known, require,
-                                    text_attr)
+from onnxprof.cost.validate import (axes_indices, axis_index, check_broadcast, differ, fail, int_dims, known,
+                                    require, text_attr)
 from onnxprof.symbolic import product
 
 MOVES = "0 (data movement, selection, comparison)"
@@ -71,34 +71,37 @@ def check_reshape(ctx: NodeContext) -> None:
     if target is None:
         return
     allowzero = ctx.attr("allowzero", 0)
-    require(target.count(-1) <= 1, f"target shape {target} has more than one -1")
-    require(min(target, default=0) >= -1, f"target shape {target} has a negative dim other than -1")
-    require(not (allowzero and 0 in target and -1 in target),
-            f"target shape {target} has both 0 and -1 with allowzero: the -1 cannot be inferred")
+    if target.count(-1) > 1:
+        fail(f"target shape {target} has more than one -1")
+    if min(target, default=0) < -1:
+        fail(f"target shape {target} has a negative dim other than -1")
+    if allowzero and 0 in target and (-1 in target):
+        fail(f"target shape {target} has both 0 and -1 with allowzero: the -1 cannot be inferred")
     x = ctx.dims(0)
     if x is None:
         return
     copies = [i for i, v in enumerate(target) if v == 0 and not allowzero]
-    require(not copies or copies[-1] < len(x),
-            f"target shape {target}: dim {copies[-1] if copies else 0} copies an input dim, "
-            f"the input has rank {len(x)}")
+    if copies and copies[-1] >= len(x):
+        fail(f"target shape {target}: dim {copies[-1] if copies else 0} copies an input dim, "
+             f"the input has rank {len(x)}")
     resolved = [x[i] if v == 0 and not allowzero else v for i, v in enumerate(target)]
     dims, fixed = int_dims(x), int_dims([d for d in resolved if d != -1])
     if dims is None or fixed is None:
         return
     total, known_part = product(dims), product(fixed)
     if -1 in resolved:
-        require(known_part != 0 and total % known_part == 0,
-                f"target shape {target} cannot hold the input's {total} elements ({list(dims)})")
+        if known_part == 0 or total % known_part:
+            fail(f"target shape {target} cannot hold the input's {total} elements ({list(dims)})")
     else:
-        require(known_part == total,
-                f"target shape {target} holds {known_part} elements, the input {list(dims)} has {total}")
+        if known_part != total:
+            fail(f"target shape {target} holds {known_part} elements, the input {list(dims)} has {total}")
 
 
 def check_flatten(ctx: NodeContext) -> None:
     rank, axis = _rank(ctx), ctx.attr("axis", 1)
-    require(rank is None or -rank <= axis <= rank, f"axis {axis} is out of range for rank {rank} "
-                                                   f"(valid: {-(rank or 0)} to {rank})")
+    if rank is not None and not -rank <= axis <= rank:
+        fail(f"axis {axis} is out of range for rank {rank} "
+             f"(valid: {-(rank or 0)} to {rank})")
 
 
 def _axes_argument(ctx: NodeContext, input_since: int) -> Optional[list[int]]:
@@ -111,7 +114,8 @@ def check_squeeze(ctx: NodeContext) -> None:
     x = ctx.dims(0)
     found = axes_indices(axes, len(x) if x is not None else None) if axes is not None else None
     for axis in found or ():
-        require(not known(x[axis]) or x[axis] == 1, f"axis {axis} has size {x[axis]}; only size-1 axes squeeze")
+        if differ(x[axis], 1):
+            fail(f"axis {axis} has size {x[axis]}; only size-1 axes squeeze")
 
 
 def check_unsqueeze(ctx: NodeContext) -> None:
@@ -134,14 +138,17 @@ def check_split(ctx: NodeContext) -> None:
     sizes = _ints(ctx.input_value(1) if ctx.opset >= 13 else ctx.attr("split"))
     parts = ctx.attr("num_outputs")
     require(parts is None or sizes is None, "both split sizes and num_outputs are given; the op takes one")
-    require(parts is None or parts == len(ctx.outputs),
-            f"num_outputs is {parts} but the node has {len(ctx.outputs)} outputs")
+    if parts is not None and parts != len(ctx.outputs):
+        fail(f"num_outputs is {parts} but the node has {len(ctx.outputs)} outputs")
     if sizes is None:
         return
-    require(len(sizes) == len(ctx.outputs), f"split {sizes} gives {len(sizes)} parts for {len(ctx.outputs)} outputs")
-    require(min(sizes, default=0) >= 0, f"split {sizes} has a negative size")
+    if len(sizes) != len(ctx.outputs):
+        fail(f"split {sizes} gives {len(sizes)} parts for {len(ctx.outputs)} outputs")
+    if min(sizes, default=0) < 0:
+        fail(f"split {sizes} has a negative size")
     if axis is not None and known(x[axis]):
-        require(sum(sizes) == x[axis], f"split {sizes} adds up to {sum(sizes)}, axis {axis} has {x[axis]}")
+        if sum(sizes) != x[axis]:
+            fail(f"split {sizes} adds up to {sum(sizes)}, axis {axis} has {x[axis]}")
 
 
 def check_pad(ctx: NodeContext) -> None:
@@ -153,11 +160,12 @@ def check_pad(ctx: NodeContext) -> None:
         return
     axes = _ints(ctx.input_value(3)) if ctx.opset >= 18 else None
     axes = list(range(len(x))) if axes is None else axes_indices(axes, len(x))
-    require(len(pads) == 2 * len(axes),
-            f"pads {pads} has {len(pads)} values, {2 * len(axes)} expected (begin and end per axis)")
+    if len(pads) != 2 * len(axes):
+        fail(f"pads {pads} has {len(pads)} values, {2 * len(axes)} expected (begin and end per axis)")
     for position, axis in enumerate(axes):
         size = x[axis] + pads[position] + pads[position + len(axes)] if known(x[axis]) else None
-        require(size is None or size >= 0, f"pads {pads} leave axis {axis} ({x[axis]}) a size of {size}")
+        if size is not None and size < 0:
+            fail(f"pads {pads} leave axis {axis} ({x[axis]}) a size of {size}")
 
 
 def check_range(ctx: NodeContext) -> None:
@@ -165,8 +173,8 @@ def check_range(ctx: NodeContext) -> None:
     ONNX Runtime); a delta of 0 never reaches the limit."""
     for index, name in enumerate(("start", "limit", "delta")):
         shape = ctx.dims(index)
-        require(shape is None or len(shape) == 0 or (len(shape) == 1 and shape[0] in (1, None)),
-                f"{name} has shape {list(shape or ())}; Range takes scalars")
+        if shape is not None and (len(shape) > 1 or (len(shape) == 1 and differ(shape[0], 1))):
+            fail(f"{name} has shape {list(shape or ())}; Range takes scalars")
     delta = ctx.input_value(2)
     require(delta is None or float(delta.reshape(-1)[0]) != 0, "delta is 0: the range never reaches its limit")
 
@@ -174,8 +182,8 @@ def check_range(ctx: NodeContext) -> None:
 def check_transpose(ctx: NodeContext) -> None:
     perm, rank = ctx.attr("perm"), _rank(ctx)
     if perm is not None:
-        require(sorted(perm) == list(range(len(perm))) and (rank is None or len(perm) == rank),
-                f"perm {perm} is not a permutation of the input's {rank if rank is not None else '?'} axes")
+        if sorted(perm) != list(range(len(perm))) or (rank is not None and len(perm) != rank):
+            fail(f"perm {perm} is not a permutation of the input's {rank if rank is not None else '?'} axes")
 
 
 def check_concat(ctx: NodeContext) -> None:
@@ -183,18 +191,22 @@ def check_concat(ctx: NodeContext) -> None:
     shapes = [s for s in (ctx.dims(i) for i in range(len(ctx.inputs))) if s is not None]
     if not shapes:
         return
-    require(len({len(s) for s in shapes}) == 1, f"inputs have different ranks: {[len(s) for s in shapes]}")
+    if len({len(s) for s in shapes}) != 1:
+        fail(f"inputs have different ranks: {[len(s) for s in shapes]}")
     axis = axis_index(ctx.attr("axis", 1), len(shapes[0]))   # optional (1) before opset 4
     for dim in range(len(shapes[0])):
         sizes = {s[dim] for s in shapes if known(s[dim])}
-        require(dim == axis or len(sizes) <= 1, f"inputs differ in dim {dim} ({sorted(sizes)}), not the concat axis")
+        if dim != axis and len(sizes) > 1:
+            fail(f"inputs differ in dim {dim} ({sorted(sizes)}), not the concat axis")
 
 
 def check_tile(ctx: NodeContext) -> None:
     repeats, rank = _ints(ctx.input_value(1)), _rank(ctx)
     if repeats is not None:
-        require(rank is None or len(repeats) == rank, f"repeats {repeats} has {len(repeats)} values for rank {rank}")
-        require(min(repeats, default=0) >= 0, f"repeats {repeats} has a negative count")
+        if rank is not None and len(repeats) != rank:
+            fail(f"repeats {repeats} has {len(repeats)} values for rank {rank}")
+        if min(repeats, default=0) < 0:
+            fail(f"repeats {repeats} has a negative count")
 
 
 def check_expand(ctx: NodeContext) -> None:
@@ -205,14 +217,17 @@ def check_expand(ctx: NodeContext) -> None:
 
 def check_constant_of_shape(ctx: NodeContext) -> None:
     shape = _ints(ctx.input_value(0))
-    require(shape is None or min(shape, default=0) >= 0, f"shape {shape} has a negative dim")
+    if shape is not None and min(shape, default=0) < 0:
+        fail(f"shape {shape} has a negative dim")
 
 
 def check_depth_to_space(ctx: NodeContext) -> None:
     x, block = ctx.dims(0), ctx.attr("blocksize")
-    require(x is None or len(x) == 4, f"input has rank {len(x or ())}; [N, C, H, W] expected")
+    if x is not None and len(x) != 4:
+        fail(f"input has rank {len(x or ())}; [N, C, H, W] expected")
     if x is not None and known(x[1]) and isinstance(block, int) and block > 0:
-        require(x[1] % (block * block) == 0, f"{x[1]} channels do not divide into blocks of {block}×{block}")
+        if x[1] % (block * block) != 0:
+            fail(f"{x[1]} channels do not divide into blocks of {block}×{block}")
 
 
 for _op, _check in (("Split", check_split), ("Pad", check_pad), ("Range", check_range), ("Transpose", check_transpose),

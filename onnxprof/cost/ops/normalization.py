@@ -9,7 +9,7 @@ normalise 2S, scale S and bias S — 8S + 3 (7S + 3 without bias).
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import axes_indices, axis_index, divides, known, require, required
+from onnxprof.cost.validate import axes_indices, axis_index, differ, fail, indivisible, known, required
 from onnxprof.symbolic import product
 
 
@@ -19,13 +19,14 @@ def check_per_channel(ctx: NodeContext, indices, channels, what: str = "channel"
         shape = ctx.dims(index)
         if shape is None or not known(channels):
             continue
-        require(len(shape) == 1 and (not known(shape[0]) or shape[0] == channels),
-                f"input {index} has shape {list(shape)}, [{channels}] expected (one per {what})")
+        if len(shape) != 1 or differ(shape[0], channels):
+            fail(f"input {index} has shape {list(shape)}, [{channels}] expected (one per {what})")
 
 
 def _channels(ctx: NodeContext):
     x = ctx.dims(0)
-    require(x is None or len(x) >= 2, f"input has rank {len(x or ())}; [N, C, ...] expected")
+    if x is not None and len(x) < 2:
+        fail(f"input has rank {len(x or ())}; [N, C, ...] expected")
     return None if x is None else x[1]
 
 
@@ -65,7 +66,8 @@ def lrn(ctx: NodeContext) -> OpCost:
 @register("GroupNormalization", flops="8 per element + 3 per (batch, group)")
 def group_norm(ctx: NodeContext) -> OpCost:
     groups, channels = required(ctx, "num_groups"), _channels(ctx)
-    divides(groups, channels, f"num_groups {groups} does not divide the {channels} channels")
+    if indivisible(groups, channels):
+        fail(f"num_groups {groups} does not divide the {channels} channels")
     # Opset 18 scales each group, opset 21 each channel.
     check_per_channel(ctx, (1, 2), groups if ctx.opset < 21 else channels, "group" if ctx.opset < 21 else "channel")
     batch = ctx.in_shape(0)[0]
@@ -83,7 +85,8 @@ def rms_norm(ctx: NodeContext) -> OpCost:
 def lp_norm(ctx: NodeContext) -> OpCost:
     shape = ctx.in_shape(0)
     axis = _normalised_axis(ctx)
-    require(ctx.attr("p", 2) in (1, 2), f"p is {ctx.attr('p')}; LpNormalization takes 1 or 2")
+    if ctx.attr('p', 2) not in (1, 2):
+        fail(f"p is {ctx.attr('p')}; LpNormalization takes 1 or 2")
     return OpCost(flops=3 * ctx.out_elements() + product(shape[:axis] + shape[axis + 1:]))
 
 

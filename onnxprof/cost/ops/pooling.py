@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import check_window, known, require, required
+from onnxprof.cost.validate import check_window, differ, fail, required
 from onnxprof.symbolic import product
 
 
@@ -11,7 +11,8 @@ def _window(ctx: NodeContext) -> int:
     """The kernel size, once the window attributes fit the input."""
     kernel = required(ctx, "kernel_shape")
     x = ctx.dims(0)
-    require(x is None or len(x) >= 3, f"input has rank {len(x or ())}; pooling takes [N, C, spatial...]")
+    if x is not None and len(x) < 3:
+        fail(f"input has rank {len(x or ())}; pooling takes [N, C, spatial...]")
     check_window(ctx, len(x) - 2 if x is not None else len(kernel))
     return product(kernel)
 
@@ -49,8 +50,8 @@ def global_lp_pool(ctx: NodeContext) -> OpCost:
 @register("MaxRoiPool", flops="regions × one feature map (an upper bound: region sizes are data)", exact=False)
 def max_roi_pool(ctx: NodeContext) -> OpCost:
     rois = ctx.dims(1)
-    require(rois is None or (len(rois) == 2 and (not known(rois[1]) or rois[1] == 5)),
-            f"rois has shape {list(rois or ())}; [regions, 5] expected (batch index, x1, y1, x2, y2)")
+    if rois is not None and (len(rois) != 2 or differ(rois[1], 5)):
+        fail(f"rois has shape {list(rois or ())}; [regions, 5] expected (batch index, x1, y1, x2, y2)")
     shape = ctx.in_shape(0)
     regions = ctx.in_shape(1)[0]
     return OpCost(flops=regions * product(shape[1:]))
@@ -58,6 +59,7 @@ def max_roi_pool(ctx: NodeContext) -> OpCost:
 
 @register("RoiAlign", flops="per output: samples × (4 bilinear taps × 2 + pooling)", exact=False)
 def roi_align(ctx: NodeContext) -> OpCost:
-    require(ctx.attr("sampling_ratio", 0) >= 0, f"sampling_ratio {ctx.attr('sampling_ratio')} is negative")
+    if ctx.attr('sampling_ratio', 0) < 0:
+        fail(f"sampling_ratio {ctx.attr('sampling_ratio')} is negative")
     ratio = ctx.attr("sampling_ratio", 0) or 2   # adaptive sampling: about 2 per axis for typical regions
     return OpCost(flops=ctx.out_elements() * ratio * ratio * 9)

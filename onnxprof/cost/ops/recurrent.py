@@ -10,7 +10,7 @@ tanh candidate, cell update, tanh of the cell, output product) + 6·H with peeph
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import known, require, text_attr
+from onnxprof.cost.validate import differ, fail, known, text_attr
 
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 _GATE_FLOPS = {"RNN": 1, "GRU": 14, "LSTM": 18}
@@ -21,7 +21,8 @@ def check_recurrent(ctx: NodeContext) -> None:
     R [directions, gates·H, H] agree with each other, with ``direction`` and with ``hidden_size``."""
     x, w, r = ctx.dims(0), ctx.dims(1), ctx.dims(2)
     for name, shape in (("X", x), ("W", w), ("R", r)):
-        require(shape is None or len(shape) == 3, f"{name} has rank {len(shape or ())}, 3 expected")
+        if shape is not None and len(shape) != 3:
+            fail(f"{name} has rank {len(shape or ())}, 3 expected")
     direction = text_attr(ctx, "direction", "forward", ("forward", "reverse", "bidirectional"))
     gates, hidden = _GATES[ctx.op_type], ctx.attr("hidden_size")
     expected = {"directions": 2 if direction == "bidirectional" else 1}
@@ -31,12 +32,14 @@ def check_recurrent(ctx: NodeContext) -> None:
         if shape is None:
             continue
         for (what, value), dim in zip(expected.items(), shape):
-            require(not known(dim) or dim == value, f"{name} has {dim} {what}, {value} expected ({name} {list(shape)})")
+            if differ(dim, value):
+                fail(f"{name} has {dim} {what}, {value} expected ({name} {list(shape)})")
     if x is not None and w is not None:
-        require(not (known(x[2]) and known(w[2])) or x[2] == w[2], f"X has {x[2]} input features, W expects {w[2]}")
+        if differ(x[2], w[2]):
+            fail(f"X has {x[2]} input features, W expects {w[2]}")
     if r is not None and known(r[1]):
-        require(r[1] % gates == 0 and (not known(r[2]) or r[2] == r[1] // gates),
-                f"R {list(r)} is not [directions, {gates}·H, H]")
+        if r[1] % gates or differ(r[2], r[1] // gates):
+            fail(f"R {list(r)} is not [directions, {gates}·H, H]")
 
 
 @register(["RNN", "GRU", "LSTM"], macs="directions × steps × batch × gates·H × (input + H)",

@@ -5,7 +5,7 @@ coordinate arithmetic is left out)."""
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import require, text_attr
+from onnxprof.cost.validate import fail, text_attr
 
 
 def _resized_axes(ctx: NodeContext) -> int:
@@ -18,8 +18,9 @@ def resize(ctx: NodeContext) -> OpCost:
     # An unknown mode would count as nearest (0 FLOPs): no runtime accepts one.
     mode = text_attr(ctx, "mode", "nearest", ("nearest", "linear", "bilinear", "trilinear", "cubic"))
     x, out = ctx.dims(0), ctx.outputs[0].shape if ctx.outputs and ctx.outputs[0] is not None else None
-    require(x is None or out is None or len(x) == len(out), f"output rank {len(out or ())} differs from the "
-                                                           f"input's {len(x or ())}")
+    if x is not None and out is not None and len(x) != len(out):
+        fail(f"output rank {len(out or ())} differs from the "
+             f"input's {len(x or ())}")
     k = _resized_axes(ctx)
     if mode in ("linear", "bilinear", "trilinear"):
         per_output = 3 * (2 ** k - 1)

@@ -4,14 +4,14 @@ as 3 FLOPs per axis, interpolation as a multiply-add per tap)."""
 from __future__ import annotations
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import known, require, text_attr
+from onnxprof.cost.validate import differ, fail, known, text_attr
 
 
 @register("AffineGrid", macs="output points × (rank + 1) per coordinate", flops="2 × MACs")
 def affine_grid(ctx: NodeContext) -> OpCost:
     theta = ctx.in_shape(0)                         # [N, k, k + 1]
-    require(len(theta) == 3 and (not (known(theta[1]) and known(theta[2])) or theta[2] == theta[1] + 1),
-            f"theta has shape {list(theta)}; [N, k, k + 1] expected")
+    if len(theta) != 3 or (known(theta[1]) and differ(theta[2], theta[1] + 1)):
+        fail(f"theta has shape {list(theta)}; [N, k, k + 1] expected")
     macs = ctx.out_elements() * theta[2]            # each of the k coordinates of a point: k + 1 MACs
     return OpCost(macs=macs, flops=2 * macs)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import require
+from onnxprof.cost.validate import fail
 
 
 def _fft_flops(length) -> float:
@@ -19,12 +19,13 @@ def dft(ctx: NodeContext) -> OpCost:
     axis_value = ctx.input_value(2)
     axis = int(axis_value) if axis_value is not None else ctx.attr("axis", 1)
     # The last axis holds the real and imaginary parts: valid axes are [-r, -2] and [0, r - 2].
-    require(-len(shape) <= axis <= len(shape) - 2 and axis != -1,
-            f"axis {axis} is out of range for rank {len(shape)} (the last axis holds the complex parts)")
+    if not -len(shape) <= axis <= len(shape) - 2 or axis == -1:
+        fail(f"axis {axis} is out of range for rank {len(shape)} (the last axis holds the complex parts)")
     axis %= len(shape)
     length_value = ctx.input_value(1)
     length = int(length_value) if length_value is not None else shape[axis]
-    require(not isinstance(length, int) or length > 0, f"dft_length {length} must be positive")
+    if isinstance(length, int) and length <= 0:
+        fail(f"dft_length {length} must be positive")
     transforms = ctx.in_elements(0) // (shape[axis] * shape[-1]) if isinstance(shape[axis], int) else None
     if transforms is None or not isinstance(length, int):
         return OpCost(flops=0)
