@@ -193,6 +193,7 @@ class OnnxRuntimeEngine(Engine):
         self._binding = None
         self._inputs: list = []                     # what the binding points at, kept alive
         self._output_names: list[str] = []
+        self._input_specs: list[tuple[str, str, list]] = []
         self._profile: Optional[list[dict]] = None
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -221,7 +222,7 @@ class OnnxRuntimeEngine(Engine):
         chain = provider_chain(options, available)
         session_options = self._session_options(profiling=options.profile_layers)
         self.session = self._create(session_options, chain)
-        self._output_names = [o.name for o in self.session.get_outputs()]
+        self._output_names, self._input_specs = self._describe()
         session_providers = self.session.get_providers()
         self._nodes_by_provider = self._assigned_nodes()
         if self._nodes_by_provider is None:
@@ -302,12 +303,22 @@ class OnnxRuntimeEngine(Engine):
     def input_specs(self) -> list[tuple[str, str, list]]:
         if self.session is None:
             raise RuntimeError("input_specs() before build()")
-        specs = []
-        for arg in self.session.get_inputs():
-            element = arg.type[len("tensor("):-1] if arg.type.startswith("tensor(") else arg.type
-            shape = [d if isinstance(d, int) and d >= 0 else None for d in (arg.shape or [])]
-            specs.append((arg.name, ORT_DTYPES.get(element, element), shape))
-        return specs
+        return list(self._input_specs)
+
+    def _describe(self) -> tuple[list[str], list[tuple[str, str, list]]]:
+        """Output names and input specs, read once: ONNX Runtime's binding raises on a name or dim_param
+        that is not UTF-8, which is the model's fault, said in one line."""
+        try:
+            outputs = [o.name for o in self.session.get_outputs()]
+            specs = []
+            for arg in self.session.get_inputs():
+                element = arg.type[len("tensor("):-1] if arg.type.startswith("tensor(") else arg.type
+                shape = [d if isinstance(d, int) and d >= 0 else None for d in (arg.shape or [])]
+                specs.append((arg.name, ORT_DTYPES.get(element, element), shape))
+        except UnicodeDecodeError:
+            raise ModelError(f"{utf8_text(str(self.model_path))}: ONNX Runtime cannot describe the model's inputs "
+                             "and outputs, a name or dim_param among them is not UTF-8; rename it in the model") from None
+        return outputs, specs
 
     def layer_profile(self) -> list[dict]:
         """Median kernel time per node over every run since build (warm-up included), with
@@ -344,6 +355,7 @@ class OnnxRuntimeEngine(Engine):
     def _session_options(self, profiling: bool):
         ort = self._ort
         so = ort.SessionOptions()
+        so.log_severity_level = 4     # fatal only: every error also raises, and is reported once, in one line
         if self.options.threads > 0:
             so.intra_op_num_threads = int(self.options.threads)
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel,
@@ -361,6 +373,10 @@ class OnnxRuntimeEngine(Engine):
         except Exception as exc:
             if is_out_of_memory(exc):
                 raise EngineOutOfMemory(error_line(exc)) from exc
+            if isinstance(exc, UnicodeDecodeError):   # its message quotes a name that is not UTF-8
+                raise ModelError(f"ONNX Runtime cannot load {utf8_text(str(self.model_path))}: it reports an error "
+                                 "about a name that is not UTF-8 (an op, domain or tensor); rename it in the "
+                                 "model") from None
             if _undecodable_path(exc, self.model_path):
                 raise ModelError(f"{utf8_text(str(self.model_path))}: ONNX Runtime takes only file names that "
                                  "are UTF-8; rename the file (or its folder)") from exc
@@ -382,7 +398,7 @@ class OnnxRuntimeEngine(Engine):
             subgraphs = getter()
         except Exception:
             return None
-        return count_by_provider((node.name or f"{node.op_type}#{i}-{k}", node.op_type, subgraph.ep_name)
+        return count_by_provider((_node_label(node, f"#{i}-{k}"), node.op_type, subgraph.ep_name)
                                  for i, subgraph in enumerate(subgraphs)
                                  for k, node in enumerate(subgraph.get_nodes()))
 
@@ -422,3 +438,13 @@ def _load_profile(path: str) -> list[dict]:
     finally:
         os.remove(path)
     return events if isinstance(events, list) else events.get("traceEvents", [])
+
+
+def _node_label(node, place: str) -> str:
+    """A placed node's name; ONNX Runtime's binding cannot return a name that is not UTF-8, so such a
+    node (and an unnamed one) is labelled by its op and place."""
+    try:
+        name = node.name
+    except UnicodeDecodeError:
+        name = ""
+    return name or f"{node.op_type}{place}"

@@ -15,7 +15,7 @@ import psutil
 from onnx import helper
 
 from onnxprof.cost.analysis import StaticReport
-from onnxprof.errors import UsageError
+from onnxprof.errors import ModelError, UsageError
 
 DEFAULT_INT_HIGH = 2   # an integer input that indexes nothing known: 0/1 (token types, flags)
 
@@ -55,6 +55,15 @@ def require_bound(report: StaticReport) -> None:
     """A one-line error naming the first input whose shape still has a symbol."""
     for tensor in report.inputs:
         _concrete(tensor.name, tensor.shape)
+
+
+def require_feedable_names(report: StaticReport) -> None:
+    """An input or output whose name was not UTF-8 in the file (decoded with U+FFFD when loaded) cannot
+    be named to ONNX Runtime or TensorRT: one line, before an engine is built."""
+    for tensor in (*report.inputs, *report.outputs):
+        if "\ufffd" in tensor.name:
+            raise ModelError(f"{report.model.source}: the model's input or output {tensor.name!r} is not named in "
+                             "UTF-8, so no engine's Python API can feed or fetch it; rename it in the model")
 
 
 def index_range(report: StaticReport, name: str) -> Optional[int]:

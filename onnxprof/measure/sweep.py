@@ -14,12 +14,13 @@ from typing import Callable, Optional, Sequence
 
 from onnxprof.cost.analysis import StaticReport, analyze
 from onnxprof.engines import create_engine
-from onnxprof.engines.base import EngineOptions
+from onnxprof.engines.base import EngineOptions, EngineOutOfMemory
 from onnxprof.measure.harness import TimingProtocol, failed_batch, now_iso, time_batch
 from onnxprof.measure.host import host_info
-from onnxprof.measure.inputs import batch_of, load_feeds, require_bound, require_free_memory, synthetic_feeds
+from onnxprof.measure.inputs import (batch_of, load_feeds, require_bound, require_feedable_names, require_free_memory,
+                                     synthetic_feeds)
 from onnxprof.measure.layers import join_layers
-from onnxprof.errors import OnnxprofError
+from onnxprof.errors import ModelError, OnnxprofError
 from onnxprof.measure.records import OUT_OF_MEMORY, BatchResult, RunRecord
 from onnxprof.model.load import file_sha256
 from onnxprof.model.shapes import ShapeBinding
@@ -55,6 +56,7 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
         for report in reports.values():
             require_bound(report)       # before building the engine: a missing --dim fails at once
     first = reports[plan.batches[0]]
+    require_feedable_names(first)
     engine = create_engine(plan.engine, plan.model_path, replace(plan.options, batches=tuple(plan.batches)))
     results: list[BatchResult] = []
     predictions: dict[int, dict] = {}
@@ -84,6 +86,11 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
         if record is None:          # before the run began: nothing to keep
             raise
         interrupted = True          # also while closing the engine or the meter: the batches are kept
+    except EngineOutOfMemory as exc:
+        if record is not None:
+            raise
+        raise ModelError(f"{plan.source}: the engine could not be built, out of memory ({exc}); the model's "
+                         "weights need more memory than this machine has free") from None
     return replace(record, engine=engine.info(), batches=tuple(results), ended_at=now_iso(), interrupted=interrupted,
                    predictions=predictions, layers=layers)
 
