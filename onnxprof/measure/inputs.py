@@ -62,8 +62,8 @@ def require_feedable_names(report: StaticReport) -> None:
     be named to ONNX Runtime or TensorRT: one line, before an engine is built."""
     for tensor in (*report.inputs, *report.outputs):
         if "\ufffd" in tensor.name:
-            raise ModelError(f"{report.model.source}: the model's input or output {tensor.name!r} is not named in "
-                             "UTF-8, so no engine's Python API can feed or fetch it; rename it in the model")
+            raise ModelError(f"{report.model.source}: the model's input or output {tensor.name!r} is not UTF-8 "
+                             "in the file, so no engine's Python API can feed or fetch it; rename it in the model")
 
 
 def index_range(report: StaticReport, name: str) -> Optional[int]:
