@@ -88,8 +88,10 @@ def measure_command(
     if profile_layers and len(batches) > 1:
         raise UsageError("--profile-layers profiles one batch size: give a single --batch")
     binding = shape_binding(inputs, None, dims)
-    if inputs_file is not None and not inputs_file.is_file():
-        raise UsageError(f"--inputs {inputs_file}: no such file")
+    if inputs_file is not None:
+        from onnxprof.files import regular_file
+
+        regular_file(inputs_file, "an .npz of input arrays")
     path = model_file(model)
     options = EngineOptions(provider=provider, precision=precision, threads=threads, optimization=optimization,
                             device_id=device_id, workspace_mb=workspace, include_transfers=include_transfers,
@@ -225,10 +227,10 @@ def model_file(model: str) -> Path:
         from onnxprof.zoo.export import export
 
         return export(model[4:]).path
-    path = Path(model)
-    if not path.is_file():
-        raise UsageError(f"{model}: no such file; give the path of an .onnx model or zoo:NAME")
-    return path
+    from onnxprof.errors import ModelError
+    from onnxprof.files import regular_file
+
+    return regular_file(model, "an .onnx model (or zoo:NAME)", ModelError)
 
 
 def open_store(db: Optional[str]):

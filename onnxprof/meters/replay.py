@@ -42,6 +42,7 @@ from typing import Iterator, Mapping, Optional, Sequence, TextIO, Union, overloa
 
 import numpy as np
 
+from onnxprof.files import regular_file
 from onnxprof.meters.base import Meter, MeterUnavailable, PowerWindow, Sample, clock, window_figures
 
 EPOCH_MIN_S = 1e9             # 2001-09-09: later timestamps are Unix epoch seconds
@@ -166,7 +167,7 @@ def load_trace(path: Union[str, Path], time_column: Optional[str] = None,
     file). Raises MeterUnavailable, one line naming the file (and line), when it is missing,
     unparsable, lacks a time or power column, holds a value that is not a finite number, or its times
     go backwards."""
-    path = Path(path)
+    path = regular_file(path, "a CSV of time and watts", MeterUnavailable)    # a FIFO would block the read
     try:
         with open(path, encoding="utf-8-sig", errors="strict", newline="") as handle:
             return _parse(handle, path, time_column, power_column)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from onnxprof.errors import OnnxprofError
+from onnxprof.files import regular_file
 from onnxprof.model.load import file_sha256
 from onnxprof.measure.records import OK, BatchResult, EngineInfo, HostInfo, LatencyStats, RunRecord, utf8_text
 from onnxprof.measure.stats import latency_stats, latency_per_image_ms, throughput_per_s
@@ -91,6 +92,7 @@ class TrtexecImport:
 def read_json(path: str | os.PathLike, what: str) -> tuple[Any, str]:
     """The parsed document and the sha256 of its bytes; any problem is one line naming the file."""
     text = os.fspath(path)
+    regular_file(text, f"the {what} JSON trtexec wrote", OnnxprofError)    # a FIFO would block the read
     try:
         raw = Path(text).read_bytes()
     except FileNotFoundError:
