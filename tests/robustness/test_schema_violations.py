@@ -408,3 +408,12 @@ def test_cli_csv_has_the_reason_column(bad_file):
     header, first = result.output.splitlines()[:2]
     assert header.endswith(",reason") and first.startswith("conv_bad,Conv,ai.onnx,invalid,,,")
     assert first.endswith("attribute 'group' is 0: must be positive")
+
+
+@pytest.mark.parametrize("model", [
+    node_model("DFT", [("x", [2, 0, 2])], opset=17, axis=1),
+    node_model("DeformConv", [("x", [1, 1, 3, 3]), ("w", [0, 1, 2, 2]), ("offset", [1, 8, 2, 2])], opset=19),
+], ids=["dft of an empty axis", "deform conv without filters"])
+def test_zero_sized_dims_count_zero_and_never_divide_by_zero(model):
+    node = analyze_in_memory(model).nodes[0]
+    assert (node.status, node.macs, node.flops) == (COUNTED, 0, 0)

@@ -96,7 +96,7 @@ def deform_conv(ctx: NodeContext) -> OpCost:
     weight = ctx.in_shape(1)
     out = ctx.out_elements()
     conv_macs = out * product(weight[1:])
-    samples = out // weight[0] * ctx.in_shape(0)[1] * product(weight[2:]) if isinstance(weight[0], int) else 0
+    samples = out // weight[0] * ctx.in_shape(0)[1] * product(weight[2:]) if known(weight[0]) and weight[0] else 0
     mask = samples if ctx.has_input(4) else 0
     bias = out if ctx.has_input(3) else 0
     return OpCost(macs=conv_macs + 4 * samples, flops=2 * (conv_macs + 4 * samples) + mask + bias)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from onnxprof.cost.registry import NodeContext, OpCost, register
-from onnxprof.cost.validate import fail
+from onnxprof.cost.validate import differ, fail
 
 
 def _fft_flops(length) -> float:
@@ -24,8 +24,12 @@ def dft(ctx: NodeContext) -> OpCost:
     axis %= len(shape)
     length_value = ctx.input_value(1)
     length = int(length_value) if length_value is not None else shape[axis]
-    if isinstance(length, int) and length <= 0:
+    if length_value is not None and length <= 0:
         fail(f"dft_length {length} must be positive")
+    if differ(shape[-1], 1) and differ(shape[-1], 2):
+        fail(f"the last axis has size {shape[-1]}; it holds a real (1) or a complex (2) value")
+    if shape[axis] == 0:
+        return OpCost(flops=0)                      # an empty signal: nothing to transform
     transforms = ctx.in_elements(0) // (shape[axis] * shape[-1]) if isinstance(shape[axis], int) else None
     if transforms is None or not isinstance(length, int):
         return OpCost(flops=0)
