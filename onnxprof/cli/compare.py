@@ -56,10 +56,10 @@ def compare_command(
             writer.writerow([v.run_id, v.model, v.batch, v.figure, repr(v.predicted), repr(v.measured),
                              repr(v.error), v.method])
     else:
-        from rich.console import Console
+        from onnxprof.report.console import make_console
 
         from onnxprof.report.predict_tables import comparison_tables
 
-        console = Console()
+        console = make_console()
         for table in comparison_tables(values, summaries, per_layer):
             console.print(table)

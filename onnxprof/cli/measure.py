@@ -73,7 +73,9 @@ def measure_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the JSON record to this file."),
 ) -> None:
     """Run the model with ONNX Runtime or TensorRT; latency, throughput and memory per batch size."""
-    from rich.console import Console
+    from rich.text import Text
+
+    from onnxprof.report.console import make_console
 
     from onnxprof.cli.options import shape_binding
     from onnxprof.engines.base import EngineOptions
@@ -109,11 +111,11 @@ def measure_command(
             gpu_index=device_id, replay=replay, replay_offset=replay_offset, min_rate_hz=min_rate)), idle_s=idle)
     elif idle:
         raise UsageError("--idle measures idle power: it needs a --meter")
-    console = Console(stderr=fmt == "json" and output is None)
+    console = make_console(stderr=fmt == "json" and output is None)
     if plan.meter is not None and plan.meter.name == "nvml" and runs_on_host(plan):
-        console.print(f"[yellow]the nvml meter reads GPU {device_id}'s power while the model runs on the CPU: "
-                      "its power and energy are the GPU's, not the model's (use --meter visa-supply or a "
-                      "board's sensors for the CPU, or --provider cuda)[/yellow]")
+        console.print(Text(f"the nvml meter reads GPU {device_id}'s power while the model runs on the CPU: "
+                           "its power and energy are the GPU's, not the model's (use --meter visa-supply or a "
+                           "board's sensors for the CPU, or --provider cuda)", style="yellow"))
     store = open_store(db) if save else None
     # stored profiles are looked up where runs are saved (in --db also with --no-save)
     profiles = store if store is not None or db is None else open_store(db)
@@ -140,7 +142,7 @@ def measure_command(
                 store.finish_run(run_id[0], now_iso(), interrupted=True)
             if isinstance(stopped, OnnxprofError):
                 raise
-            console.print("[yellow]interrupted before the first batch: nothing measured[/]")
+            console.print(Text("interrupted before the first batch: nothing measured", style="yellow"))
             raise typer.Exit(EXIT_INTERRUPTED) from None
         if store is not None and run_id:
             store.finish_run(run_id[0], record.ended_at, record.interrupted, predictions=record.predictions,

@@ -13,8 +13,9 @@ meters_app = typer.Typer(help="Power meters: what this machine has, and live rea
 @meters_app.command("list")
 def list_command(gpu_index: int = typer.Option(0, "--gpu-index", help="NVIDIA GPU to try.")) -> None:
     """The meters detected here, with their rails (lab instruments need --visa-resource to be tried)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from onnxprof.report.console import make_console
 
     from onnxprof.meters import MeterOptions, detect
 
@@ -26,7 +27,7 @@ def list_command(gpu_index: int = typer.Option(0, "--gpu-index", help="NVIDIA GP
         table.add_row(name, "yes" if meter is not None else "no", details)
     table.add_row("visa-supply, visa-scope", "?", "lab instruments: try with `onnxprof meters read visa-supply --visa-resource ...`")
     table.add_row("replay", "-", "a CSV of time and watts: `onnxprof measure ... --meter replay --replay FILE.csv`")
-    console = Console()
+    console = make_console()
     console.print(table)
     if not any(meter is not None for _, meter, _ in found):
         console.print("No power meter found on this machine; measurements will carry no power figures.")
@@ -45,15 +46,16 @@ def read_command(
     """Live readings: current and mean power, rails, and the sample rate actually achieved."""
     from pathlib import Path
 
-    from rich.console import Console
     from rich.live import Live
+
+    from onnxprof.report.console import make_console
 
     from onnxprof.meters import MeterOptions, create_meter
 
     chosen = create_meter(meter, MeterOptions(visa_resource=visa_resource, scope_channel=scope_channel,
                                               supply_voltage=supply_voltage, gpu_index=gpu_index,
                                               replay=Path(replay) if replay else None))
-    console = Console()
+    console = make_console()
     with chosen:
         start = time.perf_counter()
         if console.is_terminal:

@@ -30,12 +30,13 @@ def ops_command(
         writer.writerow(COLUMNS)
         writer.writerows(rows)
     else:
-        from rich.console import Console
         from rich.table import Table
+
+        from onnxprof.report.console import make_console
 
         table = Table(title=f"{len(rows)} ops with a cost formula", title_justify="left")
         for column in COLUMNS:
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*row)
-        Console().print(table)
+        make_console().print(table)

@@ -35,7 +35,9 @@ def calibrate_command(
     import socket
     from contextlib import nullcontext
 
-    from rich.console import Console
+    from rich.text import Text
+
+    from onnxprof.report.console import make_console
 
     from onnxprof.cli.measure import model_file, open_store, parse_batches
     from onnxprof.cli.options import writing
@@ -56,7 +58,7 @@ def calibrate_command(
         raise UsageError("--models: calibration needs at least 3 models (each is predicted by a fit without it)")
     store = open_store(db)
     hostname = socket.gethostname()
-    console = Console()
+    console = make_console()
     device = measure_this_machine(engine=engine, provider=provider)
     compute, bandwidth = device.fp32_tflops * 1e12, device.memory_bandwidth_gbs * 1e9
     console.print(f"this machine: {compute / 1e9:.1f} GFLOP/s, {bandwidth / 1e9:.1f} GB/s through {engine}")
@@ -71,17 +73,17 @@ def calibrate_command(
         op_timings = op_bench.timings if op_bench is not None else []
     spill = spill_from_bytes(engine, provider)
     if spill:
-        console.print(f"[dim]kernel model: feature maps past {spill / 1e6:.1f} MB stream from a shared cache or "
-                      "memory[/]")
+        console.print(Text(f"kernel model: feature maps past {spill / 1e6:.1f} MB stream from a shared cache or "
+                           "memory", style="dim"))
     results = leave_one_model_out(points, compute, bandwidth, op_timings, spill)
     spread = repeatability(points)
     if spread:
-        console.print(f"[dim]{spread}[/]")
+        console.print(Text(spread, style="dim"))
     busy = [f"{p.model} batch {p.batch}" for p in points if not p.quiet]
     if busy:
-        console.print(f"[yellow]{len(busy)} of {len(points)} points found this machine busy with load from elsewhere "
-                      f"in every round of their timing or profile ({', '.join(busy)}): their held-out errors include "
-                      "it; calibrate again when the machine is quieter, or with more --rounds[/]")
+        console.print(Text(f"{len(busy)} of {len(points)} points found this machine busy with load from elsewhere "
+                           f"in every round of their timing or profile ({', '.join(busy)}): their held-out errors include "
+                           "it; calibrate again when the machine is quieter, or with more --rounds", style="yellow"))
     stored_runs = [store.get_run(s.id) for s in store.list_runs()
                    if s.hostname == hostname and s.engine == engine and s.provider == provider]
     power_samples = samples_from_runs(stored_runs)
@@ -107,7 +109,7 @@ def predict_command(
     db: Optional[str] = typer.Option(None, "--db", help="Results database holding stored profiles."),
 ) -> None:
     """Predicted latency, throughput, memory, power and energy per inference, without running the model."""
-    from rich.console import Console
+    from onnxprof.report.console import make_console
 
     from onnxprof.cli.measure import open_store, parse_batches
     from onnxprof.cost.analysis import analyze
@@ -121,4 +123,4 @@ def predict_command(
         raise UsageError("--device: no profile calibrated on this host for this engine and provider; run "
                          "`onnxprof calibrate`, or name a device such as --device jetson-tx1")
     predictions = [predictor.predict(analyze(model, ShapeBinding(batch=b), check=False), b) for b in batches]
-    Console().print(prediction_table(model, predictions))
+    make_console().print(prediction_table(model, predictions))

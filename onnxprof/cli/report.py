@@ -53,8 +53,9 @@ def figures_command(
     host: Optional[str] = HostFilter,
 ) -> None:
     """Draw the paper's figures 1–10 from the stored runs."""
-    from rich.console import Console
     from rich.table import Table
+
+    from onnxprof.report.console import make_console
 
     from onnxprof.report.figures import draw_all
 
@@ -66,7 +67,7 @@ def figures_command(
         table.add_column(column)
     for r in results:
         table.add_row(str(r.number), r.title, "\n".join(p.name for p in r.paths), "\n".join(r.notes) or "-")
-    Console().print(table)
+    make_console().print(table)
 
 
 @report_app.command("findings")
@@ -76,12 +77,12 @@ def findings_command(
     host: Optional[str] = HostFilter,
 ) -> None:
     """Check the paper's four findings on the stored runs, next to the paper's TX1 figures."""
-    from rich.console import Console
+    from onnxprof.report.console import make_console
 
     from onnxprof.report.findings import check_findings, findings_markdown, findings_table
 
     findings = check_findings(stored_points(db, engine, provider, host))
-    Console().print(findings_table(findings))
+    make_console().print(findings_table(findings))
     if output is not None:
         with writing(output):
             output.write_text(findings_markdown(findings))
@@ -131,7 +132,7 @@ def select_command(
 ) -> None:
     """The models that meet frame-rate, power, energy and memory limits, ranked by accuracy, with why
     the others failed."""
-    from rich.console import Console
+    from onnxprof.report.console import make_console
 
     from onnxprof.report.selection import select_models, selection_table
 
@@ -139,6 +140,6 @@ def select_command(
     if all(v is None for v in limits):
         raise UsageError("give at least one limit: --min-fps, --max-power, --max-energy or --max-memory")
     selection = select_models(stored_points(db, engine, provider, host), constraints_of(*limits, batch))
-    Console().print(selection_table(selection))
+    make_console().print(selection_table(selection))
     if not selection.chosen:
         raise typer.Exit(1)

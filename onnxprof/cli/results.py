@@ -66,13 +66,15 @@ def _complain(problem: OnnxprofError, severity: str = "error") -> None:
 def list_command(db: Optional[str] = DbOption) -> None:
     """Every stored run: id, date, model, engine, precision, batch sizes, host."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from onnxprof.report.console import make_console
 
     with _open(db) as store:
         summaries = store.list_runs()
         shown = store.shown
-    console = Console()
+    console = make_console()
     if not summaries:
         console.print(f"No runs in {shown} yet: `onnxprof measure` or `onnxprof results import-trtexec` adds them.")
         return
@@ -90,7 +92,7 @@ def list_command(db: Optional[str] = DbOption) -> None:
     console.print(table)
     for run in summaries:
         if run.damage:
-            console.print(f"[yellow]run {run.id} is damaged: {run.damage}[/]", highlight=False)
+            console.print(Text(f"run {run.id} is damaged: {run.damage}", style="yellow"), highlight=False)
 
 
 @results_app.command("show")
@@ -98,10 +100,11 @@ def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxpr
                  db: Optional[str] = DbOption) -> None:
     """A table per run: latency statistics, throughput and memory of each batch size."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from onnxprof.report.console import make_console
+
+    console = make_console()
     unreadable = False
     with _open(db) as store:
         for run_id in ids:

@@ -25,11 +25,11 @@ def list_command(
     check_format(fmt)
     rows = zoo_rows(with_counts=counts)
     if fmt == "table":
-        from rich.console import Console
+        from onnxprof.report.console import make_console
 
         from onnxprof.report.zoo_table import render_zoo
 
-        render_zoo(rows, Console(), with_counts=counts)
+        render_zoo(rows, make_console(), with_counts=counts)
         return
     from onnxprof.report.zoo_table import zoo_csv, zoo_json
 
@@ -46,8 +46,9 @@ def export_command(
     force: bool = typer.Option(False, "--force", help="Rebuild even when a cached file exists."),
 ) -> None:
     """Write networks as .onnx files (cached; large ones with external weight data)."""
-    from rich.console import Console
     from rich.progress import Progress
+
+    from onnxprof.report.console import make_console
 
     from onnxprof.zoo import network_names, resolve
     from onnxprof.zoo.export import export
@@ -57,7 +58,7 @@ def export_command(
     chosen = network_names() if all_networks else [resolve(n) for n in names]
     if output is not None and len(chosen) != 1:
         raise UsageError("--output takes one network; without it files go to the zoo cache")
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("exporting", total=len(chosen))
         for name in chosen:

@@ -16,9 +16,9 @@ from onnxprof.report.units import megabytes
 
 def render_engine(info: EngineInfo, console: Console) -> None:
     placed = ", ".join(f"{provider} {count}" for provider, count in info.nodes_by_provider.items()) or "-"
-    line = f"[bold]{info.engine}[/] {info.provider} {info.precision} · nodes by provider: {placed}"
+    line = Text.assemble((info.engine, "bold"), f" {info.provider} {info.precision} · nodes by provider: {placed}")
     if info.fallback:
-        line += "  [yellow](fallback: not all nodes run on the provider asked for)[/]"
+        line.append("  (fallback: not all nodes run on the provider asked for)", style="yellow")
     console.print(line)
 
 
