@@ -1,7 +1,8 @@
 """Fuzz `onnxprof analyze` with hostile model files and print counts per outcome class.
 
-Run: python scripts/fuzz.py [--damaged 2000] [--seed 1] [--show traceback]
-The same generators as tests/robustness (each class of defect, random damage to real models); the
+Run: python scripts/fuzz.py [--damaged 2000] [--edited 2000] [--seed 1] [--show traceback] [--keep DIR]
+The same generators as tests/robustness (each class of defect, random damage to real models and
+protobuf field edits of them, half of them with --no-check so damage reaches past the checker); the
 explosion class runs each file as its own process with a 3 GB address-space cap. Only "analysed" and
 "refused" (exit 2, one line) are acceptable; every other outcome is listed with its file.
 """
@@ -23,21 +24,29 @@ from tests.robustness.outcomes import ANALYSED, REFUSED, analyse_in_child, analy
 
 
 def main() -> int:
+    import resource
+
+    # an input that blew past this in-process would be a finding, reported as a MemoryError one-liner
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--damaged", type=int, default=1000, help="randomly damaged models to try")
+    parser.add_argument("--edited", type=int, default=1000, help="models with protobuf fields edited to try")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--show", default="", help="print the stderr of cases with this outcome")
+    parser.add_argument("--keep", type=Path, help="write the files here and keep them (default: a temporary folder)")
     args = parser.parse_args()
     counts: Counter = Counter()
     bad = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as temporary:
+        scratch = args.keep or temporary
         rng = random.Random(args.seed)
         for generator, extra, runner in [*((g, (), analyse_in_process) for g in hostile.FIXED_CLASSES),
                                          (hostile.damaged_bytes, (args.damaged,), analyse_in_process),
+                                         (hostile.edited_fields, (args.edited,), analyse_in_process),
                                          (hostile.explosions, (), analyse_in_child)]:
             folder = Path(scratch) / generator.__name__
-            folder.mkdir()
+            folder.mkdir(parents=True, exist_ok=True)
             for case in generator(folder, rng, *extra):
                 outcome = runner(case.path, args=case.args)
                 counts[(case.kind, outcome.kind)] += 1
