@@ -48,6 +48,9 @@ class LoadedModel:
     file_bytes: int             # size of the .onnx file itself (0 for a model built in memory)
     external_bytes: int         # bytes referenced in external data files (never read)
     warnings: tuple[str, ...] = ()   # what was repaired or left unknown while reading, for the report
+    # (domain, name) of the model's own functions, whose calls were inlined: a call left in one of their
+    # domains names a function the model does not define
+    local_functions: frozenset[tuple[str, str]] = frozenset()
 
 
 def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
@@ -102,10 +105,11 @@ def prepare_model(model: ModelProto, source: str, folder: Path | None = None, fi
         except onnx.checker.ValidationError as exc:
             raise ModelError(f"{source}: the ONNX checker rejects the model: {first_line(exc)} "
                              "(pass --no-check to analyze it anyway)") from None
-    if model.functions:  # model-local functions are costed through their bodies: inline the calls
+    functions = frozenset((f.domain, f.name) for f in model.functions)
+    if functions:  # model-local functions are costed through their bodies: inline the calls
         model = onnx.inliner.inline_local_functions(model)
     return LoadedModel(source=source, model=model, file_bytes=file_bytes, external_bytes=external_bytes,
-                       warnings=warnings)
+                       warnings=warnings, local_functions=functions)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
