@@ -172,7 +172,7 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
               warnings: tuple[str, ...] = ()) -> StaticReport:
     tensors = graph.graph["tensors"]
     params = parameter_tensors(graph)
-    scope = CostScope(params, graph.graph["opsets"], LocalFunctions.of(getattr(loaded, "local_functions", ())))
+    scope = CostScope(params, graph.graph["opsets"], LocalFunctions.of(loaded.local_functions))
     nodes = cost_nodes(graph, tensors, graph.graph["values"], scope)
     counted = [n for n in nodes if n.status == COUNTED]
     totals = Totals(macs=sum(n.macs for n in counted), flops=sum(n.flops for n in counted),

@@ -7,7 +7,6 @@ counted either. Valid models, the zoo's and onnx's own test cases among them, ha
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -18,10 +17,9 @@ from onnx import TensorProto, helper, numpy_helper
 from typer.testing import CliRunner
 
 from onnxprof.cli.main import app
-from onnxprof.cost.analysis import COUNTED, INVALID, UNKNOWN_SHAPE, analyze, analyze_loaded, walk_nodes
+from onnxprof.cost.analysis import COUNTED, INVALID, NO_FORMULA, UNKNOWN_SHAPE, analyze, walk_nodes
 from onnxprof.cost.registry import all_entries
 from onnxprof.errors import ModelError
-from onnxprof.model.load import LoadedModel, prepare_model
 from tests.builders import analyze as analyze_in_memory
 from tests.builders import ints, make_model, weight
 
@@ -317,11 +315,6 @@ def test_element_types_onnxprof_guessed_are_not_judged():
     assert analyze_in_memory(bert_layer_model()).invalid_nodes == ()
 
 
-@dataclasses.dataclass(frozen=True)
-class _WithFunctions(LoadedModel):
-    local_functions: frozenset = frozenset()
-
-
 def _call_model(callee: str) -> onnx.ModelProto:
     double = helper.make_function("local", "Double", ["a"], ["b"], [helper.make_node("Add", ["a", "a"], ["b"])],
                                   [helper.make_opsetid("", 17)])
@@ -332,22 +325,20 @@ def _call_model(callee: str) -> onnx.ModelProto:
     return model
 
 
-def test_a_call_to_an_undefined_local_function_is_invalid_once_the_loader_names_the_functions():
-    loaded = prepare_model(_call_model("Triple"), "<test>", check=False)
-    fields = {f.name: getattr(loaded, f.name) for f in dataclasses.fields(LoadedModel)}
-    fields["local_functions"] = frozenset({("local", "Double")})
-    report = analyze_loaded(_WithFunctions(**fields))
-    assert report.nodes[0].status == INVALID
-    assert report.nodes[0].reason == "calls local::Triple, a function the model does not define"
-    defined = analyze_in_memory(_call_model("Double"))
-    assert [(n.op_type, n.status, n.flops) for n in defined.nodes] == [("Add", COUNTED, 6)]
-
-
-@pytest.mark.xfail(strict=True, reason="onnxprof.model.load inlines local functions and forgets which it had: "
-                                       "LoadedModel needs local_functions (domain, name) recorded before inlining")
 def test_a_call_to_an_undefined_local_function_is_invalid():
     report = analyze_in_memory(_call_model("Triple"))
     assert report.nodes[0].status == INVALID
+    assert report.nodes[0].reason == "calls local::Triple, a function the model does not define"
+    assert not report.complete and report.uncounted_ops == ()      # not mistaken for a custom op
+    defined = analyze_in_memory(_call_model("Double"))             # inlined: its body is counted
+    assert [(n.op_type, n.status, n.flops) for n in defined.nodes] == [("Add", COUNTED, 6)]
+
+
+def test_a_custom_domain_without_local_functions_is_an_op_without_formula():
+    model = _call_model("Triple")
+    del model.functions[:]
+    report = analyze_in_memory(model)
+    assert report.nodes[0].status == NO_FORMULA and report.invalid_nodes == ()
 
 
 @pytest.mark.parametrize("name, macs, params", [
