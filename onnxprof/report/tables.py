@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -36,12 +35,13 @@ def render_analysis(report: StaticReport, console: Console, layers: bool = False
 def _header(report: StaticReport) -> Panel:
     m = report.model
     opsets = ", ".join(f"{d} {v}" for d, v in m.opsets.items())
-    lines = [f"[bold]{m.source}[/]  graph [cyan]{m.graph_name or '-'}[/]  {m.nodes} nodes",
-             f"IR {m.ir_version} · opsets {opsets} · producer {m.producer or '-'}"]
+    # Styled as Text, never markup: a model or graph name may hold brackets, and consoles read no markup.
+    text = Text.assemble((m.source, "bold"), "  graph ", (m.graph_name or "-", "cyan"), f"  {m.nodes} nodes\n",
+                         f"IR {m.ir_version} · opsets {opsets} · producer {m.producer or '-'}")
     if m.file_bytes:
         extra = f" + {megabytes(m.external_bytes)} external data" if m.external_bytes else ""
-        lines.append(f"file {megabytes(m.file_bytes)}{extra}")
-    return Panel("\n".join(lines), title="onnxprof analyze", expand=False)
+        text.append(f"\nfile {megabytes(m.file_bytes)}{extra}")
+    return Panel(text, title="onnxprof analyze", expand=False)
 
 
 def _tensors(report: StaticReport) -> Table:
@@ -100,7 +100,7 @@ def _op_types(report: StaticReport) -> Table:
     ranked = sorted(report.op_types, key=lambda o: growth_key(o.flops), reverse=True)
     for o in ranked:
         share = ratio(o.flops, report.totals.flops)
-        name = o.op_type if o.domain == "ai.onnx" else f"{o.domain}::{o.op_type}"
+        name = _op_name(o.domain, o.op_type)
         nodes = str(o.count) if o.counted == o.count else f"{o.count} ({o.count - o.counted} uncounted)"
         table.add_row(name, nodes, count(o.macs), count(o.flops), "-" if share is None else f"{share:.1%}",
                       si(o.params) if o.params else "")
@@ -131,28 +131,32 @@ def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> Tab
     return table
 
 
-def _notes(report: StaticReport) -> list[str]:
-    notes = [f"[yellow]Warning: {escape(w)}[/]" for w in report.warnings]
+def _notes(report: StaticReport) -> list[Text]:
+    """The notes under the tables, each a styled Text (names in them are data, never markup)."""
+    notes = [Text(f"Warning: {w}", style="yellow") for w in report.warnings]
     if report.invalid_nodes:
         notes.append(_invalid_note(report))
     if report.symbols:
         names = ", ".join(report.symbols)
-        notes.append(f"[dim]Totals are formulas in {names}; bind them with --batch N, --input NAME:DIMS "
-                     f"or --dim NAME=VALUE.[/]")
+        notes.append(Text(f"Totals are formulas in {names}; bind them with --batch N, --input NAME:DIMS "
+                          f"or --dim NAME=VALUE.", style="dim"))
     if report.uncounted_ops:
-        ops = ", ".join(f"{u.op_type if u.domain == 'ai.onnx' else u.domain + '::' + u.op_type} ×{u.count}"
-                        for u in report.uncounted_ops)
-        notes.append(f"[yellow]No cost formula for: {ops}. These nodes are not in the totals.[/]")
+        ops = ", ".join(f"{_op_name(u.domain, u.op_type)} ×{u.count}" for u in report.uncounted_ops)
+        notes.append(Text(f"No cost formula for: {ops}. These nodes are not in the totals.", style="yellow"))
     downstream = {path for path, n in walk_nodes(report.nodes) if n.status == UNKNOWN_SHAPE and n.reason} \
         if report.invalid_nodes else set()
     unresolved = [name for name in report.unknown_shape_nodes if name not in downstream]
     if unresolved:
-        notes.append(f"[yellow]Shapes unknown, not counted: {_named(unresolved)}. "
-                     "Binding the inputs' dynamic dims (--input, --dim) may resolve them.[/]")
+        notes.append(Text(f"Shapes unknown, not counted: {_named(unresolved)}. "
+                          "Binding the inputs' dynamic dims (--input, --dim) may resolve them.", style="yellow"))
     if downstream:
         names = [name for name in report.unknown_shape_nodes if name in downstream]
-        notes.append(f"[yellow]Shapes derive from invalid nodes, not counted: {_named(names)}.[/]")
+        notes.append(Text(f"Shapes derive from invalid nodes, not counted: {_named(names)}.", style="yellow"))
     return notes
+
+
+def _op_name(domain: str, op_type: str) -> str:
+    return op_type if domain == "ai.onnx" else f"{domain}::{op_type}"
 
 
 def _named(names: list[str]) -> str:
@@ -160,14 +164,12 @@ def _named(names: list[str]) -> str:
     return ", ".join(names[:MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
 
 
-def _invalid_note(report: StaticReport) -> str:
+def _invalid_note(report: StaticReport) -> Text:
     """Each invalid node with its reason: the model cannot run as written, and nothing is counted for them."""
     shown = report.invalid_nodes[:MAX_NAMED]
-    lines = [f"  {escape(n.name)} ({escape(n.op_type if n.domain == 'ai.onnx' else n.domain + '::' + n.op_type)}): "
-             f"{escape(n.reason)}" for n in shown]
+    lines = [f"  {n.name} ({_op_name(n.domain, n.op_type)}): {n.reason}" for n in shown]
     more = len(report.invalid_nodes) - len(shown)
     if more > 0:
         lines.append(f"  and {more} more")
-    return (f"[red]Invalid nodes, not counted ({len(report.invalid_nodes)}): they contradict their op's definition, "
-            "so the model cannot run as written.\n"
-            + "\n".join(lines) + "[/]")
+    return Text(f"Invalid nodes, not counted ({len(report.invalid_nodes)}): they contradict their op's definition, "
+                "so the model cannot run as written.\n" + "\n".join(lines), style="red")
