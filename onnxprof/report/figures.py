@@ -16,24 +16,34 @@ for Practical Applications*, drawn from measured results (``BatchPoint`` rows, s
                               (the paper's 16), least-squares lines (slope in ms per G-op); area ∝ parameters.
  8   operations-vs-power      Net power vs G-ops at the same two batches, their mean ± standard deviation.
  9   accuracy-vs-throughput   Top-1 vs inferences per second at the same two batches; area ∝ operations;
-                              the linear upper bound, the region beyond it shaded.
+                              the linear upper bound of the findings, the region beyond it shaded.
 10   accuracy-per-parameter   Top-1 % per million parameters (information density), bars.
 ===  =======================  ==============================================================================
 
 Figures 3 and 5 draw the predictions (``predicted_latency_ms``, ``predicted_peak_rss_bytes``) as dashed
 lines of the network's colour. ``batch`` replaces the large batch of Figures 7–9 and the batch of Figure 6.
 
-Upper bound of Figure 9: the least-squares line through the Pareto frontier (the networks that no other
-network beats on both accuracy and throughput), raised by its largest residual so that no network lies
-above it; with two frontier points it is the line through them (when a single network beats all the
-others, the line is fitted to every network and raised the same way). The paper's caption greys the area
-beyond the bound ("exceptional accuracy or inference speed") and leaves the suboptimal side white; so
-do we.
+Times and throughputs are the median of the timed runs (``BatchPoint.latency_ms``, as trtexec reports),
+never the mean; the axes say so.
+
+Upper bound of Figure 9: the findings' own fit (``accuracy.bound`` of :mod:`onnxprof.report.findings`,
+computed by ``check_findings`` on the panel's batch): the least-squares line through the Pareto frontier
+(the networks that no other network beats on both accuracy and throughput), raised by its largest
+residual so that no network lies above it; with two frontier points it is the line through them. When a
+single network is both the most accurate and the fastest there is no trade-off and no bound (a note says
+so, as the findings do). The findings print the bound over each network at full load (its batch with the
+highest throughput, whatever it is); when that differs from both panels, a note gives it too. The
+paper's caption greys the area beyond the bound ("exceptional accuracy or inference speed") and leaves
+the suboptimal side white; so do we.
 
 Missing data never raises: a failed batch (out of memory) or a missing measurement (no power meter) is a
 gap in a line — NaN, which matplotlib does not join — and a note; unknown accuracy or operations leave
 the network out of the figures that need them, with a note. Notes are printed under the figure and
-returned in ``FigureResult.notes``; a figure without data still gets written, saying "no data".
+returned in ``FigureResult.notes``. A figure (or a panel) without data has no empty axes: it says once,
+in words, what is missing and what would fill it ("no power measurements: measure with --meter ...").
+
+Readability (:mod:`onnxprof.report.readable`): log axes are labelled on a 1-2-5 grid over their whole
+range, and the names of the blobs are placed at draw time so that no two overlap.
 
 Colours: one hue per architecture family (``FAMILY_COLOURS``; other families take tab20b colours in
 sorted order), lighter and darker shades and different markers for the members of a family.
@@ -55,9 +65,12 @@ from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
+from onnxprof.meters import METERS
 from onnxprof.report.dataset import BatchPoint
+from onnxprof.report.findings import check_findings
+from onnxprof.report.readable import MAX_LABELS, label_point, legend_clear_of_labels, log_axis
 
 # The paper's hues where it has them (ResNet pink, Inception orange ...), tab10 for the rest.
 FAMILY_COLOURS: Mapping[str, str] = MappingProxyType({
@@ -84,6 +97,7 @@ class FigureResult:
     paths: tuple[Path, ...]
     data: Mapping                                # the numbers behind the figure (JSON-ready)
     notes: tuple[str, ...]
+    empty: tuple[str, ...] = ()                  # the notes the figure says in its middle (no data there)
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,7 @@ class Plot:
     figure: Figure
     data: Mapping
     notes: tuple[str, ...] = ()
+    empty: tuple[str, ...] = ()                  # what is missing, said in the figure itself (not again below)
 
 
 @dataclass(frozen=True)
@@ -197,24 +212,15 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> Optional[LinearFit]:
     return LinearFit(float(slope), float(intercept), 1.0 - residual / total if total else 1.0, len(x))
 
 
-def pareto_frontier(xy: Mapping[str, tuple[float, float]]) -> list[str]:
-    """Keys no other key beats on both coordinates (higher is better on both), by ascending x."""
-    return sorted((k for k, (x, y) in xy.items()
-                   if not any(x2 >= x and y2 >= y and (x2, y2) != (x, y) for x2, y2 in xy.values())),
-                  key=lambda k: xy[k][0])
-
-
-def upper_bound(xy: Mapping[str, tuple[float, float]]) -> Optional[dict]:
-    """Figure 9's bound: least squares through the frontier, raised until no point lies above it."""
-    frontier = pareto_frontier(xy)
-    fit = linear_fit([xy[k][0] for k in frontier], [xy[k][1] for k in frontier])
-    if fit is None:                              # one network beats all others: fit them all instead
-        fit = linear_fit([x for x, _ in xy.values()], [y for _, y in xy.values()])
-    if fit is None:
-        return None
-    raised_by = max(0.0, max(y - float(fit(x)) for x, y in xy.values()))
-    return {"slope": fit.slope, "intercept": fit.intercept + raised_by, "raised_by": raised_by,
-            "frontier": frontier}
+def findings_bound(points: Sequence[BatchPoint]) -> tuple[Optional[dict], str]:
+    """Figure 9's upper bound: the findings' ``accuracy.bound`` on ``points`` (one fit, written once, in
+    findings.py) as (slope, raised intercept, frontier R² and size), or None and the findings' reason."""
+    finding = next(f for f in check_findings(points) if f.key == "accuracy.bound")
+    if finding.figure("slope") is None:
+        return None, finding.detail
+    return {"slope": finding.figure("slope"), "intercept": finding.figure("intercept"),
+            "frontier_r2": finding.figure("frontier_r2"), "frontier_size": int(finding.figure("frontier_size")),
+            "holds": finding.holds}, finding.detail
 
 
 class _Notes:
@@ -273,6 +279,84 @@ def _rows(series: Mapping[str, Series], batch: Optional[int], notes: _Notes,
     return rows
 
 
+# ---------------------------------------------------------------- what fills an empty figure
+
+@dataclass(frozen=True)
+class _Need:
+    """A value a figure needs, and what to do when no network has it."""
+    get: Getter
+    measured: bool                               # per batch (True) or a published fact (False)
+    missing: str
+    fill: str
+
+
+_MEASURE = "measure the networks with onnxprof measure MODEL --batch 1,2,4,8 (or scripts/reproduce_paper.py)"
+NO_MEASUREMENTS = f"no measurements: {_MEASURE}"
+_POWER_FILL = ("measure with --meter " + ", ".join(METERS[:-1]) + f" or {METERS[-1]}, and --idle SECONDS for the "
+               "idle baseline that net power subtracts (onnxprof meters list shows the meters this machine has)")
+_IDLE_FILL = "gross power was measured but no idle baseline; measure again with --idle SECONDS (net power = gross − idle)"
+POWER_HINT = f"no power measurements: {_POWER_FILL}"
+IDLE_HINT = f"no net power: {_IDLE_FILL}"
+_NEEDS: Mapping[str, _Need] = MappingProxyType({
+    "top-1": _Need(lambda p: p.top1, False, "no top-1 accuracy known",
+                   "only the zoo's ImageNet networks carry a published top-1 (onnxprof zoo list)"),
+    "operations": _Need(_gops, False, "no operation counts",
+                        "the counts are still formulas: bind the dynamic dimensions when measuring "
+                        "(--dim NAME=VALUE or --input NAME:DIMS)"),
+    "parameters": _Need(lambda p: p.parameters, False, "no parameter counts",
+                        "measure the networks again: measure stores onnxprof's count with every run"),
+    "latency": _Need(lambda p: p.latency_per_image_ms, True, "no latency measured", _MEASURE),
+    "throughput": _Need(lambda p: p.throughput_per_s, True, "no throughput measured", _MEASURE),
+    "memory": _Need(lambda p: p.memory_bytes, True, "no memory measured", _MEASURE),
+    "net power": _Need(lambda p: p.net_w, True, "no power measurements", _POWER_FILL),
+})
+
+
+def why_empty(points: Sequence[BatchPoint], needs: Sequence[str], batch: Optional[int] = None) -> tuple[str, bool]:
+    """What keeps a figure (or the panel at ``batch``) empty and what would fill it, said once; and whether
+    the figure's notes still say more (False: the reason covers every network, the notes would repeat it)."""
+    at = f" at batch {batch}" if batch is not None else ""
+    if not points:
+        return (NO_MEASUREMENTS if batch is None else f"not measured{at}: {_MEASURE}"), False
+    ran = [p for p in points if p.ok]
+    if not ran:
+        return f"no batch ran successfully{at} (the notes say why)", True
+    for name in needs:
+        need = _NEEDS[name]
+        if not any(need.get(p) is not None for p in (ran if need.measured else points)):
+            if name == "net power" and any(p.gross_w is not None for p in ran):
+                return f"no net power{at}: {_IDLE_FILL}", False
+            return f"{need.missing}{at}: {need.fill}", False
+    return f"no network has {' and '.join(needs)} together{at} (the notes say which lack what)", True
+
+
+def _say(figure: Figure, message: str) -> None:
+    """An empty figure: no axes, the message in words where the data would be."""
+    for ax in list(figure.axes):
+        figure.delaxes(ax)
+    figure.set_size_inches(8.5, 2.2)             # one message: as wide as a one-panel figure, not as tall
+    width_chars = int(figure.get_figwidth() * 72 / (10 * 0.55) * 0.85)
+    figure.text(0.5, 0.5, textwrap.fill(message, width_chars), ha="center", va="center", fontsize=10,
+                color="0.25", linespacing=1.5)
+
+
+def _say_in(ax: Axes, message: str) -> None:
+    """An empty panel beside others with data: its axes off, the message in its place."""
+    ax.set_axis_off()
+    width_chars = int(ax.get_position().width * ax.figure.get_figwidth() * 72 / (9 * 0.55) * 0.85)
+    ax.text(0.5, 0.5, textwrap.fill(message, width_chars), transform=ax.transAxes, ha="center", va="center",
+            fontsize=9, color="0.25", linespacing=1.5)
+
+
+def _empty_plot(figure: Figure, points: Sequence[BatchPoint], needs: Sequence[str], notes: "_Notes", data: Mapping,
+                batch: Optional[int] = None) -> Plot:
+    """The figure without data: why, said once in its middle; the notes only when they say more."""
+    here = [p for p in points if batch is None or p.batch == batch]
+    message, more = why_empty(here, needs, batch if points else None)
+    _say(figure, message)
+    return Plot(figure, data, (*(notes.as_tuple() if more else ()), message), (message,))
+
+
 # ---------------------------------------------------------------- drawing helpers
 
 def _canvas(panels: int = 1, width: float = 8.5, height: float = 4.8) -> tuple[Figure, list[Axes]]:
@@ -281,14 +365,14 @@ def _canvas(panels: int = 1, width: float = 8.5, height: float = 4.8) -> tuple[F
     return figure, list(figure.subplots(1, panels, squeeze=False, sharey=panels > 1)[0])
 
 
-def _no_data(ax: Axes, notes: _Notes) -> None:
-    ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", fontsize=16, color="0.5")
-    notes.add("no data")
-
-
 def _batch_axis(ax: Axes, batches: Iterable[int]) -> None:
+    """Log₂ batch axis labelled at each batch size measured (a 1-2-5 grid when there are too many)."""
     ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted(set(batches)))
+    batches = sorted(set(batches))
+    if len(batches) > MAX_LABELS:
+        log_axis(ax.xaxis)
+        return
+    ax.set_xticks(batches)
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -338,16 +422,21 @@ _BY_OPERATIONS = _Sizes("gops", OPERATION_REFS, _AREA_PER_GOP, lambda v: f"{v:g}
 
 def _blobs(ax: Axes, series: Mapping[str, Series], style: Mapping[str, Style], rows: Mapping[str, Mapping],
            x: str, y: str, sizes: Optional[_Sizes] = None) -> None:
-    """One blob per network, area ∝ ``sizes.field``, a grey dot at its centre and its name beside it."""
+    """One blob per network, area ∝ ``sizes.field``, a grey dot at its centre and its name beside it
+    (placed at draw time where it overlaps no other name, blob centre or legend)."""
     for key, row in rows.items():
         s = style[key]
         area = sizes.area(row[sizes.field]) if sizes else 40.0
         ax.scatter([row[x]], [row[y]], s=area, marker=s.marker, color=s.colour, alpha=0.65,
                    edgecolors=s.colour, linewidths=0.8, zorder=3)
         ax.scatter([row[x]], [row[y]], s=3, color="0.35", zorder=4)
-        ax.annotate(series[key].label, (row[x], row[y]), xytext=(5, 4), textcoords="offset points",
-                    fontsize=6.5, zorder=5)
+        label_point(ax, series[key].label, (row[x], row[y]), radius_pt=np.sqrt(area) / 2)
     ax.margins(x=0.14, y=0.1)                    # room for the names of the outermost blobs
+
+
+def _signed(value: float, spec: str) -> str:
+    """A term after another: ``− 0.5``, ``+ 2`` (never ``+ -0.5``)."""
+    return f"{'−' if value < 0 else '+'} {format(abs(value), spec)}"
 
 
 def _fit_line(ax: Axes, fit: Optional[LinearFit], xs: Sequence[float], label: Callable[[LinearFit], str],
@@ -357,7 +446,7 @@ def _fit_line(ax: Axes, fit: Optional[LinearFit], xs: Sequence[float], label: Ca
         return
     grid = np.linspace(0.0, max(xs) * 1.05, 50)
     ax.plot(grid, fit(grid), color="0.2", lw=1.0, zorder=2, label=label(fit))
-    ax.legend(loc="upper left", fontsize=7, frameon=True, framealpha=0.85)
+    legend_clear_of_labels(ax, fontsize=7, frameon=True, framealpha=0.85)
 
 
 def _finish(figure: Figure, title: str, notes: Sequence[str]) -> None:
@@ -376,31 +465,32 @@ def _finish(figure: Figure, title: str, notes: Sequence[str]) -> None:
 
 # ---------------------------------------------------------------- figure types shared by several figures
 
-def _bars(points: Sequence[BatchPoint], name: str, get: Getter, ylabel: str, fmt: str) -> Plot:
+def _bars(points: Sequence[BatchPoint], name: str, get: Getter, ylabel: str, fmt: str,
+          needs: Sequence[str]) -> Plot:
     """A bar per network in ascending order, coloured by family (Figures 1 and 10)."""
     series, notes = series_of(points), _Notes()
     style = styles(series)
     figure, (ax,) = _canvas()
     rows = _rows(series, None, notes, {"value": (name, get)})
     values = dict(sorted(((k, r["value"]) for k, r in rows.items()), key=lambda item: item[1]))
+    data = {"values": values, "unknown": [k for k in series if k not in rows]}
     if not values:
-        _no_data(ax, notes)
-    else:
-        ax.bar(range(len(values)), list(values.values()), color=[style[k].colour for k in values],
-               edgecolor="0.3", linewidth=0.5)
-        for i, v in enumerate(values.values()):
-            ax.text(i, v, fmt.format(v), ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(len(values)))
-        ax.set_xticklabels([series[k].label for k in values], rotation=40, ha="right", fontsize=8)
-        palette = family_colours(series[k].family for k in values)
-        _legend_outside(ax, [Patch(color=c, label=f) for f, c in sorted(palette.items())], title="family",
-                        title_fontsize=7)
+        return _empty_plot(figure, points, needs, notes, data)
+    ax.bar(range(len(values)), list(values.values()), color=[style[k].colour for k in values],
+           edgecolor="0.3", linewidth=0.5)
+    for i, v in enumerate(values.values()):
+        ax.text(i, v, fmt.format(v), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(values)))
+    ax.set_xticklabels([series[k].label for k in values], rotation=40, ha="right", fontsize=8)
+    palette = family_colours(series[k].family for k in values)
+    _legend_outside(ax, [Patch(color=c, label=f) for f, c in sorted(palette.items())], title="family",
+                    title_fontsize=7)
     ax.set_ylabel(ylabel)
-    return Plot(figure, {"values": values, "unknown": [k for k in series if k not in rows]}, notes.as_tuple())
+    return Plot(figure, data, notes.as_tuple())
 
 
 def _lines(points: Sequence[BatchPoint], noun: str, measured: Getter, predicted: Optional[Getter],
-           ylabel: str, log_y: bool = False) -> Plot:
+           ylabel: str, needs: Sequence[str], log_y: bool = False) -> Plot:
     """A line per network over batch sizes (Figures 3–5); failed or missing batches are NaN gaps."""
     series, notes = series_of(points), _Notes()
     style = styles(series)
@@ -428,21 +518,18 @@ def _lines(points: Sequence[BatchPoint], noun: str, measured: Getter, predicted:
                 ax.plot(batches, [np.nan if v is None else v for v in entry["predicted"]], ls="--", lw=1.1,
                         color=style[key].colour, alpha=0.9)
         data[key] = entry
-    if not ax.lines:
-        _no_data(ax, notes)
+    if not any(v is not None for e in data.values() for v in e["value"]):
+        return _empty_plot(figure, points, needs, notes, {"series": data})
+    _batch_axis(ax, (b for e in data.values() for b in e["batch"]))
+    if log_y:
+        ax.set_yscale("log")
+        log_axis(ax.yaxis)
     else:
-        _batch_axis(ax, (b for e in data.values() for b in e["batch"]))
-        if log_y:
-            ax.set_yscale("log")
-            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        else:
-            ax.set_ylim(bottom=0)
-        handles, _ = ax.get_legend_handles_labels()
-        if drew_prediction:
-            handles.append(Line2D([], [], ls="--", color="0.4", label="predicted (dashed)"))
-        _legend_outside(ax, handles)
+        ax.set_ylim(bottom=0)
+    handles, _ = ax.get_legend_handles_labels()
+    if drew_prediction:
+        handles.append(Line2D([], [], ls="--", color="0.4", label="predicted (dashed)"))
+    _legend_outside(ax, handles)
     ax.set_xlabel("Batch size [images]")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
@@ -465,30 +552,44 @@ def panel_batches(series: Mapping[str, Series], batch: Optional[int] = None) -> 
 PanelDraw = Callable[[Axes, Mapping[str, Series], Mapping[str, Style], int, _Notes], dict]
 
 
-def _panels(points: Sequence[BatchPoint], batch: Optional[int], draw: PanelDraw, sizes: _Sizes) -> Plot:
-    """One scatter panel per batch of ``panel_batches`` (Figures 7–9), the size legend right of the last."""
+def _panels(points: Sequence[BatchPoint], batch: Optional[int], draw: PanelDraw, sizes: _Sizes,
+            needs: Sequence[str]) -> Plot:
+    """One scatter panel per batch of ``panel_batches`` (Figures 7–9), the size legend right of the last.
+    A panel without data says what would fill it; when none has data, the figure says it once."""
     series, notes = series_of(points), _Notes()
     batches = panel_batches(series, batch)
     figure, axes = _canvas(max(len(batches), 1))
-    if not batches:
-        _no_data(axes[0], notes)
     style = styles(series)
     panels = {b: draw(ax, series, style, b, notes) for ax, b in zip(axes, batches)}
+    data = {"batches": list(batches), "panels": panels}
+    if not any(panel["models"] for panel in panels.values()):
+        return _empty_plot(figure, points, needs, notes, data)
+    said = []
     for ax, b in zip(axes, batches):
         largest = batch is None and len(batches) > 1 and b == batches[-1]
         ax.set_title(f"batch {b}" + (" (the largest every network ran)" if largest else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
+        if not panels[b]["models"]:
+            message, _ = why_empty([p for p in points if p.batch == b], needs, b)
+            _say_in(ax, message)
+            notes.add(message)
+            said.append(message)
     for ax in axes[1:]:
         ax.set_ylabel("")
-    sizes.legend(axes[-1], (row for panel in panels.values() for row in panel["models"].values()))
-    return Plot(figure, {"batches": list(batches), "panels": panels}, notes.as_tuple())
+    sizes.legend(next(ax for ax, b in reversed(list(zip(axes, batches))) if panels[b]["models"]),
+                 (row for panel in panels.values() for row in panel["models"].values()))
+    return Plot(figure, data, notes.as_tuple(), tuple(said))
 
 
 # ---------------------------------------------------------------- the ten figures
 
+_MEDIAN_MS = "Time per image [ms], median"
+_MEDIAN_FPS = "Inferences per second [FPS], from the median batch time"
+
+
 @_figure(1, "top1-per-network", "Top-1 accuracy per network")
 def top1_per_network(points: Sequence[BatchPoint], *, batch: Optional[int] = None, predicted: bool = True) -> Plot:
-    return _bars(points, "top-1", lambda p: p.top1, "Top-1 accuracy [%]", "{:.1f}")
+    return _bars(points, "top-1", lambda p: p.top1, "Top-1 accuracy [%]", "{:.1f}", ("top-1",))
 
 
 @_figure(2, "top1-vs-operations", "Top-1 accuracy vs operations, size ∝ parameters")
@@ -498,10 +599,9 @@ def top1_vs_operations(points: Sequence[BatchPoint], *, batch: Optional[int] = N
     rows = _rows(series, None, notes, {"gops": ("operations", _gops), "top1": ("top-1", lambda p: p.top1),
                                        "parameters": ("parameters", lambda p: p.parameters)})
     if not rows:
-        _no_data(ax, notes)
-    else:
-        _blobs(ax, series, styles(series), rows, "gops", "top1", _BY_PARAMETERS)
-        _BY_PARAMETERS.legend(ax, rows.values())
+        return _empty_plot(figure, points, ("top-1", "operations", "parameters"), notes, {"models": rows})
+    _blobs(ax, series, styles(series), rows, "gops", "top1", _BY_PARAMETERS)
+    _BY_PARAMETERS.legend(ax, rows.values())
     ax.set_xlabel("Operations [G-Ops]")
     ax.set_ylabel("Top-1 accuracy [%]")
     ax.grid(True, alpha=0.3)
@@ -511,7 +611,7 @@ def top1_vs_operations(points: Sequence[BatchPoint], *, batch: Optional[int] = N
 @_figure(3, "time-vs-batch", "Time per image vs batch size")
 def time_vs_batch(points: Sequence[BatchPoint], *, batch: Optional[int] = None, predicted: bool = True) -> Plot:
     return _lines(points, "latency", lambda p: p.latency_per_image_ms,
-                  _per_image_prediction if predicted else None, "Time per image [ms]", log_y=True)
+                  _per_image_prediction if predicted else None, _MEDIAN_MS, ("latency",), log_y=True)
 
 
 def _per_image_prediction(p: BatchPoint) -> Optional[float]:
@@ -520,18 +620,19 @@ def _per_image_prediction(p: BatchPoint) -> Optional[float]:
 
 @_figure(4, "power-vs-batch", "Net power vs batch size")
 def power_vs_batch(points: Sequence[BatchPoint], *, batch: Optional[int] = None, predicted: bool = True) -> Plot:
-    plot = _lines(points, "power", lambda p: p.net_w, None, "Net power [W]")
+    plot = _lines(points, "power", lambda p: p.net_w, None, "Net power [W]", ("net power",))
     idle = [p.idle_w for p in points if p.idle_w is not None]
-    if idle:
+    if idle and plot.figure.axes:
         plot.figure.axes[0].text(0.99, 0.02, f"idle power {np.median(idle):.2f} W, not included",
                                  transform=plot.figure.axes[0].transAxes, ha="right", fontsize=7, color="0.35")
-    return Plot(plot.figure, {**plot.data, "idle_w": float(np.median(idle)) if idle else None}, plot.notes)
+    return Plot(plot.figure, {**plot.data, "idle_w": float(np.median(idle)) if idle else None}, plot.notes,
+                plot.empty)
 
 
 @_figure(5, "memory-vs-batch", "Memory vs batch size")
 def memory_vs_batch(points: Sequence[BatchPoint], *, batch: Optional[int] = None, predicted: bool = True) -> Plot:
     return _lines(points, "memory", lambda p: _mb(p.memory_bytes),
-                  (lambda p: _mb(p.predicted_peak_rss_bytes)) if predicted else None, "Memory [MB]")
+                  (lambda p: _mb(p.predicted_peak_rss_bytes)) if predicted else None, "Memory [MB]", ("memory",))
 
 
 @_figure(6, "memory-vs-parameters", "Memory vs parameters")
@@ -543,20 +644,19 @@ def memory_vs_parameters(points: Sequence[BatchPoint], *, batch: Optional[int] =
     rows = _rows(series, chosen, notes, {"parameters_mb": ("parameters", _weight_mb),
                                          "memory_mb": ("memory", lambda p: _mb(p.memory_bytes))})
     fit = linear_fit([r["parameters_mb"] for r in rows.values()], [r["memory_mb"] for r in rows.values()])
+    data = {"batch": chosen, "models": rows, "fit": asdict(fit) if fit else None,
+            "floor_mb": fit.intercept if fit else None, "slope": fit.slope if fit else None}
     if not rows:
-        _no_data(ax, notes)
-    else:
-        _blobs(ax, series, styles(series), rows, "parameters_mb", "memory_mb")
-        _fit_line(ax, fit, [r["parameters_mb"] for r in rows.values()],
-                  lambda f: f"memory ≈ {f.intercept:.0f} MB + {f.slope:.2f} × parameters (R² {f.r2:.3f})", notes)
-        ax.set_xlim(left=0)
-        ax.set_ylim(bottom=0)
+        return _empty_plot(figure, points, ("memory", "parameters"), notes, data, chosen)
+    _blobs(ax, series, styles(series), rows, "parameters_mb", "memory_mb")
+    _fit_line(ax, fit, [r["parameters_mb"] for r in rows.values()],
+              lambda f: f"memory ≈ {f.intercept:.0f} MB {_signed(f.slope, '.2f')} × parameters (R² {f.r2:.3f})", notes)
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel(f"Parameters [MB]  (batch {chosen})")
     ax.set_ylabel("Memory [MB]")
     ax.grid(True, alpha=0.3)
-    return Plot(figure, {"batch": chosen, "models": rows, "fit": asdict(fit) if fit else None,
-                         "floor_mb": fit.intercept if fit else None, "slope": fit.slope if fit else None},
-                notes.as_tuple())
+    return Plot(figure, data, notes.as_tuple())
 
 
 def _operations_vs_time_panel(ax, series, style, batch, notes) -> dict:
@@ -565,34 +665,30 @@ def _operations_vs_time_panel(ax, series, style, batch, notes) -> dict:
                                         "parameters": ("parameters", lambda p: p.parameters)})
     gops = [r["gops"] for r in rows.values()]
     fit = linear_fit(gops, [r["ms_per_image"] for r in rows.values()])
-    if not rows:
-        _no_data(ax, notes)
-    else:
+    if rows:
         _blobs(ax, series, style, rows, "gops", "ms_per_image", _BY_PARAMETERS)
-        _fit_line(ax, fit, gops, lambda f: f"{f.slope:.3g} ms/G-op + {f.intercept:.3g} ms (R² {f.r2:.3f})",
+        _fit_line(ax, fit, gops, lambda f: f"{f.slope:.3g} ms/G-op {_signed(f.intercept, '.3g')} ms (R² {f.r2:.3f})",
                   notes, f" at batch {batch}")
         ax.set_ylim(bottom=0)
     ax.set_xlabel("Operations [G-Ops]")
-    ax.set_ylabel("Time per image [ms]")
+    ax.set_ylabel(_MEDIAN_MS)
     return {"models": rows, "fit": asdict(fit) if fit else None}
 
 
 @_figure(7, "operations-vs-time", "Operations vs time per image, size ∝ parameters")
 def operations_vs_time(points: Sequence[BatchPoint], *, batch: Optional[int] = None, predicted: bool = True) -> Plot:
-    return _panels(points, batch, _operations_vs_time_panel, _BY_PARAMETERS)
+    return _panels(points, batch, _operations_vs_time_panel, _BY_PARAMETERS, ("latency", "operations", "parameters"))
 
 
 def _operations_vs_power_panel(ax, series, style, batch, notes) -> dict:
     rows = _rows(series, batch, notes, {"gops": ("operations", _gops), "net_w": ("net power", lambda p: p.net_w),
                                         "parameters": ("parameters", lambda p: p.parameters)})
     watts = [r["net_w"] for r in rows.values()]
-    if not rows:
-        _no_data(ax, notes)
-    else:
+    if rows:
         mean, std = float(np.mean(watts)), float(np.std(watts))
         ax.axhspan(mean - std, mean + std, color="0.9", zorder=0)
         ax.axhline(mean, color="0.4", lw=1.0, ls=":", zorder=1, label=f"mean {mean:.2f} W ± {std:.2f} W")
-        ax.legend(loc="lower right", fontsize=7)
+        legend_clear_of_labels(ax, fontsize=7)
         _blobs(ax, series, style, rows, "gops", "net_w", _BY_PARAMETERS)
         ax.set_ylim(0, max(watts) * 1.3)
     ax.set_xlabel("Operations [G-Ops]")
@@ -603,33 +699,31 @@ def _operations_vs_power_panel(ax, series, style, batch, notes) -> dict:
 
 @_figure(8, "operations-vs-power", "Operations vs net power, size ∝ parameters")
 def operations_vs_power(points: Sequence[BatchPoint], *, batch: Optional[int] = None, predicted: bool = True) -> Plot:
-    return _panels(points, batch, _operations_vs_power_panel, _BY_PARAMETERS)
+    return _panels(points, batch, _operations_vs_power_panel, _BY_PARAMETERS, ("net power", "operations", "parameters"))
 
 
 def _accuracy_vs_throughput_panel(ax, series, style, batch, notes) -> dict:
     rows = _rows(series, batch, notes, {"throughput": ("throughput", lambda p: p.throughput_per_s),
                                         "top1": ("top-1", lambda p: p.top1), "gops": ("operations", _gops)})
-    bound = upper_bound({k: (r["throughput"], r["top1"]) for k, r in rows.items()})
     if not rows:
-        _no_data(ax, notes)
         return {"models": rows, "bound": None}
+    bound, reason = findings_bound([p for key in rows for p in series[key].points if p.batch == batch])
     _blobs(ax, series, style, rows, "throughput", "top1", _BY_OPERATIONS)
     tops = [r["top1"] for r in rows.values()]
     right = max(r["throughput"] for r in rows.values()) * 1.25
     ax.set_xlim(0, right)
     ax.set_ylim(min(tops) - 5, max(tops) + 5)
     if bound is None:
-        notes.add(f"too few networks for an upper bound at batch {batch}")
+        notes.add(f"no upper bound at batch {batch}: {reason}")
     else:
         grid = np.linspace(0, right, 100)
         line = bound["slope"] * grid + bound["intercept"]
         ax.fill_between(grid, line, max(tops) + 5, where=line < max(tops) + 5, color="0.85", zorder=0,
                         label="beyond the bound")
         ax.plot(grid, line, color="0.3", lw=1.0, zorder=1,
-                label=f"upper bound: top-1 = {bound['intercept']:.1f} {'−' if bound['slope'] < 0 else '+'} "
-                      f"{abs(bound['slope']):.3g} × FPS")
-        ax.legend(loc="lower left", fontsize=7)
-    ax.set_xlabel("Inferences per second [FPS]")
+                label=f"upper bound: top-1 ≤ {bound['intercept']:.4g} {_signed(bound['slope'], '.4g')} × FPS")
+        legend_clear_of_labels(ax, fontsize=7)
+    ax.set_xlabel(_MEDIAN_FPS)
     ax.set_ylabel("Top-1 accuracy [%]")
     return {"models": rows, "bound": bound}
 
@@ -637,14 +731,21 @@ def _accuracy_vs_throughput_panel(ax, series, style, batch, notes) -> dict:
 @_figure(9, "accuracy-vs-throughput", "Accuracy vs inferences per second, size ∝ operations")
 def accuracy_vs_throughput(points: Sequence[BatchPoint], *, batch: Optional[int] = None,
                            predicted: bool = True) -> Plot:
-    return _panels(points, batch, _accuracy_vs_throughput_panel, _BY_OPERATIONS)
+    plot = _panels(points, batch, _accuracy_vs_throughput_panel, _BY_OPERATIONS, ("throughput", "top-1", "operations"))
+    full, _ = findings_bound(points) if plot.figure.axes else (None, "")
+    drawn = [(p["bound"]["slope"], p["bound"]["intercept"]) for p in plot.data["panels"].values() if p["bound"]]
+    if full is None or (full["slope"], full["intercept"]) in drawn:
+        return plot
+    note = (f"the findings (accuracy.bound) take each network at its highest throughput, whatever the batch: "
+            f"top-1 ≤ {full['intercept']:.4g} {_signed(full['slope'], '.4g')} × FPS")
+    return Plot(plot.figure, {**plot.data, "findings_bound": full}, (*plot.notes, note), plot.empty)
 
 
 @_figure(10, "accuracy-per-parameter", "Accuracy per parameter (information density)")
 def accuracy_per_parameter(points: Sequence[BatchPoint], *, batch: Optional[int] = None,
                            predicted: bool = True) -> Plot:
     return _bars(points, "top-1 or parameters", lambda p: p.top1_per_mparams,
-                 "Top-1 accuracy per million parameters [% / M]", "{:.2f}")
+                 "Top-1 accuracy per million parameters [% / M]", "{:.2f}", ("top-1", "parameters"))
 
 
 FIGURES: Mapping[int, Callable[..., Plot]] = MappingProxyType({n: _SPECS[n].draw for n in sorted(_SPECS)})
@@ -652,20 +753,28 @@ FIGURES: Mapping[int, Callable[..., Plot]] = MappingProxyType({n: _SPECS[n].draw
 
 # ---------------------------------------------------------------- writing
 
-def draw_figure(number: int, points: Sequence[BatchPoint], out_dir: Path, formats: Sequence[str] = ("png", "svg"),
-                batch: Optional[int] = None, predicted: bool = True, *, dpi: int = 150) -> FigureResult:
-    """Draw figure ``number`` and write it as ``fig{number:02d}-{name}.{fmt}`` for each format."""
+def render(number: int, points: Sequence[BatchPoint], batch: Optional[int] = None, predicted: bool = True) -> Plot:
+    """Figure ``number`` drawn and finished as it is written: title on top, the notes below (those the
+    figure says in its middle already are not repeated)."""
     if number not in _SPECS:
         raise ValueError(f"no figure {number}: the figures are {', '.join(map(str, _SPECS))}")
     spec = _SPECS[number]
     plot = spec.draw(list(points), batch=batch, predicted=predicted)
-    _finish(plot.figure, f"Figure {number}: {spec.title}", plot.notes)
+    _finish(plot.figure, f"Figure {number}: {spec.title}", [n for n in plot.notes if n not in plot.empty])
+    return plot
+
+
+def draw_figure(number: int, points: Sequence[BatchPoint], out_dir: Path, formats: Sequence[str] = ("png", "svg"),
+                batch: Optional[int] = None, predicted: bool = True, *, dpi: int = 150) -> FigureResult:
+    """Draw figure ``number`` and write it as ``fig{number:02d}-{name}.{fmt}`` for each format."""
+    spec = _SPECS.get(number)
+    plot = render(number, points, batch, predicted)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = tuple(out / f"fig{number:02d}-{spec.name}.{fmt}" for fmt in formats)
     for path, fmt in zip(paths, formats):
         plot.figure.savefig(path, format=fmt, dpi=dpi)
-    return FigureResult(number, spec.name, spec.title, paths, plot.data, plot.notes)
+    return FigureResult(number, spec.name, spec.title, paths, plot.data, plot.notes, plot.empty)
 
 
 def draw_all(points: Sequence[BatchPoint], out_dir: Path, formats: Sequence[str] = ("png", "svg"),

@@ -11,6 +11,11 @@ or SVG with ``figure_format="svg"``), and there is no script, font or link to fe
 comes from data (model names, notes, reasons, the title) goes through :func:`html.escape`. A figure that
 was not measured is shown as "–", never as an error.
 
+Tables are never clipped: each sits in a ``div.wide`` that scrolls sideways (``overflow-x: auto``) when
+the table is wider than the page, with the first column (the network) kept in view; headers wrap, and
+only numbers do not. A figure's notes are its caption, except those the image says in its middle (a
+figure or panel without data says once what would fill it; the image's alt text says it too).
+
 Per-model table, one row per network and set-up (engine, provider, precision, host; the set-up gets its
 own column when the points mix several):
 
@@ -48,13 +53,14 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#
 margin:1.5em auto;padding:0 1em}
 h1{margin:0 0 .2em}h2{margin-top:2em;border-bottom:1px solid #ccc;padding-bottom:.2em}
 nav a{margin-right:1em}
-.wide{overflow-x:auto}
+.wide{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:.6em 0;font-size:13px}
-th,td{padding:.3em .6em;text-align:left;vertical-align:top}
-thead th{background:#eef0f3;border-bottom:2px solid #999}
-tbody tr:nth-child(even){background:#f6f7f9}
+th,td{padding:.3em .5em;text-align:left;vertical-align:top}
+thead th{background:#eef0f3;border-bottom:2px solid #999;vertical-align:bottom;font-size:12px;min-width:5em}
+tbody td{background:#fff}tbody tr:nth-child(even) td{background:#f6f7f9}
 tbody+tbody{border-top:2px solid #bbb}
-.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+th:first-child,td:first-child{position:sticky;left:0;z-index:1}
+.num{text-align:right;font-variant-numeric:tabular-nums}td.num{white-space:nowrap}
 .yes{color:#1a7f37;font-weight:600}.no,.off{color:#c62828;font-weight:600}.unknown{color:#9a6700}
 .note{color:#555;font-size:13px}td.name{font-weight:600;color:#444}
 figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #e4e4e4}
@@ -282,8 +288,11 @@ def _figure(figure: FigureResult, preferred: str) -> str:
     else:
         mime = FIGURE_FORMATS[path.suffix.lstrip(".").lower()]
         payload = base64.b64encode(path.read_bytes()).decode("ascii")
-        image = f'<img src="data:{mime};base64,{payload}" alt="{_esc(heading)}">'
-    notes = _element("ul", "".join(_element("li", _esc(n)) for n in figure.notes)) if figure.notes else ""
+        alt = ". ".join((heading, *figure.empty))
+        image = f'<img src="data:{mime};base64,{payload}" alt="{_esc(alt)}">'
+    said = figure.empty if path is not None else ()                 # what the image says in its middle
+    below = [n for n in figure.notes if n not in said]
+    notes = _element("ul", "".join(_element("li", _esc(n)) for n in below)) if below else ""
     caption = _element("figcaption", _element("strong", _esc(heading)) + notes)
     return _element("figure", image + caption, id=f"figure-{figure.number}")
 

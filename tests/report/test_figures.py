@@ -1,20 +1,28 @@
-"""The paper's ten figures drawn from the synthetic store: files that open, and the numbers behind them
-checked against the laws in ``tests/synthetic_runs.py``."""
+"""The paper's ten figures drawn from the synthetic store: files that open, the numbers behind them
+checked against the laws in ``tests/synthetic_runs.py``, and what a reader sees: log axes labelled over
+their whole range, names that never overlap, and an empty figure that says once what would fill it."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 from matplotlib.image import imread
+from matplotlib.legend import Legend
+from matplotlib.text import Annotation, Text
 
+from onnxprof.meters import METERS
 from onnxprof.report.dataset import load_points
-from onnxprof.report.figures import (FAMILY_COLOURS, FIGURES, draw_all, draw_figure, family_colours,
-                                     pareto_frontier, styles, series_of, upper_bound)
+from onnxprof.report.figures import (FAMILY_COLOURS, FIGURES, IDLE_HINT, NO_MEASUREMENTS, POWER_HINT, draw_all,
+                                     draw_figure, family_colours, render, styles, series_of)
+from onnxprof.report.findings import check_findings
+from onnxprof.report.readable import LabelPlacer, log_ticks, plain_number
 from onnxprof.store.db import Store
 from onnxprof.zoo.manifest import manifest
 from tests import synthetic_runs as synth
@@ -123,13 +131,59 @@ def test_fig4_net_power_with_a_note_for_the_network_without_a_meter(results, poi
     assert "VGG-16" not in labels and "AlexNet" in labels
 
 
-def test_fig4_without_any_power_meter_is_still_written(tmp_path):
-    unmetered = [dataclasses.replace(m, net_w=None) for m in synth.MODELS]
-    result = draw_figure(4, stored_points(tmp_path, unmetered), tmp_path / "out", dpi=DPI)
-    assert_valid_files(result, tmp_path / "out")
-    assert "no data" in result.notes
-    (missing,) = [n for n in result.notes if n.startswith("no power measured")]
-    assert all(f"{title}" in missing for title in ("AlexNet", "ResNet-18", "VGG-16"))
+def texts(figure) -> list[str]:
+    """Every text the finished figure shows (titles, notes, labels, tick labels), unwrapped."""
+    figure.canvas.draw()
+    return [" ".join(t.get_text().split()) for t in figure.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+def said(figure, message: str) -> int:
+    """How often the figure says ``message``."""
+    return sum(text.count(message) for text in texts(figure))
+
+
+@pytest.fixture(scope="module")
+def unmetered(tmp_path_factory):
+    return stored_points(tmp_path_factory.mktemp("unmetered"), [dataclasses.replace(m, net_w=None) for m in synth.MODELS])
+
+
+@pytest.mark.parametrize("number", [4, 8])
+def test_power_figures_without_a_meter_say_once_which_meter_would_fill_them(unmetered, tmp_path, number):
+    result = draw_figure(number, unmetered, tmp_path, dpi=DPI)
+    assert result.notes == (POWER_HINT,) and result.empty == (POWER_HINT,)   # not a note per network, no "no data"
+    assert all(re.search(rf"(--meter |, | or ){re.escape(m)}\b", POWER_HINT) for m in METERS)   # every meter there is
+    assert "--idle" in POWER_HINT and "onnxprof meters list" in POWER_HINT
+    plot = render(number, unmetered)
+    assert plot.figure.axes == []                # no empty 0–1 axes
+    assert said(plot.figure, POWER_HINT) == 1    # in the figure's middle, not again in the notes below
+    assert not any("no data" in t for t in texts(plot.figure))
+    png, _ = result.paths
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gross_power_without_an_idle_baseline_says_to_measure_idle(points):
+    gross_only = [dataclasses.replace(p, net_w=None) for p in points]
+    plot = render(4, gross_only)
+    assert plot.notes == (IDLE_HINT,) and said(plot.figure, IDLE_HINT) == 1 and "--idle" in IDLE_HINT
+
+
+def test_a_panel_without_data_says_so_beside_one_with_data(points):
+    only_batch_1 = [p if p.batch == 1 else dataclasses.replace(p, net_w=None, gross_w=None) for p in points]
+    plot = render(8, only_batch_1)
+    with_data, empty = plot.figure.axes[:2]
+    assert with_data.axison and not empty.axison
+    message = "no power measurements at batch 8: measure with --meter"
+    assert sum(message in t for t in texts(plot.figure)) == 1
+    assert [t.get_text() for t in empty.texts if message in " ".join(t.get_text().split())]
+    assert plot.data["panels"][8]["models"] == {} and len(plot.data["panels"][1]["models"]) == 4
+
+
+def test_unknown_accuracy_says_which_networks_carry_one(points):
+    user_models = [dataclasses.replace(p, top1=None) for p in points]
+    for number in (1, 2, 9, 10):
+        plot = render(number, user_models)
+        (message,) = plot.empty
+        assert message.startswith("no top-1 accuracy known: only the zoo's") and said(plot.figure, message) == 1
 
 
 def test_fig5_memory_per_batch(results):
@@ -182,24 +236,48 @@ def test_fig9_upper_bound_through_the_frontier(results):
         assert {k: v["throughput"] for k, v in panel["models"].items()} == pytest.approx(fps)
         bound = panel["bound"]
         # MobileNetV2 is the fastest and ResNet-50 the most accurate: every other network is beaten by one
-        assert bound["frontier"] == ["resnet50", "mobilenet-v2"]
+        assert bound["frontier_size"] == 2 and bound["frontier_r2"] == pytest.approx(1.0)
         slope = (TOP1["mobilenet-v2"] - TOP1["resnet50"]) / (fps["mobilenet-v2"] - fps["resnet50"])
-        assert bound["slope"] == pytest.approx(slope) and bound["raised_by"] == pytest.approx(0, abs=1e-9)
+        assert bound["slope"] == pytest.approx(slope)
         assert bound["intercept"] == pytest.approx(TOP1["resnet50"] - slope * fps["resnet50"])
         assert all(TOP1[k] <= bound["intercept"] + bound["slope"] * fps[k] + 1e-9 for k in MODELS)
 
 
-def test_upper_bound_is_raised_over_a_bent_frontier():
-    xy = {"a": (1.0, 10.0), "b": (2.0, 9.5), "c": (3.0, 8.5), "d": (4.0, 6.0), "slow-and-worse": (1.5, 5.0)}
-    assert pareto_frontier(xy) == ["a", "b", "c", "d"]
-    bound = upper_bound(xy)
-    slope, intercept = np.polyfit([1, 2, 3, 4], [10, 9.5, 8.5, 6], 1)
-    assert bound["slope"] == pytest.approx(slope) and bound["raised_by"] > 0
-    gaps = [bound["intercept"] + bound["slope"] * x - y for x, y in xy.values()]
-    assert min(gaps) == pytest.approx(0, abs=1e-9)     # touches the frontier, nothing above
-    # one network better on both counts: the line is fitted to all and raised to it
-    assert upper_bound({"best": (5.0, 10.0), "x": (1.0, 2.0), "y": (2.0, 1.0)})["frontier"] == ["best"]
-    assert upper_bound({"only": (1.0, 1.0)}) is None
+def bound_terms(text: str) -> tuple[str, str]:
+    """The intercept and slope of "top-1 ≤ 81.18 − 0.003128 × fps" as written."""
+    intercept, sign, slope = re.search(r"top-1 ≤ (\S+) ([−+]) (\S+) ×", text).groups()
+    return intercept, sign + slope
+
+
+def test_fig9_legend_is_the_bound_the_findings_print_on_the_same_networks(points):
+    """A bent frontier (three networks on it) raised over a fourth: the figure draws the findings' fit."""
+    fps = {"alexnet": 900.0, "resnet18": 600.0, "resnet50": 150.0, "vgg16": 100.0, "mobilenet-v2": 700.0}
+    bent = [dataclasses.replace(p, throughput_per_s=fps[p.model] * (1 + 0.1 * p.batch)) for p in points]
+    plot = FIGURES[9](bent)
+    for batch, ax in zip(plot.data["panels"], plot.figure.axes):
+        (finding,) = [f for f in check_findings([p for p in bent if p.batch == batch]) if f.key == "accuracy.bound"]
+        bound = plot.data["panels"][batch]["bound"]
+        assert (bound["slope"], bound["intercept"]) == (finding.figure("slope"), finding.figure("intercept"))
+        (line,) = [t.get_text() for legend in ax.findobj(Legend) for t in legend.get_texts()
+                   if "upper bound" in t.get_text()]
+        assert bound_terms(line) == bound_terms(finding.detail)
+
+
+def test_fig9_names_the_bound_the_findings_print_when_it_is_on_other_batches(results, points):
+    """ResNet-50 runs out of memory at 16: its full load is batch 8, the others' 16, neither panel's set."""
+    (finding,) = [f for f in check_findings(points) if f.key == "accuracy.bound"]
+    (note,) = [n for n in results[9].notes if n.startswith("the findings (accuracy.bound)")]
+    assert bound_terms(note) == bound_terms(finding.detail)
+    assert results[9].data["findings_bound"]["slope"] == finding.figure("slope")
+
+
+def test_fig9_has_no_bound_when_one_network_is_most_accurate_and_fastest(points):
+    dominant = [dataclasses.replace(p, throughput_per_s=5000.0) if p.model == "resnet50" else p for p in points]
+    plot = FIGURES[9](dominant)
+    assert all(panel["bound"] is None for panel in plot.data["panels"].values())
+    assert any(n.startswith("no upper bound at batch 1: resnet50 is both the most accurate and the fastest")
+               for n in plot.notes)
+    assert not [line for ax in plot.figure.axes for line in ax.lines if "upper bound" in line.get_label()]
 
 
 def test_fig10_information_density(results):
@@ -209,12 +287,16 @@ def test_fig10_information_density(results):
     assert list(values)[0] == "vgg16" and list(values)[-1] == "mobilenet-v2"
 
 
-def test_no_points_give_figures_that_say_no_data(tmp_path):
+def test_no_points_give_figures_that_say_how_to_measure(tmp_path):
     results = draw_all([], tmp_path, dpi=DPI)
     assert [r.number for r in results] == list(range(1, 11))
+    assert "onnxprof measure" in NO_MEASUREMENTS
     for result in results:
-        assert "no data" in result.notes
-        assert_valid_files(result, tmp_path)
+        assert result.notes == (NO_MEASUREMENTS,)
+        png, svg = result.paths
+        assert imread(png).shape[1] > imread(png).shape[0] and ET.parse(svg).getroot().tag.endswith("svg")
+        plot = render(result.number, [])
+        assert plot.figure.axes == [] and said(plot.figure, NO_MEASUREMENTS) == 1
 
 
 def test_colours_follow_the_family_in_every_figure(points):
@@ -247,3 +329,112 @@ def test_points_from_several_set_ups_stay_apart(tmp_path):
 def test_unknown_figure_number():
     with pytest.raises(ValueError, match="no figure 11"):
         draw_figure(11, [], "unused")
+
+
+# --- what a reader sees: log axes, names, medians ----------------------------------------------------
+
+def visible_tick_labels(ax, axis: str = "y") -> dict[float, str]:
+    """The labelled major ticks inside the axis's view, after a draw: value -> label."""
+    ax.figure.canvas.draw()
+    getter = ax.yaxis if axis == "y" else ax.xaxis
+    low, high = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
+    return {tick.get_loc(): tick.label1.get_text() for tick in getter.get_major_ticks()
+            if low <= tick.get_loc() <= high and tick.label1.get_visible() and tick.label1.get_text()}
+
+
+def test_fig3_log_axis_is_labelled_in_every_decade_of_its_range(points):
+    # predictions a hundred times below the measurements: the data spans more than three decades
+    spread = [dataclasses.replace(p, predicted_latency_ms=p.latency_ms / 300 if p.latency_ms else None) for p in points]
+    ax = render(3, spread).figure.axes[0]
+    low, high = ax.get_ylim()
+    assert math.log10(high / low) > 3
+    labels = visible_tick_labels(ax)
+    for decade in range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1):
+        inside = [v for v in labels if 10 ** decade <= v < 10 ** (decade + 1) and low <= v <= high]
+        assert inside or 10 ** (decade + 1) > high and 10 ** decade < low, (decade, labels)
+    assert len(labels) >= 2 * math.floor(math.log10(high / low))     # 1-2-5: two or three per decade
+    assert all(text == plain_number(value) and "e" not in text for value, text in labels.items())
+    assert min(labels) / low < 2.5 and high / max(labels) < 2.5      # labelled up to both ends
+
+
+def test_fig3_log_axis_within_one_decade_has_labels_below_and_above_the_middle(points):
+    narrow = [dataclasses.replace(p, latency_per_image_ms=30 + 5 * p.batch + p.run_id, predicted_latency_ms=None)
+              for p in points]                                   # 31–115 ms: the old axis showed 50 and 100 only
+    ax = render(3, narrow).figure.axes[0]
+    labels = visible_tick_labels(ax)
+    assert len(labels) >= 4 and min(labels) < 50 and max(labels) > 100, labels
+
+
+@pytest.mark.parametrize("low, high", [(30, 300), (45, 52), (0.02, 60), (0.5, 5000), (1e-3, 1e6), (1e-9, 1e9)])
+def test_log_ticks_stay_readable_at_any_range(low, high):
+    ticks = log_ticks(low, high)
+    assert 3 <= len(ticks) <= 12 and ticks == sorted(ticks) and all(low <= t <= high for t in ticks)
+    decades = math.log10(high / low)
+    assert decades <= 1 or len(ticks) >= min(decades, 6)          # not just one label a decade apart
+
+
+def crowded_points(points, n: int = 14):
+    """``n`` networks with nearly the same operations, time and power: their names compete for room."""
+    base = [p for p in points if p.model == "resnet18"]
+    return [dataclasses.replace(p, model=f"net-{i}", title=f"Network {i:02d}", family="other",
+                                macs_per_image=p.macs_per_image * (1 + 0.004 * i),
+                                latency_per_image_ms=p.latency_per_image_ms * (1 + 0.003 * (i % 5)),
+                                net_w=p.net_w + 0.01 * i, top1=70 + 0.05 * i,
+                                throughput_per_s=p.throughput_per_s * (1 + 0.004 * i))
+            for i in range(n) for p in base]
+
+
+def label_boxes(figure) -> list[tuple[object, list]]:
+    """Per axes: the axes and the display boxes of its point names, after a draw."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    return [(ax, [Text.get_window_extent(t, renderer) for t in ax.texts if isinstance(t, Annotation)])
+            for ax in figure.axes]
+
+
+@pytest.mark.parametrize("number", [2, 6, 7, 8, 9])
+def test_point_names_never_overlap(points, number):
+    plot = render(number, crowded_points(points) + points)
+    checked = 0
+    for ax, boxes in label_boxes(plot.figure):
+        legends = [c.get_window_extent() for c in ax.get_children() if isinstance(c, Legend)]
+        for a, b in itertools.combinations(boxes, 2):
+            assert not a.overlaps(b), (number, a, b)
+        for box in boxes:
+            assert ax.bbox.contains(box.x0, box.y0) and ax.bbox.contains(box.x1, box.y1)   # inside the axes
+            inside = [legend for legend in legends if ax.bbox.contains(*legend.p0) and ax.bbox.contains(*legend.p1)]
+            assert not any(box.overlaps(legend) for legend in inside)
+        checked += len(boxes)
+    assert checked >= 14
+
+
+def test_every_named_scatter_places_its_names(points):
+    for number in (2, 6, 7, 8, 9):
+        for ax in render(number, points).figure.axes:
+            names = [t for t in ax.texts if isinstance(t, Annotation)]
+            placers = [c for c in ax.get_children() if isinstance(c, LabelPlacer)]
+            assert names and len(placers) == 1 and [label.annotation for label in placers[0].labels] == names
+
+
+def test_figures_show_the_median_not_the_mean(tmp_path):
+    """Runs whose mean is twice their median: time, throughput and fits use the median (as trtexec)."""
+    def skewed(record):
+        batches = tuple(dataclasses.replace(b, latency=dataclasses.replace(b.latency, mean_ms=2 * b.latency.median_ms),
+                                            latency_per_image_ms=2 * b.latency.median_ms / b.batch,
+                                            throughput_per_s=b.batch * 500.0 / b.latency.median_ms)
+                        if b.latency else b for b in record.batches)
+        return dataclasses.replace(record, batches=batches)
+
+    with Store(str(tmp_path / "r.sqlite")) as store:
+        for m in synth.MODELS:
+            store.save_run(skewed(synth.record(m)))
+        skewed_points = load_points(store)
+    m = MODELS["resnet18"]
+    assert FIGURES[3](skewed_points).data["series"]["resnet18"]["value"] == \
+        pytest.approx([per_image_ms(m, b) for b in synth.BATCHES])
+    fig7 = FIGURES[7](skewed_points)
+    assert fig7.data["panels"][1]["fit"]["slope"] == pytest.approx(synth.MS_PER_GMAC)
+    assert "median" in fig7.figure.axes[0].get_ylabel()
+    fig9 = FIGURES[9](skewed_points)
+    assert fig9.data["panels"][8]["models"]["resnet18"]["throughput"] == pytest.approx(throughput(m, 8))
+    assert "median" in fig9.figure.axes[0].get_xlabel()

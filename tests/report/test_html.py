@@ -13,7 +13,7 @@ import pytest
 from onnxprof.predict.metrics import fit_quality
 from onnxprof.report import html as report_html
 from onnxprof.report.dataset import load_points
-from onnxprof.report.figures import FIGURES, draw_all, draw_figure
+from onnxprof.report.figures import FIGURES, POWER_HINT, draw_all, draw_figure
 from onnxprof.report.findings import COLUMNS, check_findings
 from onnxprof.report.html import MISSING, render_html, write_html
 from onnxprof.report.selection import Constraints
@@ -176,6 +176,47 @@ def test_the_model_table_holds_the_synthetic_figures(page):
     # resnet50 ran out of memory at 16: its best batch is 8
     assert table.record(network="ResNet-50 (resnet50)")["best batch"] == "8"
     assert len(table.records()) == len(synth.MODELS)
+
+
+def css_rules() -> list[tuple[list[str], dict[str, str]]]:
+    """The style sheet as (selectors, declarations)."""
+    rules = []
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", report_html.CSS):
+        declarations = dict(d.split(":", 1) for d in body.split(";") if ":" in d)
+        rules.append(([s.strip() for s in selectors.split(",")],
+                      {k.strip(): v.strip() for k, v in declarations.items()}))
+    return rules
+
+
+def test_tables_scroll_sideways_or_wrap_instead_of_being_clipped(report):
+    # every table sits in a container that scrolls when the table is wider than the page ...
+    assert report.count("<table") == report.count('<div class="wide"><table>') >= 5
+    wide = [d for selectors, d in css_rules() if ".wide" in selectors]
+    assert wide and all(d.get("overflow-x") == "auto" for d in wide)
+    for selectors, declarations in css_rules():
+        # ... nothing clips it or fixes a width in pixels ...
+        assert declarations.get("overflow") not in ("hidden", "clip"), selectors
+        assert declarations.get("overflow-x") in (None, "auto", "scroll"), selectors
+        if any(re.search(r"\b(table|th|td|thead|tbody|tr)\b|\.wide|\.num", s) for s in selectors):
+            assert not any(re.search(r"\d\s*px", declarations.get(k, "")) for k in ("width", "max-width")), selectors
+        # ... and headers wrap: only numbers in cells stay on one line
+        if declarations.get("white-space") == "nowrap":
+            assert all(s.startswith("td") for s in selectors), selectors
+    # the network's name stays in view while the numbers scroll
+    assert any("td:first-child" in selectors and d.get("position") == "sticky" for selectors, d in css_rules())
+
+
+def test_a_figure_without_power_says_what_would_fill_it_once(points):
+    unmetered = [replace(p, net_w=None, gross_w=None, idle_w=None, energy_per_image_j=None,
+                         net_energy_per_image_j=None) for p in points]
+    text = render_html(unmetered, generated=WHEN)
+    page = parse(text)
+    alts = {attrs["alt"].split(".")[0]: attrs["alt"] for attrs in page.named("img")}
+    for number in (4, 8):
+        figure = re.search(rf'<figure id="figure-{number}">.*?</figure>', text, re.S).group(0)
+        assert "<li>" not in figure                 # the image says it; the caption does not repeat it
+        assert POWER_HINT in next(alt for heading, alt in alts.items() if heading.startswith(f"Figure {number}:"))
+    assert text.count("no power measurements") == 2 and "no data" not in text
 
 
 def test_missing_power_shows_a_dash(page):
