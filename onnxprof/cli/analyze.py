@@ -33,11 +33,10 @@ def analyze_command(
     binding = shape_binding(inputs, batch, dims)
     report = analyze(model, binding, check=check)
     if fmt == "table":
-        from rich.console import Console
-
+        from onnxprof.report.console import make_console
         from onnxprof.report.tables import render_analysis
 
-        console = Console()
+        console = make_console()
         render_analysis(report, console, layers=layers)
         if device is not None:
             _render_prediction(model, report, device, binding.batch or 1, console)

@@ -110,6 +110,9 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
 
 
 def _attribute_value(attr: AttributeProto, node: str):
+    if attr.type == AttributeProto.UNDEFINED:     # its value would read as None, whatever it holds
+        raise ModelError(f"node {node!r}: attribute {attr.name!r} has no type; the ONNX checker refuses it too "
+                         "(drop --no-check to see why)")
     try:
         return helper.get_attribute_value(attr)
     except ValueError as exc:   # a reference to a function's attribute outside a function, an unset type

@@ -199,6 +199,9 @@ def _check_versions(model: ModelProto, source: str) -> None:
                          f"{onnx.__version__} reads (≤ {onnx.IR_VERSION}); upgrade it: pip install -U onnx")
     newest = onnx.defs.onnx_opset_version()
     for opset in model.opset_import:
+        if opset.version < 1:         # every schema lookup (and the checker) starts at version 1
+            raise ModelError(f"{source}: opset {opset.version} of domain '{opset.domain or 'ai.onnx'}' is not a "
+                             "version; opsets count from 1")
         if opset.domain in ("", "ai.onnx") and opset.version > newest:
             raise ModelError(f"{source}: opset {opset.version} is newer than this onnx {onnx.__version__} "
                              f"knows (≤ {newest}); upgrade it: pip install -U onnx")
