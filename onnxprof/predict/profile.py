@@ -13,7 +13,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from onnxprof.cost.analysis import StaticReport
 from onnxprof.errors import UsageError
@@ -78,7 +78,23 @@ def profile_json(profile: CalibratedProfile) -> dict:
 
 
 def save_profile(profile: CalibratedProfile, path: Path) -> None:
-    Path(path).write_text(json.dumps(profile_json(profile), indent=1) + "\n")
+    """Standard JSON: a fit's undefined R² (too few points) or error is written as null, read back as NaN."""
+    from onnxprof.measure.records import json_ready
+
+    Path(path).write_text(json.dumps(json_ready(profile_json(profile)), indent=1, allow_nan=False) + "\n")
+
+
+def _undefined_as_nan(value: Any, key: str = "") -> Any:
+    """The inverse of writing NaN as null, for the figures that may be undefined: every R², and the
+    held-out errors and shares by predictor."""
+    if isinstance(value, dict):
+        return {k: _undefined_as_nan(v, k if key not in _UNDEFINED_BY_PREDICTOR else key) for k, v in value.items()}
+    if value is None and (key == "r_squared" or key in _UNDEFINED_BY_PREDICTOR):
+        return float("nan")
+    return value
+
+
+_UNDEFINED_BY_PREDICTOR = ("rmspe", "share_within_10pct")
 
 
 def _optional(cls, value: Optional[Mapping]):
@@ -95,7 +111,7 @@ def profile_from_json(document: Mapping) -> CalibratedProfile:
     if document.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"made by another onnxprof version (profile schema {document.get('schema_version')}, this "
                          f"onnxprof reads {SCHEMA_VERSION}): run onnxprof calibrate again")
-    body = document["profile"]
+    body = _undefined_as_nan(document["profile"])
     ops = body["operations"]
     operations = OperationsModel(pooled=LinearFit(**ops["pooled"]),
                                  by_batch={int(k): LinearFit(**v) for k, v in ops["by_batch"].items()},

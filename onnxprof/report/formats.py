@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 from typing import Any
 
 from onnxprof import __version__
@@ -39,6 +40,8 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 def _plain(value: Any) -> Any:
     """Dataclasses, containers and quantities as JSON-ready values (the report's graph left out)."""
     kind = type(value)
+    if kind is float and not math.isfinite(value):
+        return None              # standard JSON has no NaN or Infinity: null is "no number"
     if kind in _SCALARS:
         return value
     if kind is Poly:
@@ -82,7 +85,7 @@ def analysis_json(report: StaticReport) -> str:
     body["complete"] = report.complete
     document = {"schema": "onnxprof.analysis", "schema_version": SCHEMA_VERSION, "onnxprof_version": __version__,
                 **body}
-    return json.dumps(document) + "\n"  # compact: the C encoder, fast on 40k-node graphs
+    return json.dumps(document, allow_nan=False) + "\n"  # compact: the C encoder, fast on 40k-node graphs
 
 
 def analysis_csv(report: StaticReport) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from onnx import helper
@@ -147,3 +148,17 @@ def test_calibration_table_prints_each_fitted_formula_on_one_line():
     assert ("kernels: 3 op classes from 1971 profiled kernels (R² 0.987); inside a network +4.7 µs a kernel, "
             "+14.1 µs a MB of weights and +2.5 µs a MB of maps past the cores' caches") in lines
     assert "network = (Σ kernels − profiler's overhead +2.4 µs a kernel) ×1.031 at batch 1, ×1.019 at batch 8" in lines
+
+
+def test_undefined_fits_are_written_as_standard_json_and_read_back_undefined(tmp_path):
+    """A fit through too few points has no R², a predictor never held out no error: null in the file."""
+    nan = float("nan")
+    operations = OperationsModel(LinearFit(2e-9, 1.5, nan, 2), {8: LinearFit(1.9e-9, 3.0, nan, 1)}, nan, 2)
+    kernels = KernelModel({"Conv": (1e-9, 0.0, 2e-9, 0.0)}, frozenset(), {}, None, nan, 3)
+    path = tmp_path / "p.json"
+    save_profile(_profile(operations=operations, kernels=kernels, rmspe={"operations": nan, "kernels": 0.07}), path)
+    json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the profile file"))
+    loaded = load_profile(path)
+    assert math.isnan(loaded.operations.r_squared) and math.isnan(loaded.operations.by_batch[8].r_squared)
+    assert math.isnan(loaded.kernels.r_squared) and math.isnan(loaded.rmspe["operations"])
+    assert loaded.rmspe["kernels"] == 0.07 and loaded.memory_rmspe is None
