@@ -72,10 +72,16 @@ class MachineProbe:
     """``with MachineProbe(threads) as probe:`` — ``probe()`` is one reading: the median ms of
     PROBE_RUNS runs after one warm-up, in a fresh ONNX Runtime session."""
 
-    def __init__(self, threads: int = 0):
+    def __init__(self, threads: int = 0, wait_budget_s: Optional[float] = None,
+                 on_budget_spent: Callable[[float], None] = lambda _: None):
         self.options = EngineOptions(threads=threads)
         self.readings: list[float] = []
         self._stack = ExitStack()
+        # all waits for a quiet machine together last at most ``wait_budget_s`` (None: no bound); once it
+        # is spent on a busy machine, ``budget_spent`` is set, ``on_budget_spent(waited_s)`` is called once
+        # and no point is measured again (it stays marked as taken on a busy machine)
+        self.wait_budget_s, self.on_budget_spent = wait_budget_s, on_budget_spent
+        self.waited_s, self.budget_spent = 0.0, False
 
     def __enter__(self) -> "MachineProbe":
         from onnxprof.cost.analysis import analyze_model
@@ -127,20 +133,32 @@ class MachineProbe:
         deadline_s = time.perf_counter() + MEASURE_AGAIN_SHARE * rounds_took_s
         for key, measured in rounds.items():
             for _ in range(MEASURE_AGAIN):
-                if fastest_round(measured, self.is_quiet)[1] or time.perf_counter() > deadline_s:
+                if (fastest_round(measured, self.is_quiet)[1] or time.perf_counter() > deadline_s
+                        or self.budget_spent):
                     break
                 tell(key)
                 self.wait_for_quiet(QUIET_WAIT_S)
+                if self.budget_spent:       # still busy when the wait budget ran out: measure no more
+                    return
                 count = len(measured)
                 measure(key)
                 if len(measured) == count:
                     break
 
     def wait_for_quiet(self, max_wait_s: float) -> float:
-        """Readings every POLL_S until one is quiet or ``max_wait_s`` has passed; the last reading."""
-        deadline = time.perf_counter() + max_wait_s
+        """Readings every POLL_S until one is quiet or ``max_wait_s`` (or what is left of the wait budget)
+        has passed; the last reading."""
+        started = time.perf_counter()
+        if self.wait_budget_s is not None:
+            max_wait_s = min(max_wait_s, max(0.0, self.wait_budget_s - self.waited_s))
+        deadline = started + max_wait_s
         reading = self()
         while not self.is_quiet(reading) and time.perf_counter() < deadline:
             time.sleep(POLL_S)
             reading = self()
+        self.waited_s += time.perf_counter() - started
+        if (not self.is_quiet(reading) and self.wait_budget_s is not None and not self.budget_spent
+                and self.waited_s >= self.wait_budget_s):
+            self.budget_spent = True
+            self.on_budget_spent(self.waited_s)
         return reading
