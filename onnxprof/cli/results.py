@@ -222,3 +222,17 @@ def import_trtexec_command(
     stats = imported.record.batches[0].latency
     typer.echo(f"stored run {run_id}: {imported.provenance.queries} queries at batch {batch}, "
                f"median {stats.median_ms:.3f} ms, {len(imported.provenance.layers)} profiled layers")
+
+
+@results_app.command("delete")
+def delete_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxprof results list`)."),
+                   db: Optional[str] = DbOption) -> None:
+    """Delete stored runs with their batches and layer profiles. Asks nothing; prints each run deleted.
+    An id that is not stored is one line and exit code 2, and nothing is deleted."""
+    with _open(db) as store:
+        deleted = store.delete_runs(ids)       # MissingRun: one line, exit code 2
+    for run in deleted:
+        sizes = ", ".join(str(size) for size in run.batch_sizes) or "no batches"
+        typer.echo(f"deleted run {run.id}: {run.model_source} · {_engine_text(run.engine, run.provider)} · "
+                   f"{run.precision} · {run.hostname or '?'} · {run.started_at[:19].replace('T', ' ')} · "
+                   f"batch {sizes}" + (f" · {run.status}" if run.status != "complete" else ""))

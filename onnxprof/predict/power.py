@@ -10,7 +10,7 @@ standard deviation: the ± of the paper.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -55,6 +55,17 @@ class PowerModel:
     def energy_per_inference_j(self, predicted_ms_per_image: float, utilisation: float | None = None) -> float:
         """Active (net-of-idle) energy of one image: active power × its time."""
         return self.active_at(utilisation) * predicted_ms_per_image / 1000.0
+
+
+def negative_net_power(net_w: Optional[float], what: str = "measured") -> Optional[str]:
+    """The warning for a net power (gross minus idle) below zero, None when there is nothing to say: a
+    device cannot draw less while running than idle, so the idle baseline (``--idle``) or the meter is
+    off, and every net figure built on it (power, energy, the paper's constant power) is suspect.
+    ``what``: measured or predicted. Every place that computes a net power shows this beside it."""
+    if net_w is None or not net_w < 0:
+        return None
+    return (f"negative {what} net power (−{abs(net_w):.2f} W): gross below the idle baseline, so the idle "
+            "measurement or the meter is off")
 
 
 def _as_power(sample) -> PowerSample:

@@ -1,8 +1,13 @@
 """The results store as one tidy table: a row per measured (model, batch size), with the network's
 published facts beside it. Figures, findings, selection and the HTML report all read this table.
 
-A model measured several times on the same engine, provider, precision and host counts once: its
-latest run wins (``latest_only``), so re-running a model replaces its figures instead of doubling them.
+A model measured several times on the same engine, provider, precision and host counts once, from one
+run chosen by one rule (``choose_runs``, used by every report): a complete run before an interrupted one
+(unfinished runs are not read unless named), then the run with the most batch sizes measured
+successfully, then the one with the most batch sizes, then the newest. So a one-batch
+``--profile-layers`` run, a replay test or an interrupted sweep does not replace a model's full sweep;
+a newer full sweep does. ``load_points(..., pinned=[ID, ...])`` uses the named runs instead (``--run``).
+Every point names its run (``run_id``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
-from onnxprof.measure.records import OK, RunRecord, model_name
+from onnxprof.errors import UsageError
+from onnxprof.measure.records import COMPLETE, INTERRUPTED, OK, UNFINISHED, RunRecord, model_name
+from onnxprof.predict.basic import provenance_from_json
+from onnxprof.predict.power import negative_net_power
 from onnxprof.zoo.manifest import NetworkFacts, manifest
 
 
@@ -45,6 +53,11 @@ class BatchPoint:
     predicted_latency_ms: Optional[float] = None    # what measure predicted for this batch
     predicted_peak_rss_bytes: Optional[float] = None
     error: str = ""
+    run_status: str = COMPLETE              # the run's: complete | interrupted | unfinished
+    predicted_source: str = ""              # where the prediction came from (Provenance.label, else its method)
+    predicted_calibrated: bool = False      # whether that was a calibrated profile
+    predicted_warnings: tuple[str, ...] = ()    # the prediction's own (extrapolated, family never calibrated ...)
+    warnings: tuple[str, ...] = ()          # the measurement's: a negative net power
 
     @property
     def ok(self) -> bool:
@@ -78,6 +91,9 @@ def points_of(run_id: int, record: RunRecord, facts: Mapping[str, NetworkFacts])
         memory = result.memory
         power = result.power
         predicted = record.predictions.get(result.batch, {}) or record.predictions.get(str(result.batch), {})
+        provenance = provenance_from_json(predicted.get("provenance"))
+        net_w = power.net_w if power else None
+        negative = negative_net_power(net_w)
         points.append(BatchPoint(
             run_id=run_id, model=name, title=network.title if network else name,
             family=network.family if network else "other", engine=record.engine.engine,
@@ -93,35 +109,107 @@ def points_of(run_id: int, record: RunRecord, facts: Mapping[str, NetworkFacts])
             peak_rss_bytes=memory.peak_rss_bytes if memory else None,
             gpu_used_bytes=memory.gpu_used_bytes if memory else None,
             gross_w=power.gross_w if power else None, idle_w=power.idle_w if power else record.idle_power_w,
-            net_w=power.net_w if power else None,
+            net_w=net_w,
             energy_per_image_j=power.energy_per_image_j if power else None,
             net_energy_per_image_j=power.net_energy_per_image_j if power else None,
             predicted_latency_ms=predicted.get("latency_ms"),
             predicted_peak_rss_bytes=predicted.get("peak_rss_bytes"),
-            error=result.error))
+            error=result.error, run_status=record.status,
+            predicted_source=provenance.label if provenance else str(predicted.get("method") or ""),
+            predicted_calibrated=bool(provenance and provenance.calibrated),
+            predicted_warnings=provenance.warnings if provenance else (),
+            warnings=(negative,) if negative else ()))
     return points
 
 
+# how a run's status ranks in the choice (higher first); a damaged run (unknown status) ranks last
+STATUS_PREFERENCE = {COMPLETE: 2, INTERRUPTED: 1, UNFINISHED: 0}
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """What the choice of a model's run looks at: its set-up, status and batch sizes."""
+
+    run_id: int
+    setup: tuple                 # (model, engine, provider, precision, host): one run each is used
+    status: str
+    ok_batches: int              # batch sizes measured successfully
+    batches: int                 # batch sizes tried
+
+    @property
+    def preference(self) -> tuple:
+        """Larger is preferred: complete, then the most batch sizes that ran, the most tried, the newest."""
+        return STATUS_PREFERENCE.get(self.status, -1), self.ok_batches, self.batches, self.run_id
+
+
+def record_choice(run_id: int, record: RunRecord) -> RunChoice:
+    setup = (model_name(record.model_source), record.engine.engine, record.engine.provider, record.engine.precision,
+             record.host.hostname)
+    return RunChoice(run_id, setup, record.status, len({b.batch for b in record.batches if b.status == OK}),
+                     len({b.batch for b in record.batches}))
+
+
+def summary_choice(summary) -> RunChoice:
+    """The same from a line of ``Store.list_runs`` (no need to read the run's batches)."""
+    setup = (model_name(summary.model_source), summary.engine, summary.provider, summary.precision, summary.hostname)
+    tried = len(set(summary.batch_sizes))
+    return RunChoice(summary.id, setup, "" if summary.damage else summary.status,
+                     max(0, len(summary.batch_sizes) - summary.failed_batches) if tried else 0, tried)
+
+
+def choose_runs(choices: Iterable[RunChoice]) -> list[RunChoice]:
+    """The one rule every report uses: per model and set-up, the run with the highest ``preference``
+    (complete, most batch sizes that ran, most tried, newest); in run id order."""
+    best: dict[tuple, RunChoice] = {}
+    for choice in choices:
+        if choice.setup not in best or choice.preference > best[choice.setup].preference:
+            best[choice.setup] = choice
+    return sorted(best.values(), key=lambda c: c.run_id)
+
+
 def latest_only(runs: Iterable[tuple[int, RunRecord]]) -> list[tuple[int, RunRecord]]:
-    """The newest run (highest id) of each model per engine, provider, precision and host."""
-    newest: dict[tuple, tuple[int, RunRecord]] = {}
-    for run_id, record in sorted(runs, key=lambda item: item[0]):
-        key = (model_name(record.model_source), record.engine.engine, record.engine.provider,
-               record.engine.precision, record.host.hostname)
-        newest[key] = (run_id, record)
-    return sorted(newest.values(), key=lambda item: item[0])
+    """The chosen run (``choose_runs``, no longer simply the newest) of each model per engine, provider,
+    precision and host, from runs already read. The name is kept for its callers."""
+    runs = list(runs)
+    by_id = dict(runs)
+    return [(c.run_id, by_id[c.run_id]) for c in choose_runs(record_choice(i, r) for i, r in runs)]
+
+
+def choose_run_ids(store, run_ids: Sequence[int] = (), engine: Optional[str] = None,
+                   provider: Optional[str] = None, host: Optional[str] = None,
+                   pinned: Sequence[int] = ()) -> list[int]:
+    """The runs a report reads, one per model and set-up (``choose_runs``) among the finished runs (or
+    ``run_ids``) that pass the filters. ``pinned`` runs (``--run``) are used whatever the rule says, each
+    in place of its model's chosen run; an unknown id is MissingRun, one outside the filters a UsageError."""
+    summaries = {s.id: s for s in store.list_runs()}
+    for run_id in [*run_ids, *pinned]:
+        if run_id not in summaries:
+            store.run_status(run_id)            # MissingRun: one line naming the id
+
+    def passes(summary) -> bool:
+        return ((engine is None or summary.engine == engine) and (provider is None or summary.provider == provider)
+                and (host is None or summary.hostname == host))
+
+    for run_id in pinned:
+        if not passes(summaries[run_id]):
+            s = summaries[run_id]
+            raise UsageError(f"--run {run_id}: measured with {s.engine}/{s.provider} on {s.hostname or '?'}, "
+                             "outside the --engine/--provider/--host filters")
+    candidates = [summaries[i] for i in (list(run_ids) or store.run_ids()) if passes(summaries[i])]
+    chosen = {c.setup: c.run_id for c in choose_runs(summary_choice(s) for s in candidates)}
+    for run_id in pinned:
+        chosen[summary_choice(summaries[run_id]).setup] = run_id
+    return sorted(set(chosen.values()))
 
 
 def load_points(store, run_ids: Sequence[int] = (), engine: Optional[str] = None,
-                provider: Optional[str] = None, host: Optional[str] = None) -> list[BatchPoint]:
-    """Points of the store's runs (all, or ``run_ids``), the latest run per model and set-up, filtered."""
-    chosen = list(run_ids) or store.run_ids()
-    runs = [(run_id, store.get_run(run_id)) for run_id in chosen]
-    runs = [(i, r) for i, r in runs
-            if (engine is None or r.engine.engine == engine) and (provider is None or r.engine.provider == provider)
-            and (host is None or r.host.hostname == host)]
+                provider: Optional[str] = None, host: Optional[str] = None,
+                pinned: Sequence[int] = ()) -> list[BatchPoint]:
+    """Points of one run per model and set-up (``choose_run_ids``: the rule, or the ``pinned`` runs),
+    among the store's finished runs (or ``run_ids``), filtered by engine, provider and host."""
     facts = manifest()
-    return [point for run_id, record in latest_only(runs) for point in points_of(run_id, record, facts)]
+    return [point for run_id in choose_run_ids(store, run_ids, engine, provider, host, pinned)
+            for point in points_of(run_id, store.get_run(run_id), facts)]
 
 
 def by_model(points: Iterable[BatchPoint]) -> dict[str, list[BatchPoint]]:

@@ -46,13 +46,29 @@ Methods and thresholds ("holds" is ``None`` when there is not enough data, never
     time and flattens) and R² ≥ ``HYPERBOLA_MIN_R2`` (0.50: the paper's networks scatter below the bound,
     Figure 9, so the general trend is looser than the frontier).
 
-Every finding across networks needs ``MIN_NETWORKS`` (3) networks.
+Enough points to judge. A finding computed from fewer points than it needs is not judged: ``holds`` is
+None and its verdict reads "not enough points (n=2, needs 4)", never yes or no. The minimums (``needed``
+on each finding), chosen so that noise alone rarely passes the threshold:
+
+* ``power.batch``: a CV per network from ``MIN_BATCH_SIZES`` (3) batch sizes (the sample std of two values
+  is their difference alone), over ``MIN_NETWORKS`` (3) such networks.
+* ``power.architecture``: ``MIN_NETWORKS`` (3) networks.
+* ``memory.*`` and ``operations.time@bN``: ``MIN_LINE_POINTS`` (4) networks. R² ≥ 0.90 from unrelated
+  points happens 20 % of the time with 3 points, 5 % with 4 (R² ~ Beta(1/2, (n−2)/2)).
+* ``accuracy.bound``: ``MIN_NETWORKS`` networks and ``MIN_FRONTIER`` (3) on the frontier: a line through two
+  frontier points is exact, so it says nothing of linearity (its slope and intercept are still given).
+* ``accuracy.hyperbola``: ``MIN_HYPERBOLA_POINTS`` (5) networks: its threshold (R² ≥ 0.50, b < 0) is met
+  by unrelated points 14 % of the time with 4, 9 % with 5.
+
+Negative net power (gross below the idle baseline: the baseline or the meter is off) is flagged in the
+power findings' ``warnings`` and detail, naming the network and batch; the values are kept in the
+statistic, which is then not to be trusted. Each finding names the runs its points come from (``runs``).
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -71,8 +87,12 @@ PAPER_MEMORY_FLOOR_MB = 200.0    # section 3.4 (Figure 6): memory never drops be
 PAPER_MEMORY_SLOPE = 1.30        # section 3.4 (Figure 6): linear in the parameters' size with slope 1.30
 PAPER_OPERATIONS_BATCHES = (1, 16)   # Figure 7: operations vs time per image at batch 1 and 16
 
-# --- thresholds for "holds" (see the module docstring) ----------------------------------------------
+# --- thresholds for "holds" and the points needed to judge (see the module docstring) ---------------
 MIN_NETWORKS = 3
+MIN_BATCH_SIZES = 3
+MIN_LINE_POINTS = 4
+MIN_FRONTIER = 3
+MIN_HYPERBOLA_POINTS = 5
 POWER_MAX_CV = 0.10
 MEMORY_MIN_R2 = 0.90
 OPERATIONS_MIN_R2 = 0.90
@@ -93,11 +113,24 @@ class Finding:
     paper_value: PaperValue
     holds: Optional[bool]
     detail: str
-    n: int                                           # networks the statistic was computed over
+    n: int                                           # networks the statistic was computed over (the bound
+                                                     # through too few frontier networks: those)
     figures: tuple[tuple[str, float], ...] = ()      # further fitted numbers (slope, intercept, R², ...)
+    needed: int = 0                                  # the points it needs to be judged (module docstring)
+    runs: tuple[int, ...] = ()                       # the runs its points come from
+    warnings: tuple[str, ...] = ()                   # e.g. a negative net power
 
     def figure(self, name: str) -> Optional[float]:
         return dict(self.figures).get(name)
+
+    @property
+    def verdict(self) -> str:
+        """yes, no, "not enough points (n=2, needs 4)", or "cannot judge" (enough points, no fit)."""
+        if self.holds is not None:
+            return "yes" if self.holds else "no"
+        if self.n < self.needed or not self.needed:
+            return f"not enough points (n={self.n}" + (f", needs {self.needed})" if self.needed else ")")
+        return "cannot judge"
 
 
 @dataclass(frozen=True)
@@ -127,12 +160,22 @@ def _cv(values: Sequence[float]) -> float:
     return float(np.std(array, ddof=1) / np.mean(array))
 
 
-def _missing(key: str, claim: str, statistic: str, paper: PaperValue, detail: str, n: int = 0) -> Finding:
-    return Finding(key, claim, statistic, None, paper, None, detail, n)
+def _missing(key: str, claim: str, statistic: str, paper: PaperValue, detail: str, n: int = 0,
+             needed: int = MIN_NETWORKS, runs: tuple[int, ...] = (), warnings: tuple[str, ...] = ()) -> Finding:
+    return Finding(key, claim, statistic, None, paper, None, detail, n, needed=needed, runs=runs, warnings=warnings)
 
 
-def _short(n: int, what: str) -> str:
-    return f"{what} for {n} network{'s' if n != 1 else ''}; needs {MIN_NETWORKS}"
+def _short(n: int, what: str, needed: int = MIN_NETWORKS) -> str:
+    return f"not enough points: {what} for {n} network{'s' if n != 1 else ''}; needs {needed}"
+
+
+def _runs(points: Iterable[BatchPoint]) -> tuple[int, ...]:
+    return tuple(sorted({p.run_id for p in points}))
+
+
+def _negative_power(points: Iterable[BatchPoint]) -> tuple[str, ...]:
+    """One warning per network and batch whose net power is below zero (see power.negative_net_power)."""
+    return tuple(f"{p.model} at batch {p.batch} (run {p.run_id}): {w}" for p in points for w in p.warnings)
 
 
 # --- (1) power --------------------------------------------------------------------------------------
@@ -140,21 +183,26 @@ def _short(n: int, what: str) -> str:
 def _power_batch(groups: dict[str, list[BatchPoint]]) -> Finding:
     key, claim, statistic = "power.batch", "power is independent of batch size", "median CV of net power over batch sizes"
     paper = "mostly independent (Figure 4)"
-    cvs = {}
+    cvs, used = {}, []
     for model, points in groups.items():
-        watts = [p.net_w for p in points if p.ok and p.net_w is not None]
-        if len(watts) >= 2:
-            cvs[model] = _cv(watts)
+        powered = [p for p in points if p.ok and p.net_w is not None]
+        if len({p.batch for p in powered}) >= MIN_BATCH_SIZES:
+            cvs[model] = _cv([p.net_w for p in powered])
+            used.extend(powered)
     if not any(p.net_w is not None for ps in groups.values() for p in ps):
         return _missing(key, claim, statistic, paper, "no net power measured (no power meter, or no idle baseline)")
+    warnings = _negative_power(used)
     if len(cvs) < MIN_NETWORKS:
-        return _missing(key, claim, statistic, paper, _short(len(cvs), "net power at two or more batch sizes"), len(cvs))
+        return _missing(key, claim, statistic, paper,
+                        _short(len(cvs), f"net power at {MIN_BATCH_SIZES} or more batch sizes"), len(cvs),
+                        runs=_runs(used), warnings=warnings)
     median = float(statistics.median(cvs.values()))
     worst = max(cvs, key=cvs.get)
     detail = (f"per-network CV (sample std / mean) of net power over batch sizes; median {median:.3f}, "
               f"worst {worst} {cvs[worst]:.3f}; holds at ≤ {POWER_MAX_CV}")
-    return Finding(key, claim, statistic, median, paper, median <= POWER_MAX_CV, detail, len(cvs),
-                   (("median_cv", median), ("max_cv", cvs[worst])))
+    return Finding(key, claim, statistic, median, paper, median <= POWER_MAX_CV, detail,
+                   len(cvs), (("median_cv", median), ("max_cv", cvs[worst])), needed=MIN_NETWORKS,
+                   runs=_runs(used), warnings=warnings)
 
 
 def _power_architecture(groups: dict[str, list[BatchPoint]]) -> Finding:
@@ -168,8 +216,11 @@ def _power_architecture(groups: dict[str, list[BatchPoint]]) -> Finding:
             full_load[model] = max(powered, key=lambda p: p.batch)
     if not full_load:
         return _missing(key, claim, statistic, paper, "no net power measured (no power meter, or no idle baseline)")
+    used = list(full_load.values())
+    warnings = _negative_power(used)
     if len(full_load) < MIN_NETWORKS:
-        return _missing(key, claim, statistic, paper, _short(len(full_load), "net power"), len(full_load))
+        return _missing(key, claim, statistic, paper, _short(len(full_load), "net power"), len(full_load),
+                        runs=_runs(used), warnings=warnings)
     watts = [p.net_w for p in full_load.values()]
     mean, std = float(np.mean(watts)), float(np.std(watts, ddof=1))
     cv = std / mean
@@ -177,7 +228,7 @@ def _power_architecture(groups: dict[str, list[BatchPoint]]) -> Finding:
               f"range {min(watts):.2f}–{max(watts):.2f} W; paper {PAPER_NET_POWER_W} ± {PAPER_NET_POWER_STD_W} W; "
               f"holds at CV ≤ {POWER_MAX_CV}")
     return Finding(key, claim, statistic, cv, paper, cv <= POWER_MAX_CV, detail, len(watts),
-                   (("mean_w", mean), ("std_w", std)))
+                   (("mean_w", mean), ("std_w", std)), needed=MIN_NETWORKS, runs=_runs(used), warnings=warnings)
 
 
 # --- (2) memory -------------------------------------------------------------------------------------
@@ -186,7 +237,7 @@ def _memory(groups: dict[str, list[BatchPoint]]) -> list[Finding]:
     claim = "memory is a static floor plus a line in the parameters' size"
     floor_key, floor_stat = "memory.floor", "floor (MB) of memory at batch 1 vs weight bytes"
     slope_key, slope_stat = "memory.slope", "slope of memory at batch 1 vs weight bytes"
-    sizes, memory, fallback = [], [], 0
+    sizes, memory, fallback, used = [], [], 0, []
     for points in groups.values():
         first = next((p for p in points if p.batch == 1 and p.ok and p.memory_bytes is not None), None)
         if first is None:
@@ -196,17 +247,19 @@ def _memory(groups: dict[str, list[BatchPoint]]) -> list[Finding]:
         if weight is None:
             continue
         fallback += first.weight_bytes is None
+        used.append(first)
         sizes.append(float(weight))
         memory.append(float(first.memory_bytes))
-    if len(sizes) < MIN_NETWORKS:
-        detail = _short(len(sizes), "memory at batch 1 with a known weight size")
-        return [_missing(floor_key, claim, floor_stat, PAPER_MEMORY_FLOOR_MB, detail, len(sizes)),
-                _missing(slope_key, claim, slope_stat, PAPER_MEMORY_SLOPE, detail, len(sizes))]
+    runs = _runs(used)
+    if len(sizes) < MIN_LINE_POINTS:
+        detail = _short(len(sizes), "memory at batch 1 with a known weight size", MIN_LINE_POINTS)
+        return [_missing(floor_key, claim, floor_stat, PAPER_MEMORY_FLOOR_MB, detail, len(sizes), MIN_LINE_POINTS, runs),
+                _missing(slope_key, claim, slope_stat, PAPER_MEMORY_SLOPE, detail, len(sizes), MIN_LINE_POINTS, runs)]
     fit = _line(sizes, memory)
     if fit is None:
         detail = "every network has the same weight size: no line to fit"
-        return [_missing(floor_key, claim, floor_stat, PAPER_MEMORY_FLOOR_MB, detail, len(sizes)),
-                _missing(slope_key, claim, slope_stat, PAPER_MEMORY_SLOPE, detail, len(sizes))]
+        return [_missing(floor_key, claim, floor_stat, PAPER_MEMORY_FLOOR_MB, detail, len(sizes), MIN_LINE_POINTS, runs),
+                _missing(slope_key, claim, slope_stat, PAPER_MEMORY_SLOPE, detail, len(sizes), MIN_LINE_POINTS, runs)]
     floor_mb = fit.intercept / 1e6
     linear = fit.r2 >= MEMORY_MIN_R2
     how = ("weight bytes as counted" if not fallback else
@@ -215,9 +268,9 @@ def _memory(groups: dict[str, list[BatchPoint]]) -> list[Finding]:
               f"(needs ≥ {MEMORY_MIN_R2}); paper {PAPER_MEMORY_FLOOR_MB:.0f} MB floor, slope {PAPER_MEMORY_SLOPE:.2f}")
     figures = (("floor_mb", floor_mb), ("slope", fit.slope), ("r2", fit.r2))
     return [Finding(floor_key, claim, floor_stat, floor_mb, PAPER_MEMORY_FLOOR_MB, linear and floor_mb > 0,
-                    common, len(sizes), figures),
+                    common, len(sizes), figures, needed=MIN_LINE_POINTS, runs=runs),
             Finding(slope_key, claim, slope_stat, fit.slope, PAPER_MEMORY_SLOPE, linear and fit.slope > 0,
-                    common, len(sizes), figures)]
+                    common, len(sizes), figures, needed=MIN_LINE_POINTS, runs=runs)]
 
 
 # --- (3) operations and time ------------------------------------------------------------------------
@@ -232,26 +285,32 @@ def _operations(points: Sequence[BatchPoint]) -> list[Finding]:
     for batch in batches:
         here = {p.model: p for p in usable if p.batch == batch}     # the latest point per model
         key = f"operations.time@b{batch}"
-        if len(here) < MIN_NETWORKS:
+        runs = _runs(here.values())
+        if len(here) < MIN_LINE_POINTS:
             if batch in PAPER_OPERATIONS_BATCHES:
                 out.append(_missing(key, claim, statistic, paper,
-                                    _short(len(here), f"time and operations at batch {batch}"), len(here)))
+                                    _short(len(here), f"time and operations at batch {batch}", MIN_LINE_POINTS),
+                                    len(here), MIN_LINE_POINTS, runs))
             continue
         gmacs = [p.macs_per_image / 1e9 for p in here.values()]
         ms = [p.latency_per_image_ms for p in here.values()]
         fit = _line(gmacs, ms)
         if fit is None:
-            out.append(_missing(key, claim, statistic, paper, "every network has the same operation count", len(here)))
+            out.append(_missing(key, claim, statistic, paper, "every network has the same operation count", len(here),
+                                MIN_LINE_POINTS, runs))
             continue
         detail = (f"batch {batch}: time per image = {fit.slope:.4g} ms per GMAC × GMACs + {fit.intercept:.4g} ms; "
                   f"holds at R² ≥ {OPERATIONS_MIN_R2}")
         out.append(Finding(key, claim, statistic, fit.r2, paper, fit.r2 >= OPERATIONS_MIN_R2, detail, len(here),
-                           (("slope_ms_per_gmac", fit.slope), ("intercept_ms", fit.intercept), ("batch", batch))))
+                           (("slope_ms_per_gmac", fit.slope), ("intercept_ms", fit.intercept), ("batch", batch)),
+                           needed=MIN_LINE_POINTS, runs=runs))
     if not out:
         known = any(p.macs_per_image for p in points)
-        why = ("no batch size with time and operations for three networks" if known
-               else "operation counts unknown (still formulas, or no successful batch)")
-        out.append(_missing("operations.time", claim, statistic, paper, why))
+        most = max((len({p.model for p in usable if p.batch == b}) for b in batches), default=0)
+        why = (f"not enough points: no batch size with time and operations for {MIN_LINE_POINTS} networks"
+               if known else "operation counts unknown (still formulas, or no successful batch)")
+        out.append(_missing("operations.time", claim, statistic, paper, why, most if known else 0, MIN_LINE_POINTS,
+                            _runs(usable)))
     return out
 
 
@@ -282,17 +341,18 @@ def _accuracy(groups: dict[str, list[BatchPoint]]) -> list[Finding]:
             unknown_accuracy += 1
             continue
         best[model] = max(timed, key=lambda p: p.throughput_per_s)
+    runs = _runs(best.values())
     if len(best) < MIN_NETWORKS:
         detail = _short(len(best), "top-1 and throughput")
         if unknown_accuracy:
             detail += f" ({unknown_accuracy} with unknown accuracy)"
-        return [_missing(bound_key, bound_claim, bound_stat, bound_paper, detail, len(best)),
-                _missing(hyp_key, hyp_claim, hyp_stat, hyp_paper, detail, len(best))]
+        return [_missing(bound_key, bound_claim, bound_stat, bound_paper, detail, len(best), runs=runs),
+                _missing(hyp_key, hyp_claim, hyp_stat, hyp_paper, detail, len(best), MIN_HYPERBOLA_POINTS, runs)]
     names = list(best)
     fps = np.array([best[m].throughput_per_s for m in names], dtype=float)
     top1 = np.array([best[m].top1 for m in names], dtype=float)
-    return [_bound(bound_key, bound_claim, bound_stat, bound_paper, names, fps, top1),
-            _hyperbola(hyp_key, hyp_claim, hyp_stat, hyp_paper, fps, top1)]
+    return [replace(_bound(bound_key, bound_claim, bound_stat, bound_paper, names, fps, top1), runs=runs),
+            replace(_hyperbola(hyp_key, hyp_claim, hyp_stat, hyp_paper, fps, top1), runs=runs)]
 
 
 def _bound(key, claim, statistic, paper, names, fps, top1) -> Finding:
@@ -303,29 +363,33 @@ def _bound(key, claim, statistic, paper, names, fps, top1) -> Finding:
     if fit is None:
         detail = (f"{front_names} is both the most accurate and the fastest network at full load: "
                   "no accuracy–speed trade-off")
-        return Finding(key, claim, statistic, None, paper, False, detail, n)
+        return Finding(key, claim, statistic, None, paper, False, detail, n, needed=MIN_NETWORKS)
     residual = top1 - (fit.slope * fps + fit.intercept)
     intercept = fit.intercept + max(0.0, float(residual.max()))
-    exact = front.size == 2
-    holds = fit.slope < 0 and (exact or fit.r2 >= BOUND_MIN_R2)
+    judged = front.size >= MIN_FRONTIER
+    holds = (fit.slope < 0 and fit.r2 >= BOUND_MIN_R2) if judged else None
     detail = (f"each network at its highest throughput; line through the Pareto frontier ({front_names}), "
               f"raised to bound all {n}: top-1 ≤ {intercept:.4g} {_signed(fit.slope)} × fps; frontier R² {fit.r2:.3f}"
-              + (" (two points: exact)" if exact else f" (needs ≥ {BOUND_MIN_R2})"))
-    return Finding(key, claim, statistic, fit.slope, paper, holds, detail, n,
+              + (f" (needs ≥ {BOUND_MIN_R2})" if judged else
+                 f"; not enough points: {front.size} on the frontier make an exact line, needs {MIN_FRONTIER}"))
+    return Finding(key, claim, statistic, fit.slope, paper, holds, detail, int(front.size) if not judged else n,
                    (("slope", fit.slope), ("intercept", intercept), ("frontier_r2", fit.r2),
-                    ("frontier_size", float(front.size))))
+                    ("frontier_size", float(front.size))), needed=MIN_FRONTIER if not judged else MIN_NETWORKS)
 
 
 def _hyperbola(key, claim, statistic, paper, fps, top1) -> Finding:
     ms_per_image = 1000.0 / fps
     fit = _line(1.0 / ms_per_image, top1)
     if fit is None:
-        return _missing(key, claim, statistic, paper, "every network has the same time per image", fps.size)
-    holds = fit.slope < 0 and fit.r2 >= HYPERBOLA_MIN_R2
+        return _missing(key, claim, statistic, paper, "every network has the same time per image", int(fps.size),
+                        MIN_HYPERBOLA_POINTS)
+    judged = fps.size >= MIN_HYPERBOLA_POINTS
+    holds = (fit.slope < 0 and fit.r2 >= HYPERBOLA_MIN_R2) if judged else None
     detail = (f"each network at its highest throughput: top-1 = {fit.intercept:.4g} {_signed(fit.slope)} / (ms per image); "
-              f"holds when b < 0 and R² ≥ {HYPERBOLA_MIN_R2}")
+              + (f"holds when b < 0 and R² ≥ {HYPERBOLA_MIN_R2}" if judged else
+                 f"not enough points: {fps.size} networks, needs {MIN_HYPERBOLA_POINTS}"))
     return Finding(key, claim, statistic, fit.r2, paper, holds, detail, int(fps.size),
-                   (("a", fit.intercept), ("b", fit.slope), ("r2", fit.r2)))
+                   (("a", fit.intercept), ("b", fit.slope), ("r2", fit.r2)), needed=MIN_HYPERBOLA_POINTS)
 
 
 # --- public API -------------------------------------------------------------------------------------
@@ -339,7 +403,7 @@ def check_findings(points: Iterable[BatchPoint]) -> list[Finding]:
             *_accuracy(groups)]
 
 
-COLUMNS = ("finding", "claim", "statistic", "value", "paper (TX1)", "holds", "n", "detail")
+COLUMNS = ("finding", "claim", "statistic", "value", "paper (TX1)", "holds", "n", "runs", "detail")
 
 
 def _value(value: Optional[float]) -> str:
@@ -350,13 +414,25 @@ def _paper(value: PaperValue) -> str:
     return value if isinstance(value, str) else f"{value:g}"
 
 
-def _holds(holds: Optional[bool]) -> str:
-    return {True: "yes", False: "no", None: "not enough data"}[holds]
+def runs_text(runs: Sequence[int]) -> str:
+    """``1, 3–5, 9``; "-" for none."""
+    if not runs:
+        return "-"
+    spans, start, last = [], runs[0], runs[0]
+    for run in list(runs[1:]) + [None]:
+        if run is not None and run == last + 1:
+            last = run
+            continue
+        spans.append(str(start) if start == last else f"{start}–{last}")
+        if run is not None:
+            start = last = run
+    return ", ".join(spans)
 
 
 def finding_cells(finding: Finding) -> tuple[str, ...]:
+    detail = finding.detail + "".join(f"; warning: {w}" for w in finding.warnings)
     return (finding.key, finding.claim, finding.statistic_name, _value(finding.value), _paper(finding.paper_value),
-            _holds(finding.holds), str(finding.n), finding.detail)
+            finding.verdict, str(finding.n), runs_text(finding.runs), detail)
 
 
 def findings_table(findings: Sequence[Finding]) -> Table:
@@ -367,14 +443,17 @@ def findings_table(findings: Sequence[Finding]) -> Table:
     table.add_column("finding", ratio=3, overflow="fold")
     table.add_column("here", justify="right", no_wrap=True)
     table.add_column("paper (TX1)", ratio=1, overflow="fold")
-    table.add_column("holds", no_wrap=True)
+    table.add_column("holds", ratio=1, overflow="fold")
     styles = {True: "green", False: "red", None: "yellow"}
     for finding in findings:
         described = Text(f"{finding.key}: ", style="bold")      # Text: no rich markup read from the cells
         described.append(finding.claim)
-        described.append(f"\n{finding.statistic_name} (n={finding.n}); {finding.detail}", style="dim")
+        described.append(f"\n{finding.statistic_name} (n={finding.n}; runs {runs_text(finding.runs)}); "
+                         f"{finding.detail}", style="dim")
+        for warning in finding.warnings:
+            described.append(f"\nwarning: {warning}", style="yellow")
         table.add_row(described, Text(_value(finding.value)), Text(_paper(finding.paper_value)),
-                      Text(_holds(finding.holds), style=styles[finding.holds]))
+                      Text(finding.verdict, style=styles[finding.holds]))
     return table
 
 

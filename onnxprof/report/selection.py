@@ -28,6 +28,10 @@ A model lands in exactly one list of the ``Selection``:
 
 Predictions can be judged alongside measurements: pass them as ``BatchPoint`` rows whose ``engine`` is
 ``PREDICTED_ENGINE``; their candidates carry ``predicted=True`` (``source == "predicted"``).
+
+Each candidate names the run its figures come from (``run_id``, the run
+:func:`onnxprof.report.dataset.choose_runs` picked or ``--run`` named) and carries the point's
+``warnings``: a negative net power (gross below idle) passes any power or energy limit, so it is said.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class Candidate:
     memory_mb: Optional[float]
     predicted: bool = False
     reasons: tuple[str, ...] = ()                # why rejected or unknown; empty when chosen
+    run_id: Optional[int] = None                 # the run the figures come from
+    warnings: tuple[str, ...] = ()               # the point's (a negative net power), and a prediction's own
 
     @property
     def source(self) -> str:
@@ -154,7 +160,8 @@ def _candidate(point: BatchPoint, reasons: tuple[str, ...] = ()) -> Candidate:
                      energy_per_image_j=point.energy_per_image_j,
                      net_energy_per_image_j=point.net_energy_per_image_j,
                      memory_mb=None if memory is None else memory / 1e6,
-                     predicted=point.engine == PREDICTED_ENGINE, reasons=reasons)
+                     predicted=point.engine == PREDICTED_ENGINE, reasons=reasons, run_id=point.run_id,
+                     warnings=point.warnings + (point.predicted_warnings if point.engine == PREDICTED_ENGINE else ()))
 
 
 def _fastest(verdicts: list[_Verdict]) -> _Verdict:
@@ -176,7 +183,8 @@ def select_models(points: Iterable[BatchPoint], constraints: Constraints) -> Sel
                                          top1=runs[0].top1, throughput_per_s=None, net_w=None, gross_w=None,
                                          energy_per_image_j=None, net_energy_per_image_j=None, memory_mb=None,
                                          predicted=all(p.engine == PREDICTED_ENGINE for p in runs),
-                                         reasons=(f"not run at batch {constraints.batch} (ran {ran})",)))
+                                         reasons=(f"not run at batch {constraints.batch} (ran {ran})",),
+                                         run_id=runs[0].run_id))
                 continue
         verdicts = [_judge(p, constraints) for p in group]
         qualifying = [v for v in verdicts if v.point.ok and not v.failures and not v.missing]
@@ -210,17 +218,19 @@ def _cell(value: Optional[float], fmt) -> str:
 
 def selection_table(selection: Selection) -> Table:
     """One table: the best model and its runner-ups, then the rejected models, then the models the data
-    cannot judge; why each was rejected or cannot be judged is in the caption under it (full width, so
-    that the table reads in an 80-column terminal)."""
+    cannot judge, each with the run its figures come from; why each was rejected or cannot be judged, and
+    any warning (a negative net power), is in the caption under it (full width, so that the table reads
+    in an 80-column terminal)."""
     table = Table(title=f"Best top-1 within {selection.constraints.describe()}", box=box.SIMPLE_HEAD,
                   title_justify="left", caption_justify="left", pad_edge=False)
-    for column, right in (("model", False), ("batch", True), ("top-1 %", True), ("fps", True), ("net W", True),
-                          ("net J/img", True), ("MB", True), ("verdict", False)):
+    for column, right in (("model", False), ("run", True), ("batch", True), ("top-1 %", True), ("fps", True),
+                          ("net W", True), ("net J/img", True), ("MB", True), ("verdict", False)):
         table.add_column(column, justify="right" if right else "left", no_wrap=True)
 
     def row(candidate: Candidate, verdict: str, style: str) -> None:
         c = candidate
-        cells = (c.model + (" (predicted)" if c.predicted else ""), str(c.batch),
+        cells = (c.model + (" (predicted)" if c.predicted else ""), "-" if c.run_id is None else str(c.run_id),
+                 str(c.batch),
                  _cell(c.top1, lambda v: f"{v:.2f}"), _cell(c.throughput_per_s, lambda v: f"{v:,.1f}"),
                  _cell(c.net_w, lambda v: f"{v:.2f}"), _cell(c.net_energy_per_image_j, _joules),
                  _cell(c.memory_mb, lambda v: f"{v:,.1f}"), verdict)
@@ -235,6 +245,8 @@ def selection_table(selection: Selection) -> Table:
         for candidate in candidates:
             row(candidate, verdict, style)
             why.append(f"{candidate.model} {verdict}: " + "; ".join(candidate.reasons))
+    for candidate in (*selection.chosen, *selection.rejected, *selection.unknown):
+        why.extend(f"{candidate.model} (run {candidate.run_id}) warning: {w}" for w in candidate.warnings)
     if why:
         table.caption = "\n".join(why)
     return table

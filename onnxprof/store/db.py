@@ -30,6 +30,7 @@ file SQLite cannot read (a damaged page) is one line naming the file and what to
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -165,6 +166,23 @@ class ProfileSummary:
     provider: str
     document: Mapping[str, Any]
 
+    @property
+    def held_out_error(self) -> Optional[float]:
+        """The held-out RMSPE (a fraction) of the profile's best latency predictor, as its document
+        states it; None when unknown (too few models held out, or not a profile this onnxprof reads)."""
+        body = self.document.get("profile") if isinstance(self.document, Mapping) else None
+        if not isinstance(body, Mapping) or not isinstance(body.get("rmspe"), Mapping):
+            return None
+        error = body["rmspe"].get(body.get("best"))
+        if isinstance(error, bool) or not isinstance(error, (int, float)) or not math.isfinite(error) or error < 0:
+            return None
+        return float(error)
+
+
+def _profile_rank(profile: ProfileSummary) -> tuple:
+    error = profile.held_out_error
+    return (error is None, error if error is not None else 0.0, -profile.id)
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -276,7 +294,10 @@ def _database_problem(shown: str, exc: DatabaseError, opening: bool = False) -> 
 # ---------------------------------------------------------------------------------------- conversions
 
 def _plain(value: Any) -> Any:
-    """Mappings (also read-only ones) and sequences as JSON-ready dicts and lists."""
+    """Mappings (also read-only ones), dataclasses (a prediction's provenance) and sequences as JSON-ready
+    dicts and lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -413,11 +434,16 @@ def _record_from(row: Mapping, batch_rows: Sequence[Mapping], layer_rows: Sequen
 class Store:
     """The results database at ``location`` (a path or a SQLAlchemy URL; None: the default file)."""
 
-    def __init__(self, location: Optional[str] = None):
+    def __init__(self, location: Optional[str] = None, must_exist: bool = False):
+        """``must_exist``: a SQLite file that does not exist is an error, not a new empty database (what a
+        command that only reads asks for: a mistyped --db must not read as "no runs")."""
         self.url = database_url(location)
         self.shown = self.url.render_as_string(hide_password=True)
         sqlite_file = _sqlite_file(self.url)
         if sqlite_file is not None:
+            if must_exist and not sqlite_file.exists():
+                raise OnnxprofError(f"results database {sqlite_file}: no such file (only commands that store "
+                                    "runs create one); check --db or $ONNXPROF_DB")
             _make_folder(sqlite_file)
         self._engine = self._create_engine()
         try:
@@ -530,13 +556,25 @@ class Store:
         except DamagedRow as exc:
             raise DamagedRow(f"results database {self.shown}: {exc}; delete that row or calibrate again") from None
 
-    def find_profile(self, name: Optional[str] = None, hostname: Optional[str] = None, engine: Optional[str] = None,
-                     provider: Optional[str] = None) -> Optional[ProfileSummary]:
-        """The newest stored profile matching every given field; None when there is none."""
+    def find_profiles(self, name: Optional[str] = None, hostname: Optional[str] = None,
+                      engine: Optional[str] = None, provider: Optional[str] = None) -> list[ProfileSummary]:
+        """The stored profiles matching every given field, the one to use first: by ``name``, the newest
+        of that name (calibrating again under a name replaces it); otherwise the lowest held-out error
+        (``ProfileSummary.held_out_error``), a profile without one last, ties to the newer. Never simply
+        the newest: a quick calibration does not replace a better profile."""
         wanted = {"name": name, "hostname": hostname, "engine": engine, "provider": provider}
         matching = [p for p in self.list_profiles()
                     if all(value is None or getattr(p, key) == value for key, value in wanted.items())]
-        return matching[-1] if matching else None
+        if name is not None:
+            return matching[::-1]
+        return sorted(matching, key=_profile_rank)
+
+    def find_profile(self, name: Optional[str] = None, hostname: Optional[str] = None, engine: Optional[str] = None,
+                     provider: Optional[str] = None) -> Optional[ProfileSummary]:
+        """The profile to use among those matching every given field (see ``find_profiles``); None when
+        there is none."""
+        ranked = self.find_profiles(name=name, hostname=hostname, engine=engine, provider=provider)
+        return ranked[0] if ranked else None
 
     def append_batch(self, run_id: int, result: BatchResult) -> None:
         """Add one batch to a run (its own transaction), so a sweep keeps what it measured so far."""
@@ -569,6 +607,21 @@ class Store:
                 conn.execute(delete(batches).where(batches.c.run_id == run_id))
                 self._insert_batches(conn, run_id, results)
             self._insert_layers(conn, run_id, layers)
+
+    def delete_runs(self, run_ids: Sequence[int]) -> list[RunSummary]:
+        """Delete runs with their batches, layer profiles and trtexec provenance, all in one
+        transaction; returns what was deleted (as ``list_runs`` showed it). A missing id is MissingRun
+        and nothing is deleted."""
+        wanted = list(dict.fromkeys(run_ids))
+        known = {summary.id: summary for summary in self.list_runs() if summary.id in set(wanted)}
+        missing = [run_id for run_id in wanted if run_id not in known]
+        if missing:
+            raise self._missing(missing[0])
+        with self._transaction() as conn:
+            for table in (batches, run_layers, trtexec_layers, trtexec_imports):   # also without ON DELETE CASCADE
+                conn.execute(delete(table).where(table.c.run_id.in_(wanted)))
+            conn.execute(delete(runs).where(runs.c.id.in_(wanted)))
+        return [known[run_id] for run_id in wanted]
 
     # ------------------------------------------------------------------ reading
 

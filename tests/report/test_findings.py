@@ -10,7 +10,8 @@ from rich.console import Console
 
 from onnxprof.report.dataset import BatchPoint, load_points
 from onnxprof.report.findings import (COLUMNS, PAPER_MEMORY_FLOOR_MB, PAPER_MEMORY_SLOPE, PAPER_NET_POWER_STD_W,
-                                      PAPER_NET_POWER_W, Finding, check_findings, findings_markdown, findings_table)
+                                      PAPER_NET_POWER_W, Finding, check_findings, finding_cells, findings_markdown,
+                                      findings_table)
 from onnxprof.store.db import Store
 from tests import synthetic_runs as synth
 
@@ -108,7 +109,9 @@ def test_accuracy_bound_runs_through_the_pareto_frontier(points):
     intercept = top1["resnet50"] - slope * fps["resnet50"]
     assert bound.figure("intercept") == pytest.approx(intercept)
     assert all(top1[m] <= bound.figure("intercept") + slope * fps[m] + 1e-9 for m in fps)
-    assert bound.holds is True and bound.n == 5
+    # two frontier networks make an exact line: not judged (the line is still given, for Figure 9)
+    assert bound.holds is None and bound.n == 2 and bound.verdict == "not enough points (n=2, needs 3)"
+    assert "2 on the frontier" in bound.detail and bound.runs == (1, 2, 3, 4, 5)
 
 
 def test_hyperbola_recovers_accuracy_a_plus_b_over_time():
@@ -173,7 +176,8 @@ def test_time_unrelated_to_operations_does_not_hold(points):
 
 
 def test_no_trade_off_when_one_network_is_fastest_and_most_accurate():
-    pts = [point("best", 1, 80.0, 1.0), point("b", 1, 70.0, 5.0), point("c", 1, 60.0, 2.0), point("d", 1, 65.0, 10.0)]
+    pts = [point("best", 1, 80.0, 1.0), point("b", 1, 70.0, 5.0), point("c", 1, 60.0, 2.0), point("d", 1, 65.0, 10.0),
+           point("e", 1, 50.0, 20.0)]
     found = by_key(check_findings(pts))
     assert found["accuracy.bound"].holds is False and found["accuracy.bound"].value is None
     assert "no accuracy–speed trade-off" in found["accuracy.bound"].detail
@@ -195,7 +199,8 @@ def test_fewer_than_three_networks_leave_every_finding_undecided(points):
     two = [p for p in points if p.model in ("alexnet", "resnet18")]
     findings = check_findings(two)
     assert findings and all(f.holds is None for f in findings)
-    assert all("needs 3" in f.detail for f in findings)
+    assert all(f.verdict.startswith("not enough points (n=") for f in findings)
+    assert all("not enough points" in f.detail or "no net power" in f.detail for f in findings)
     assert {f.n for f in findings} <= {0, 2}
 
 
@@ -233,13 +238,69 @@ def test_table_and_markdown_carry_every_finding(points):
     assert len(lines) == len(findings) + 2
     assert lines[2].startswith("| power.batch | power is independent of batch size |")
     row = next(line for line in lines if line.startswith("| memory.slope "))
-    assert "| 1.3 | 1.3 | yes | 5 |" in row
+    assert "| 1.3 | 1.3 | yes | 5 | 1–5 |" in row
 
 
 def test_markdown_escapes_pipes_and_shows_undecided():
     odd = Finding("x", "a | b", "s", None, "p", None, "left | right", 0)
     line = findings_markdown([odd]).splitlines()[2]
-    assert line == "| x | a \\| b | s | - | p | not enough data | 0 | left \\| right |"
+    assert line == "| x | a \\| b | s | - | p | not enough points (n=0) | 0 | - | left \\| right |"
     console = Console(record=True, width=200)
     console.print(findings_table([replace(odd, detail="[bold]not markup[/]")]))
     assert "[bold]not markup[/]" in console.export_text()
+
+
+# --- enough points to judge --------------------------------------------------------------------------
+
+def test_a_fit_through_too_few_points_is_not_judged():
+    # three networks on an exact line: R² = 1, but three points do not make a line trustworthy (needs 4)
+    pts = [point(f"n{i}", 1, None, 2.0 * g + 1.0, macs=g * 1e9, weight_bytes=int(w), peak_rss_bytes=int(1e8 + 2 * w))
+           for i, (g, w) in enumerate(((1.0, 4e6), (2.0, 8e6), (4.0, 2e7)))]
+    found = by_key(check_findings(pts))
+    for key in ("operations.time@b1", "memory.floor", "memory.slope"):
+        assert found[key].holds is None and found[key].verdict == "not enough points (n=3, needs 4)", key
+    four = pts + [point("n3", 1, None, 17.0, macs=8e9, weight_bytes=40_000_000, peak_rss_bytes=int(1e8 + 8e7))]
+    found = by_key(check_findings(four))
+    assert found["operations.time@b1"].holds is True and found["operations.time@b1"].verdict == "yes"
+    assert found["memory.slope"].holds is True and found["memory.slope"].needed == 4
+
+
+def test_power_over_two_batch_sizes_is_not_enough_for_a_cv(points):
+    two_sizes = [p for p in points if p.batch in (1, 2)]
+    batch = by_key(check_findings(two_sizes))["power.batch"]
+    assert batch.holds is None and batch.verdict == "not enough points (n=0, needs 3)"
+    assert "3 or more batch sizes" in batch.detail
+
+
+def test_a_hyperbola_through_four_networks_is_not_judged():
+    times = (2.0, 4.0, 8.0, 16.0)
+    found = by_key(check_findings([point(f"net{i}", 1, 80.0 - 20.0 / t, t) for i, t in enumerate(times)]))
+    hyperbola = found["accuracy.hyperbola"]
+    assert hyperbola.value == pytest.approx(1.0) and hyperbola.holds is None
+    assert hyperbola.verdict == "not enough points (n=4, needs 5)"
+    assert found["accuracy.bound"].holds is True          # four networks on the frontier: judged
+
+
+def test_negative_net_power_is_flagged_with_its_network_and_run(points):
+    below_idle = [replace(p, net_w=-2.3, warnings=("negative measured net power (−2.30 W): gross below the idle "
+                                                    "baseline, so the idle measurement or the meter is off",))
+                  if p.model == "alexnet" and p.net_w is not None else p for p in points]
+    found = by_key(check_findings(below_idle))
+    for key in ("power.batch", "power.architecture"):
+        assert found[key].warnings and all(w.startswith("alexnet at batch") for w in found[key].warnings), key
+        assert "−2.30 W" in found[key].warnings[0]
+    cells = dict(zip(COLUMNS, finding_cells(found["power.architecture"])))
+    assert "warning: alexnet at batch 16 (run 1)" in cells["detail"]
+    console = Console(record=True, width=300)
+    console.print(findings_table([found["power.architecture"]]))
+    assert "negative measured net power" in console.export_text()
+    assert not by_key(check_findings(points))["power.batch"].warnings
+
+
+def test_each_finding_names_its_runs(points):
+    found = by_key(check_findings(points))
+    assert found["memory.slope"].runs == (1, 2, 3, 4, 5)
+    assert found["power.architecture"].runs == (1, 2, 3, 4)          # vgg16 (run 5) ran without a meter
+    console = Console(record=True, width=400)
+    console.print(findings_table([found["memory.slope"]]))
+    assert "runs 1–5" in console.export_text()

@@ -331,7 +331,7 @@ def test_layer_profiles_round_trip_with_their_run(store):
     assert store.get_run(later).layers == layers[1:]
 
 
-def test_profiles_are_found_newest_first_by_any_field(store):
+def test_profiles_are_found_by_any_field_a_name_picking_its_newest(store):
     first = store.save_profile("lab", "2026-01-01", "box", "onnxruntime", "cpu", {"profile": {"n": 1}})
     second = store.save_profile("lab", "2026-02-01", "box", "onnxruntime", "cuda", {"profile": {"n": 2}})
     assert [p.id for p in store.list_profiles()] == [first, second]
@@ -340,8 +340,61 @@ def test_profiles_are_found_newest_first_by_any_field(store):
     assert store.find_profile(hostname="other") is None
 
 
+def test_without_a_name_the_best_held_out_error_wins_not_the_newest(store):
+    def document(error):
+        return {"profile": {"best": "kernels", "rmspe": {"kernels": error, "operations": 0.01}}}
+
+    good = store.save_profile("careful", "2026-01-01", "box", "onnxruntime", "cpu", document(0.08))
+    store.save_profile("quick", "2026-02-01", "box", "onnxruntime", "cpu", document(0.35))
+    store.save_profile("undefined", "2026-03-01", "box", "onnxruntime", "cpu", document(None))
+    assert store.find_profile(hostname="box").id == good
+    assert [p.name for p in store.find_profiles(hostname="box")] == ["careful", "quick", "undefined"]
+    assert store.find_profile(name="quick").name == "quick"
+    assert [p.held_out_error for p in store.list_profiles()] == [0.08, 0.35, None]
+
+
 def test_an_older_database_gains_the_new_tables(db_path):
     with sqlite3.connect(db_path) as conn:
         conn.execute("create table runs (id integer primary key, schema_version integer)")
     with Store(str(db_path)) as opened:
         assert opened.list_profiles() == []
+
+
+# ------------------------------------------------------------------------------------------ delete
+
+def test_delete_removes_a_run_with_its_batches_and_layers(store, db_path):
+    from onnxprof.measure.layers import LayerRow
+
+    keep = store.save_run(make_record())
+    gone = store.save_run(replace(make_record(), layers=(LayerRow("fc", ("fc",), ("Gemm",), 1.0, None, 10),)))
+    before_runs, before_batches = table_counts(db_path)
+    deleted = store.delete_runs([gone])
+    assert [run.id for run in deleted] == [gone] and deleted[0].model_source == "zoo:resnet50"
+    assert store.run_ids(unfinished=True) == [keep]
+    assert table_counts(db_path) == (before_runs - 1, before_batches - len(make_record().batches))
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("select count(*) from run_layers").fetchone()[0] == 0
+    with pytest.raises(store_db.MissingRun, match=f"no run {gone}"):
+        store.get_run(gone)
+
+
+def test_deleting_a_missing_run_deletes_nothing(store):
+    keep = store.save_run(make_record())
+    with pytest.raises(store_db.MissingRun, match="no run 42"):
+        store.delete_runs([keep, 42])
+    assert store.run_ids() == [keep]
+
+
+def test_cli_delete_prints_what_it_deleted(filled):
+    result = invoke("delete", "2", "--db", filled)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("deleted run 2: models/vgg16.onnx · onnxruntime/cuda")
+    listed = invoke("list", "--db", filled).output
+    assert "zoo:resnet50" in listed and "vgg16" not in listed
+
+
+def test_cli_delete_of_a_missing_run_is_one_line_and_exit_2(filled):
+    result = invoke("delete", "1", "42", "--db", filled)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "no run 42" in result.stderr and "Traceback" not in result.output
+    assert "zoo:resnet50" in invoke("list", "--db", filled).output          # nothing deleted
