@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,9 +30,28 @@ class Outcome:
     detail: str = ""
 
 
-def analyse_in_process(path, fmt: str = "json", args=()) -> Outcome:
-    """``onnxprof analyze PATH --format FMT [ARGS]`` in this process."""
-    result = _runner.invoke(app, ["analyze", str(path), "--format", fmt, *args], env={"COLUMNS": "100"})
+class _Deadline(BaseException):
+    """Raised by SIGALRM in the analysed command: a BaseException, so no ``except Exception`` hides it."""
+
+
+def analyse_in_process(path, fmt: str = "json", args=(), timeout_s: int = 60) -> Outcome:
+    """``onnxprof analyze PATH --format FMT [ARGS]`` in this process; a hang is cut at ``timeout_s``
+    (where the wait is in Python or a blocking system call: signals reach neither inside a C loop)."""
+
+    def expire(*_):
+        raise _Deadline()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(timeout_s)
+    try:
+        result = _runner.invoke(app, ["analyze", str(path), "--format", fmt, *args], env={"COLUMNS": "100"})
+    except _Deadline:
+        return Outcome(HANG, -1, "", "", f"still running after {timeout_s} s")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    if isinstance(result.exception, _Deadline):
+        return Outcome(HANG, -1, result.stdout, result.stderr, f"still running after {timeout_s} s")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         return Outcome(TRACEBACK, -1, result.stdout, result.stderr, f"{type(result.exception).__name__}: "
                                                                       f"{result.exception}")
