@@ -26,6 +26,8 @@ class ComparedValue:
     predicted: float
     measured: float
     method: str
+    source: str = ""                # where the prediction came from (Provenance.label; else the method)
+    warnings: tuple[str, ...] = ()  # the prediction's own: extrapolated batch, family never calibrated ...
 
     @property
     def error(self) -> float:
@@ -68,7 +70,12 @@ def _repredicted(record: RunRecord, batch: int, predictor):
 
 
 def compare_run(run_id: int, record: RunRecord, predictor=None) -> list[ComparedValue]:
-    """Every successful batch's predicted and measured figures (where both are known)."""
+    """Every successful batch's predicted and measured figures (where both are known), each with the
+    prediction's source and warnings."""
+    from onnxprof.predict.basic import with_source
+    from onnxprof.predict.resolve import resolved
+
+    predictor = resolved(predictor)
     values = []
     for result in record.batches:
         if result.status != OK:
@@ -77,14 +84,19 @@ def compare_run(run_id: int, record: RunRecord, predictor=None) -> list[Compared
             prediction = _repredicted(record, result.batch, predictor)
             predicted = {} if prediction is None else {f: getattr(prediction, f) for f in FIGURES}
             method = "" if prediction is None else prediction.method
+            source = "" if prediction is None else prediction.source_label
+            warnings = () if prediction is None else prediction.warnings
         else:
-            predicted = record.predictions.get(result.batch, {})
+            stored = record.predictions.get(result.batch, {})
+            predicted = with_source(dict(stored)) if stored else {}
             method = str(predicted.get("method", ""))
+            source = str(predicted.get("source", ""))
+            warnings = tuple(str(w) for w in predicted.get("warnings", ()))
         for figure in FIGURES:
             guess, measured = predicted.get(figure), _measured(result, figure)
             if guess is not None and measured:
                 values.append(ComparedValue(run_id, model_name(record.model_source), result.batch, figure,
-                                            float(guess), float(measured), method))
+                                            float(guess), float(measured), method, source, warnings))
     return values
 
 

@@ -125,13 +125,32 @@ def provenance_from_json(value: object) -> Optional[Provenance]:
                       warnings=tuple(str(w) for w in texts("warnings")))
 
 
+def with_source(figures: dict) -> dict:
+    """A stored prediction (one batch's figures, as a run keeps them) with ``source`` and ``warnings``
+    added where missing: from its provenance, or for runs stored before provenance existed, its method."""
+    provenance = provenance_from_json(figures.get("provenance"))
+    source = figures.get("source") or (provenance.label if provenance else str(figures.get("method") or ""))
+    warnings = figures.get("warnings")
+    if not isinstance(warnings, list):
+        warnings = list(provenance.warnings) if provenance else []
+    return {**figures, "source": source, "warnings": warnings}
+
+
+def predictions_with_sources(predictions):
+    """A run's JSON-ready predictions ({batch: figures}), each with ``with_source``."""
+    if not isinstance(predictions, dict):
+        return predictions
+    return {batch: with_source(figures) if isinstance(figures, dict) else figures
+            for batch, figures in predictions.items()}
+
+
 def prediction_json(prediction: Prediction) -> dict:
-    """A prediction as JSON-ready values (what ``measure`` stores per batch): its figures, ``method``,
-    ``source`` (the one-line label), ``warnings`` and the structured ``provenance``."""
+    """A prediction as JSON-ready values: its batch and figures, ``method``, ``source`` (the one-line
+    label), ``warnings`` and the structured ``provenance`` (kind, name, held-out error, calibrated
+    batches and models, warnings). Non-finite numbers still need ``json_ready``."""
     import dataclasses
 
-    body = {f.name: getattr(prediction, f.name) for f in dataclasses.fields(prediction)
-            if f.name not in ("batch", "provenance")}
+    body = {f.name: getattr(prediction, f.name) for f in dataclasses.fields(prediction) if f.name != "provenance"}
     body["source"] = prediction.source_label
     body["warnings"] = list(prediction.warnings)
     if prediction.provenance is not None:

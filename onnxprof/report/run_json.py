@@ -8,12 +8,16 @@ from typing import Optional
 
 from onnxprof import __version__
 from onnxprof.measure.records import RunRecord, json_ready
+from onnxprof.predict.basic import predictions_with_sources
 
 SCHEMA_VERSION = 1
 
 
 def run_dict(record: RunRecord, run_id: Optional[int] = None) -> dict:
-    return {"id": run_id, "status": record.status, **json_ready(record)}
+    """The run, each batch's prediction with its ``source`` and ``warnings`` (``basic.with_source``)."""
+    body = json_ready(record)
+    body["predictions"] = predictions_with_sources(body.get("predictions"))
+    return {"id": run_id, "status": record.status, **body}
 
 
 def run_json(record: RunRecord, run_id: Optional[int] = None) -> str:

@@ -699,8 +699,11 @@ class Store:
 
     def export_run(self, run_id: int) -> dict:
         """One run, JSON-ready, with its id, schema version and status (DamagedRun when it cannot be read)."""
+        from onnxprof.predict.basic import predictions_with_sources
+
         record = self.get_run(run_id)
         body = {"id": run_id, "schema_version": SCHEMA_VERSION, "status": record.status, **json_ready(record)}
+        body["predictions"] = predictions_with_sources(body["predictions"])     # each with its source and warnings
         provenance = self.trtexec_provenance(run_id)
         if provenance is not None:
             body["trtexec"] = json_ready(provenance)

@@ -129,3 +129,24 @@ def test_a_profile_without_a_held_out_error_ranks_last(store):
     _save(store, _profile("unknown", rmspe=float("nan")))
     _save(store, _profile("known", rmspe=0.4))
     assert [p.name for p in store.find_profiles(hostname="box")] == ["known", "unknown"]
+
+
+# --- stored runs: the JSON export and the comparison show each prediction's source -----------------
+
+def test_stored_predictions_export_with_their_source_and_warnings(store):
+    from onnxprof.predict.accuracy import compare_run
+    from onnxprof.report.run_json import run_dict
+    from tests import synthetic_runs as synth
+
+    p = resolved(_profile()).predict(_report(64), 64)
+    record = replace(synth.record(synth.MODELS[1], batches=(1, 2)),
+                     predictions={1: {"latency_ms": 5.0, "method": "old"},
+                                  2: {"latency_ms": 9.0, "method": p.method, "provenance": p.provenance}})
+    run_id = store.save_run(record)
+    exported = store.export_run(run_id)["predictions"]
+    assert exported["1"]["source"] == "old" and exported["1"]["warnings"] == []
+    assert exported["2"]["source"] == p.source_label and exported["2"]["warnings"] == list(p.warnings)
+    assert run_dict(record, run_id)["predictions"]["2"]["source"] == p.source_label
+    json.dumps(exported, allow_nan=False)
+    values = {v.batch: v for v in compare_run(run_id, store.get_run(run_id))}
+    assert values[2].source == p.source_label and values[2].warnings == p.warnings and values[1].source == "old"

@@ -162,8 +162,10 @@ def test_export_is_json_ready(store):
     run_id = store.save_run(make_record())
     [exported] = store.export()
     assert exported["id"] == run_id and exported["schema_version"] == SCHEMA_VERSION
-    assert json.loads(json.dumps(exported))["predictions"] == {"8": {"latency_ms": 12.0, "power_w": 9.5},
-                                                               "256": {"latency_ms": 380.25}}
+    # each prediction with its source (its provenance's label, else its method: none here) and warnings
+    assert json.loads(json.dumps(exported))["predictions"] == {
+        "8": {"latency_ms": 12.0, "power_w": 9.5, "source": "", "warnings": []},
+        "256": {"latency_ms": 380.25, "source": "", "warnings": []}}
     assert exported["batches"][0]["latency"]["median_ms"] == 12.345678901234
     assert exported["batches"][1]["latency"] is None and "trtexec" not in exported
 
