@@ -24,6 +24,7 @@ import onnx
 from onnxprof.cost.analysis import analyze
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.inputs import synthetic_feeds
+from onnxprof.measure.layers import LayerRow
 from onnxprof.measure.quiet import MachineProbe, Round, fastest_round
 from onnxprof.predict.calibrate import profiled_rows
 from onnxprof.predict.kernels import LAYOUT, KernelTiming, kernel_timings
@@ -249,6 +250,10 @@ class OpBench:
         self.cases = {case.name: case for case in op_cases(ops)}
         self.measured: dict[str, list[Round]] = {name: [] for name in self.cases}
         self.timings: list[KernelTiming] = []
+        self.rounds_run = 0
+        # called after each case is profiled: (name, its round's index, the Round, the profile's rows, when
+        # it began); calibrate writes it to its checkpoint
+        self.on_profiled: Callable[[str, int, Round, Sequence[LayerRow], float], None] = lambda *_: None
 
     def __enter__(self) -> "OpBench":
         self._folder = tempfile.TemporaryDirectory(prefix="onnxprof-ops-")
@@ -258,22 +263,38 @@ class OpBench:
     def __exit__(self, *exc) -> None:
         self._folder.cleanup()
 
+    def _timings(self, name: str, rows: Sequence[LayerRow]) -> list[KernelTiming]:
+        report = self._prepared[name][1]
+        found = kernel_timings(rows, report, source=f"op:{self.cases[name].op}", alone=True)
+        # a lone op's reorders (the graph's input in, its output out) are left out: with their 40
+        # sources in the fit, the Reorder class gave 2.3 µs a kernel against 6.5 µs from networks
+        # alone, and ShuffleNetV2's and MobileNetV3's reorders half their profiled time
+        return [timing for timing in found if timing.nodes[0].kind != LAYOUT]
+
     def _profile(self, name: str, probe: MachineProbe) -> None:
         path, report, feeds = self._prepared[name]
+        profiled: list[LayerRow] = []
 
         def timings() -> tuple[float, tuple]:
-            found = kernel_timings(profiled_rows(self.engine, path, self.options, feeds, report), report,
-                                   source=f"op:{self.cases[name].op}", alone=True)
-            # a lone op's reorders (the graph's input in, its output out) are left out: with their 40
-            # sources in the fit, the Reorder class gave 2.3 µs a kernel against 6.5 µs from networks
-            # alone, and ShuffleNetV2's and MobileNetV3's reorders half their profiled time
-            found = [timing for timing in found if timing.nodes[0].kind != LAYOUT]
+            profiled.extend(profiled_rows(self.engine, path, self.options, feeds, report))
+            found = self._timings(name, profiled)
             return _total(found), tuple(found)
-        self.measured[name].append(probe.around(timings))
+        began = time.perf_counter()
+        round_ = probe.around(timings)
+        self.measured[name].append(round_)
+        self.on_profiled(name, len(self.measured[name]) - 1, round_, tuple(profiled), began)
+
+    def restore(self, name: str, probe_ms: tuple[float, float], rows: Sequence[LayerRow]) -> None:
+        """A round of case ``name`` profiled before (a stopped calibration's checkpoint), kept as if
+        profiled now: run_round skips the cases whose round it holds."""
+        found = self._timings(name, rows)
+        self.measured[name].append(Round(_total(found), tuple(probe_ms), tuple(found)))
 
     def run_round(self, probe: MachineProbe) -> None:
-        done = len(next(iter(self.measured.values()), []))
+        done, self.rounds_run = self.rounds_run, self.rounds_run + 1
         for name in self.cases:
+            if len(self.measured[name]) > done:
+                continue           # restored
             self.progress(f"single-op benchmark {name} (round {done + 1} of {self.rounds})")
             self._profile(name, probe)
 
