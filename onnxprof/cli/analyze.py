@@ -7,31 +7,38 @@ from typing import List, Optional
 
 import typer
 
-from onnxprof.cli.options import (BatchOption, DimOption, FormatOption, InputOption, OutputOption, check_format,
-                                  shape_binding)
+from onnxprof.cli.options import (BatchOption, DimOption, FormatOption, InputOption, OutputOption, batch_choice,
+                                  check_format, prepare_output, writing)
 
 DEFAULT_MODEL = "zoo:resnet50"
 
 
 def analyze_command(
-    model: str = typer.Argument(DEFAULT_MODEL, help="An .onnx file or zoo:NAME (default: zoo:resnet50)."),
+    model: str = typer.Argument(DEFAULT_MODEL, metavar="MODEL", help="An .onnx file or zoo:NAME (default: zoo:resnet50)."),
     inputs: Optional[List[str]] = InputOption,
-    batch: Optional[int] = BatchOption,
+    batch: Optional[str] = BatchOption,
     dims: Optional[List[str]] = DimOption,
     layers: bool = typer.Option(False, "--layers", help="List every node, not only the top 10 by MACs."),
     fmt: str = FormatOption,
     output: Optional[Path] = OutputOption,
     check: bool = typer.Option(True, "--check/--no-check", help="Run the ONNX checker on the model first."),
-    device: Optional[str] = typer.Option(None, "--device", help="Also predict latency, memory and power on a device: "
+    device: Optional[str] = typer.Option(None, "--device", metavar="PROFILE", help="Also predict latency, memory and power on a device: "
                                                                  "a profile file, a stored profile (calibrate) or "
                                                                  "a published device such as jetson-tx1."),
 ) -> None:
     """Count parameters, MACs, FLOPs and memory of a model without running it."""
-    from onnxprof.cost.analysis import analyze
+    from onnxprof.cost.analysis import analyze_loaded
+    from onnxprof.gcpause import cyclic_gc_paused
+    from onnxprof.model.load import load_model
 
     check_format(fmt)
-    binding = shape_binding(inputs, batch, dims)
-    report = analyze(model, binding, check=check)
+    if output is not None:
+        prepare_output(output)
+    with cyclic_gc_paused():
+        loaded = load_model(model, check=check)
+        choice = batch_choice(loaded.model, inputs, batch, dims)      # the batch, from whichever flag set it
+        size = choice.batches[0] if choice.batches else None
+        report = analyze_loaded(loaded, choice.binding(size))
     if fmt == "table":
         from onnxprof.report.console import make_console
         from onnxprof.report.tables import render_analysis
@@ -39,7 +46,7 @@ def analyze_command(
         console = make_console()
         render_analysis(report, console, layers=layers)
         if device is not None:
-            _render_prediction(model, report, device, binding.batch or 1, console)
+            _render_prediction(model, report, device, size or 1, console)
         return
     from onnxprof.report.formats import analysis_csv, analysis_json
 
@@ -47,7 +54,8 @@ def analyze_command(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text)
+        with writing(output):
+            output.write_text(text, encoding="utf-8")
 
 
 def _render_prediction(model: str, report, device: str, batch: int, console) -> None:

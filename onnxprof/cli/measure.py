@@ -18,91 +18,150 @@ from typing import List, Optional
 
 import typer
 
-from onnxprof.cli.options import DimOption, InputOption
+from onnxprof.cli.options import DB_HELP, DimOption, InputOption, parse_batches, writing
 from onnxprof.errors import OnnxprofError, UsageError
+from onnxprof.measure.model_file import model_file
 
 EXIT_FAILED = 1                 # a batch failed in the engine, or nothing was measured
 EXIT_INTERRUPTED = 130          # 128 + SIGINT, as a shell reports a Ctrl-C
+PRECISIONS = ("fp32", "fp16", "int8")
 
-
-def parse_batches(text: str) -> list[int]:
-    """``1,2,4,8`` -> [1, 2, 4, 8]."""
-    try:
-        batches = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        batches = []
-    if not batches or any(b < 1 for b in batches):
-        raise UsageError(f"--batch {text!r}: expected positive sizes separated by commas, e.g. 1,2,4,8")
-    return batches
+# trtexec flags onnxprof has no same-meaning spelling for: one line saying what to give instead
+# (the ones that mean the same are accepted as they are: --shapes, --fp16, --int8, --iterations,
+# --duration, --warmUp, --workspace, --exportTimes; see `onnxprof measure --help`)
+FLAG_HINTS = {
+    "--loadInputs": "onnxprof reads real inputs from an .npz: --inputs FILE.npz (arrays named like the inputs)",
+    "--exportProfile": "onnxprof writes its per-layer profile with --profile-layers into the run's JSON "
+                       "(-f json or --output FILE)",
+    "--dumpProfile": "use --profile-layers (per-layer times, joined to the ONNX nodes)",
+    "--noDataTransfers": "onnxprof times without host-device copies unless --include-transfers is given",
+    "--avgRuns": "onnxprof reports the distribution of every timed run (median, mean, p90, p99), not averages",
+    "--best": "choose one precision: --fp16, --int8 or --precision fp32|fp16|int8",
+    "--minShapes": "give the batch sizes to run with --batch; the TensorRT profile is built to cover them",
+    "--optShapes": "give the batch sizes to run with --batch; the TensorRT profile is built to cover them",
+    "--maxShapes": "give the batch sizes to run with --batch; the TensorRT profile is built to cover them",
+    "--memPoolSize": "give the TensorRT workspace in MB with --workspace MB",
+    "--saveEngine": "onnxprof caches TensorRT engines itself (by model, precision, batch sizes and GPU)",
+    "--loadEngine": "onnxprof runs .onnx models; it caches the TensorRT engines it builds",
+    "-m": "-m means --model in onnxprof; the power meter is --meter NAME",
+}
 
 
 def measure_command(
-    model: str = typer.Argument("zoo:resnet18", help="An .onnx file or zoo:NAME."),
-    engine: str = typer.Option("onnxruntime", "--engine", "-e", help="onnxruntime or tensorrt."),
-    provider: str = typer.Option("cpu", "--provider", "-p", help="ONNX Runtime provider: cpu, cuda or tensorrt."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, fp16 (GPU) or int8 (TensorRT, QDQ models)."),
-    batch: str = typer.Option("1", "--batch", "-b", help="Batch sizes, e.g. 1,2,4,8,16,32,64 (the paper's sweep)."),
+    model: str = typer.Argument("zoo:resnet18", metavar="MODEL", help="An .onnx file or zoo:NAME."),
+    engine: str = typer.Option("onnxruntime", "--engine", "-e", metavar="ENGINE", help="onnxruntime or tensorrt."),
+    provider: str = typer.Option("cpu", "--provider", "-p", metavar="PROVIDER",
+                                 help="ONNX Runtime provider: cpu, cuda or tensorrt."),
+    precision: Optional[str] = typer.Option(None, "--precision", metavar="PRECISION",
+                                            help="fp32 (default), fp16 (GPU) or int8 (TensorRT, QDQ models)."),
+    fp16: bool = typer.Option(False, "--fp16", help="As trtexec: the same as --precision fp16."),
+    int8: bool = typer.Option(False, "--int8", help="As trtexec: the same as --precision int8."),
+    batch: Optional[str] = typer.Option(None, "--batch", "-b", metavar="SIZES",
+                                        help="Batch sizes, e.g. 1,2,4,8,16,32,64 (the paper's sweep). Default: the "
+                                             "batch --input, --dim N=... or --inputs sets, else 1; flags that "
+                                             "disagree are an error."),
     inputs: Optional[List[str]] = InputOption,
+    shapes: Optional[List[str]] = typer.Option(None, "--shapes", metavar="NAME:DIMS,...",
+                                               help="As trtexec: input shapes, comma separated, e.g. "
+                                                    "input:8x3x224x224,mask:8x128 (the same as --input)."),
     dims: Optional[List[str]] = DimOption,
-    inputs_file: Optional[Path] = typer.Option(None, "--inputs", help="Feed real data from an .npz (arrays named like the inputs)."),
-    iterations: int = typer.Option(10, "--iterations", min=1, help="Minimum timed runs per batch size."),
-    duration: float = typer.Option(3.0, "--duration", min=0.0, help="Minimum timed seconds per batch size."),
-    warmup: int = typer.Option(10, "--warmup", min=0, help="Minimum warm-up runs."),
-    warmup_time: float = typer.Option(0.2, "--warmup-time", min=0.0, help="Minimum warm-up seconds."),
-    threads: int = typer.Option(0, "--threads", min=0, help="ONNX Runtime intra-op threads (0: its default)."),
-    optimization: str = typer.Option("all", "--optimization", help="ONNX Runtime graph optimisation: disable, basic, extended, all."),
-    device_id: int = typer.Option(0, "--device-id", min=0, help="GPU index."),
-    workspace: int = typer.Option(1024, "--workspace", min=1, help="TensorRT builder workspace, MB."),
-    include_transfers: bool = typer.Option(False, "--include-transfers", help="Time host-device copies too."),
+    inputs_file: Optional[Path] = typer.Option(None, "--inputs", metavar="FILE.npz",
+                                               help="Feed real data from an .npz (arrays named like the inputs; "
+                                                    "their shapes set the batch). trtexec: --loadInputs."),
+    iterations: int = typer.Option(10, "--iterations", min=1, metavar="N",
+                                   help="Minimum timed runs per batch size (as trtexec's --iterations)."),
+    duration: float = typer.Option(3.0, "--duration", min=0.0, metavar="SECONDS",
+                                   help="Minimum timed seconds per batch size (as trtexec's --duration)."),
+    warmup: Optional[float] = typer.Option(None, "--warmup", "--warmUp", min=0.0, metavar="MS",
+                                           help="Minimum warm-up time in milliseconds, as trtexec's --warmUp "
+                                                "(default 200)."),
+    warmup_runs: int = typer.Option(10, "--warmup-runs", min=0, metavar="N",
+                                    help="Minimum warm-up runs, besides the time (trtexec has none)."),
+    warmup_time: Optional[float] = typer.Option(None, "--warmup-time", min=0.0, metavar="SECONDS", hidden=True,
+                                                help="Old spelling: warm-up seconds; with it, --warmup counts runs "
+                                                     "as it used to (use --warmup MS and --warmup-runs N)."),
+    threads: int = typer.Option(0, "--threads", min=0, metavar="N",
+                                help="ONNX Runtime intra-op threads (0: its default)."),
+    optimization: str = typer.Option("all", "--optimization", metavar="LEVEL",
+                                     help="ONNX Runtime graph optimisation: disable, basic, extended, all."),
+    device_id: int = typer.Option(0, "--device-id", min=0, metavar="N", help="GPU index (trtexec: --device N)."),
+    workspace: int = typer.Option(1024, "--workspace", min=1, metavar="MB",
+                                  help="TensorRT builder workspace in MB (as trtexec's --workspace)."),
+    include_transfers: bool = typer.Option(False, "--include-transfers",
+                                           help="Time host-device copies too (trtexec times them unless "
+                                                "--noDataTransfers)."),
     allow_fallback: bool = typer.Option(False, "--allow-fallback", help="Accept nodes falling back to another provider."),
-    profile_layers: bool = typer.Option(False, "--profile-layers", help="Per-layer times from the engine's profiler."),
-    meter: Optional[str] = typer.Option(None, "--meter", "-m", help="Power meter: visa-supply, visa-scope, jetson, tegrastats, nvml, replay or auto."),
-    visa_resource: Optional[str] = typer.Option(None, "--visa-resource", help="VISA resource of the instrument, e.g. GPIB0::5::INSTR."),
-    scope_channel: int = typer.Option(1, "--scope-channel", min=1, help="Scope channel with the current probe."),
-    supply_voltage: Optional[float] = typer.Option(None, "--supply-voltage", help="Volts to multiply the scope's current by."),
-    replay: Optional[Path] = typer.Option(None, "--replay", help="CSV of time and watts for --meter replay."),
-    replay_offset: Optional[float] = typer.Option(None, "--replay-offset", help="Seconds to add to the CSV's times to reach this run's clock."),
-    idle: float = typer.Option(0.0, "--idle", min=0.0, help="Seconds of idle power measured before the sweep (net power = gross - idle)."),
-    min_rate: Optional[float] = typer.Option(None, "--min-rate", help="Sample rate (Hz) the load needs; windows below it are flagged."),
-    device: Optional[str] = typer.Option(None, "--device", help="Predict with this profile file, stored profile or "
-                                                                "published device (default: the newest profile "
-                                                                "calibrated here for this engine and provider)."),
-    db: Optional[str] = typer.Option(None, "--db", help="Results database: a path or postgresql://... (default: user data dir)."),
+    profile_layers: bool = typer.Option(False, "--profile-layers",
+                                        help="Per-layer times from the engine's profiler, joined to the ONNX nodes "
+                                             "(trtexec: --dumpProfile)."),
+    export_times: Optional[Path] = typer.Option(None, "--exportTimes", "--export-times", metavar="FILE",
+                                                help="As trtexec: write every timed run's latencyMs and computeMs "
+                                                     "as JSON (one batch size; `results import-trtexec` reads it)."),
+    meter: Optional[str] = typer.Option(None, "--meter", metavar="METER",
+                                        help="Power meter: visa-supply, visa-scope, jetson, tegrastats, nvml, replay "
+                                             "or auto."),
+    visa_resource: Optional[str] = typer.Option(None, "--visa-resource", metavar="RESOURCE",
+                                                help="VISA resource of the instrument, e.g. GPIB0::5::INSTR."),
+    scope_channel: int = typer.Option(1, "--scope-channel", min=1, metavar="N",
+                                      help="Scope channel with the current probe."),
+    supply_voltage: Optional[float] = typer.Option(None, "--supply-voltage", metavar="VOLTS",
+                                                   help="Volts to multiply the scope's current by."),
+    replay: Optional[Path] = typer.Option(None, "--replay", metavar="FILE.csv",
+                                          help="CSV of time and watts for --meter replay."),
+    replay_offset: Optional[float] = typer.Option(None, "--replay-offset", metavar="SECONDS",
+                                                  help="Seconds to add to the CSV's times to reach this run's clock."),
+    idle: float = typer.Option(0.0, "--idle", min=0.0, metavar="SECONDS",
+                               help="Seconds of idle power measured before the sweep (net power = gross - idle)."),
+    min_rate: Optional[float] = typer.Option(None, "--min-rate", metavar="HZ",
+                                             help="Sample rate (Hz) the load needs; windows below it are flagged."),
+    device: Optional[str] = typer.Option(None, "--device", metavar="PROFILE",
+                                         help="Predict with this profile file, stored profile or published device "
+                                              "(default: the newest profile calibrated here for this engine and "
+                                              "provider). The GPU index is --device-id."),
+    db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL", help=DB_HELP),
     save: bool = typer.Option(True, "--save/--no-save", help="Store the run in the results database."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the JSON record to this file."),
+    fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="table or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                          help="Write the JSON record to this file (missing folders are created)."),
 ) -> None:
-    """Run the model with ONNX Runtime or TensorRT; latency, throughput and memory per batch size."""
+    """Run the model with ONNX Runtime or TensorRT; latency, throughput and memory per batch size.
+
+    trtexec users: --shapes, --fp16, --int8, --iterations, --duration, --warmUp (ms), --workspace and
+    --exportTimes mean what they mean to trtexec."""
     from rich.text import Text
 
     from onnxprof.report.console import make_console
 
-    from onnxprof.cli.options import shape_binding
+    from onnxprof.cli.options import parse_dims, parse_inputs, prepare_output
     from onnxprof.engines.base import EngineOptions
     from onnxprof.measure.harness import TimingProtocol
     from onnxprof.measure.sweep import SweepPlan, run_sweep, runs_on_host
     from onnxprof.predict.resolve import resolve_predictor
-    from onnxprof.report.measure_tables import render_batch, render_engine, render_summary
+    from onnxprof.report.measure_tables import render_batch, render_engine
 
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: choose table or json")
-    batches = parse_batches(batch)
-    if profile_layers and len(batches) > 1:
-        raise UsageError("--profile-layers profiles one batch size: give a single --batch")
-    binding = shape_binding(inputs, None, dims)
+    batches = parse_batches(batch) if batch is not None else None
+    chosen_precision = precision_of(precision, fp16, int8)
+    protocol = timing_protocol(iterations, duration, warmup, warmup_runs, warmup_time)
+    if device is not None and device.strip().isdigit():
+        raise UsageError(f"--device {device}: names a device profile; the GPU index is --device-id {device.strip()} "
+                         "(trtexec's --device)")
+    bound = parse_inputs([*(inputs or []), *trtexec_shapes(shapes)])
+    named = parse_dims(dims)
+    for path, option in ((output, "--output"), (export_times, "--exportTimes")):
+        if path is not None:
+            prepare_output(path, option)    # before the run: a bad path is not found after minutes of timing
     if inputs_file is not None:
         from onnxprof.files import regular_file
 
         regular_file(inputs_file, "an .npz of input arrays")
     path = model_file(model)
-    options = EngineOptions(provider=provider, precision=precision, threads=threads, optimization=optimization,
+    options = EngineOptions(provider=provider, precision=chosen_precision, threads=threads, optimization=optimization,
                             device_id=device_id, workspace_mb=workspace, include_transfers=include_transfers,
-                            allow_fallback=allow_fallback, batches=tuple(batches), profile_layers=profile_layers)
-    plan = SweepPlan(source=model, model_path=path, batches=batches if inputs_file is None else batches[:1],
-                     engine=engine, options=options,
-                     protocol=TimingProtocol(warmup_runs=warmup, warmup_s=warmup_time, min_runs=iterations,
-                                             min_duration_s=duration),
-                     inputs=dict(binding.inputs or {}), dims=dict(binding.dims or {}), inputs_file=inputs_file)
+                            allow_fallback=allow_fallback, batches=tuple(batches or ()), profile_layers=profile_layers)
+    plan = SweepPlan(source=model, model_path=path, batches=batches, engine=engine, options=options, protocol=protocol,
+                     inputs=bound, dims=named, inputs_file=inputs_file)
     if meter is not None:
         from onnxprof.meters import MeterOptions, create_meter
 
@@ -117,10 +176,11 @@ def measure_command(
                            "its power and energy are the GPU's, not the model's (use --meter visa-supply or a "
                            "board's sensors for the CPU, or --provider cuda)", style="yellow"))
     store = open_store(db) if save else None
-    # stored profiles are looked up where runs are saved (in --db also with --no-save)
-    profiles = store if store is not None or db is None else open_store(db)
+    # stored profiles are looked up where runs are saved (in --db also with --no-save, which only reads it)
+    profiles = store if store is not None or db is None else open_store(db, reading=True)
     plan = replace(plan, predictor=resolve_predictor(device, profiles, engine=engine, provider=provider))
     run_id: list[int] = []
+    times: list[dict] = []
 
     def started(record) -> None:
         render_engine(record.engine, console)
@@ -132,9 +192,13 @@ def measure_command(
         if store is not None:
             store.append_batch(run_id[0], result)
 
+    def timed(_batch, host_ms, device_ms) -> None:
+        times.extend(trtexec_times(host_ms, device_ms))
+
     with first_interrupt_only():
         try:
-            record = run_sweep(plan, on_batch=measured, on_start=started)
+            record = run_sweep(plan, on_batch=measured, on_start=started,
+                               on_times=timed if export_times is not None else None)
         except (KeyboardInterrupt, OnnxprofError) as stopped:
             if store is not None and run_id:    # what was appended stays, the run marked as stopped early
                 from onnxprof.measure.harness import now_iso
@@ -147,8 +211,58 @@ def measure_command(
         if store is not None and run_id:
             store.finish_run(run_id[0], record.ended_at, record.interrupted, predictions=record.predictions,
                              engine=record.engine, layers=record.layers, results=record.batches)
+        if export_times is not None and times:
+            import json
+
+            with writing(export_times, "--exportTimes"):
+                export_times.write_text(json.dumps(times, indent=1) + "\n", encoding="utf-8")
         _report(record, console, run_id, fmt, output)
     raise typer.Exit(exit_code(record))
+
+
+def precision_of(precision: Optional[str], fp16: bool, int8: bool) -> str:
+    """--precision, or trtexec's --fp16/--int8 (one precision: they must not disagree)."""
+    flags = [name for name, given in (("fp16", fp16), ("int8", int8)) if given]
+    if len(flags) > 1:
+        raise UsageError("--fp16 and --int8: onnxprof builds one precision; give one of them")
+    if precision is not None and precision not in PRECISIONS:
+        raise UsageError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if flags and precision is not None and precision != flags[0]:
+        raise UsageError(f"--precision {precision} and --{flags[0]} disagree; give one of them")
+    return flags[0] if flags else precision or "fp32"
+
+
+def timing_protocol(iterations: int, duration: float, warmup_ms: Optional[float], warmup_runs: int,
+                    warmup_time: Optional[float]):
+    """The timing flags, as trtexec reads them: --warmup/--warmUp in milliseconds, --iterations and
+    --duration (seconds) minimums. A command line written with the old --warmup-time SECONDS keeps its
+    meaning: there, --warmup counted runs."""
+    from onnxprof.measure.harness import TimingProtocol
+
+    if warmup_time is not None:
+        runs = warmup_runs if warmup_ms is None else int(warmup_ms)
+        return TimingProtocol(warmup_runs=runs, warmup_s=warmup_time, min_runs=iterations, min_duration_s=duration)
+    return TimingProtocol(warmup_runs=warmup_runs, warmup_s=(200.0 if warmup_ms is None else warmup_ms) / 1000.0,
+                          min_runs=iterations, min_duration_s=duration)
+
+
+def trtexec_shapes(shapes: Optional[List[str]]) -> list[str]:
+    """trtexec's ``--shapes=a:1x3x224x224,'b':1x128`` as --input specs (names may be quoted)."""
+    specs = []
+    for text in shapes or []:
+        for part in text.split(","):
+            name, sep, dims = part.strip().rpartition(":")
+            if not part.strip():
+                raise UsageError(f"--shapes {text!r}: an empty shape between commas")
+            specs.append(f"{name.strip(chr(39) + chr(34))}{sep}{dims}")
+    return specs
+
+
+def trtexec_times(host_ms, device_ms) -> list[dict]:
+    """Per-run times in the shape of trtexec's --exportTimes: ``latencyMs`` the run's host wall time,
+    ``computeMs`` its device time (the host time where the engine has no device clock)."""
+    device = device_ms if len(device_ms) == len(host_ms) else host_ms
+    return [{"latencyMs": float(h), "computeMs": float(d)} for h, d in zip(host_ms, device)]
 
 
 def _report(record, console, run_id: list[int], fmt: str, output: Optional[Path]) -> None:
@@ -163,11 +277,9 @@ def _report(record, console, run_id: list[int], fmt: str, output: Optional[Path]
         from onnxprof.report.run_json import run_json
 
         text = run_json(record, run_id[0] if run_id else None)
-        if output is not None:
-            try:
+        if output is not None:      # the run is saved already; only the file can be missing
+            with writing(output):
                 output.write_text(text, encoding="utf-8")
-            except OSError as exc:      # the run is saved already; only the file is missing
-                raise UsageError(f"--output {output}: cannot be written ({exc.strerror})") from None
         else:
             typer.echo(text, nl=False)
     failed = failure_line(record)
@@ -223,20 +335,10 @@ def first_interrupt_only():
         signal.signal(signal.SIGINT, signal.SIG_IGN if seen else previous)
 
 
-def model_file(model: str) -> Path:
-    """The .onnx file to run: the path itself, or a zoo network exported to the cache."""
-    if model.startswith("zoo:"):
-        from onnxprof.zoo.export import export
-
-        return export(model[4:]).path
-    from onnxprof.errors import ModelError
-    from onnxprof.files import regular_file
-
-    return regular_file(model, "an .onnx model (or zoo:NAME)", ModelError)
-
-
-def open_store(db: Optional[str]):
-    """The results database (``--db``, else the default file)."""
+def open_store(db: Optional[str], reading: bool = False):
+    """The results database (``--db``, else the default file). ``reading``: the command only reads it,
+    so a database named with --db or $ONNXPROF_DB that does not exist is an error, not created."""
+    from onnxprof.cli.options import explicit_database
     from onnxprof.store.db import Store
 
-    return Store(db)
+    return Store(db, must_exist=reading and explicit_database(db))

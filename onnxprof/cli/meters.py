@@ -11,7 +11,7 @@ meters_app = typer.Typer(help="Power meters: what this machine has, and live rea
 
 
 @meters_app.command("list")
-def list_command(gpu_index: int = typer.Option(0, "--gpu-index", help="NVIDIA GPU to try.")) -> None:
+def list_command(gpu_index: int = typer.Option(0, "--gpu-index", min=0, metavar="N", help="NVIDIA GPU to try.")) -> None:
     """The meters detected here, with their rails (lab instruments need --visa-resource to be tried)."""
     from rich.table import Table
 
@@ -35,13 +35,16 @@ def list_command(gpu_index: int = typer.Option(0, "--gpu-index", help="NVIDIA GP
 
 @meters_app.command("read")
 def read_command(
-    meter: str = typer.Argument("auto", help="A meter name (see `onnxprof meters list`) or auto."),
-    seconds: float = typer.Option(5.0, "--seconds", "-s", min=0.1, help="How long to read."),
-    visa_resource: Optional[str] = typer.Option(None, "--visa-resource", help="VISA resource for visa-* meters."),
-    scope_channel: int = typer.Option(1, "--scope-channel", min=1),
-    supply_voltage: Optional[float] = typer.Option(None, "--supply-voltage"),
-    gpu_index: int = typer.Option(0, "--gpu-index"),
-    replay: Optional[str] = typer.Option(None, "--replay", help="CSV for the replay meter."),
+    meter: str = typer.Argument("auto", metavar="METER", help="A meter name (see `onnxprof meters list`) or auto."),
+    seconds: float = typer.Option(5.0, "--seconds", "-s", min=0.1, metavar="SECONDS", help="How long to read."),
+    visa_resource: Optional[str] = typer.Option(None, "--visa-resource", metavar="RESOURCE",
+                                                help="VISA resource for visa-* meters, e.g. GPIB0::5::INSTR."),
+    scope_channel: int = typer.Option(1, "--scope-channel", min=1, metavar="N",
+                                      help="Scope channel with the current probe (visa-scope)."),
+    supply_voltage: Optional[float] = typer.Option(None, "--supply-voltage", metavar="VOLTS",
+                                                   help="Volts to multiply the scope's current by (visa-scope)."),
+    gpu_index: int = typer.Option(0, "--gpu-index", min=0, metavar="N", help="NVIDIA GPU to read (nvml)."),
+    replay: Optional[str] = typer.Option(None, "--replay", metavar="FILE.csv", help="CSV of time and watts for the replay meter."),
 ) -> None:
     """Live readings: current and mean power, rails, and the sample rate actually achieved."""
     from pathlib import Path

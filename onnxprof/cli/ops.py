@@ -10,7 +10,7 @@ from onnxprof.cli.options import FormatOption, check_format
 
 
 def ops_command(
-    domain: Optional[str] = typer.Option(None, "--domain", help="Only this domain (ai.onnx, ai.onnx.ml, com.microsoft ...)."),
+    domain: Optional[str] = typer.Option(None, "--domain", metavar="DOMAIN", help="Only this domain (ai.onnx, ai.onnx.ml, com.microsoft ...)."),
     fmt: str = FormatOption,
 ) -> None:
     """List the registered cost formulas: domain, op, MACs, FLOPs, bytes, exact or estimate."""

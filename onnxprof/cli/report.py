@@ -8,16 +8,16 @@ from typing import Optional
 
 import typer
 
-from onnxprof.cli.options import writing
+from onnxprof.cli.options import DB_HELP, output_folder, parse_batch, prepare_output, writing
 from onnxprof.errors import UsageError
 
 report_app = typer.Typer(help="The paper's analysis of stored runs: figures, findings, an HTML report.",
                          no_args_is_help=True)
 
-DbOption = typer.Option(None, "--db", help="Results database (default: $ONNXPROF_DB or the user data folder).")
-EngineFilter = typer.Option(None, "--engine", "-e", help="Only runs with this engine.")
-ProviderFilter = typer.Option(None, "--provider", "-p", help="Only runs with this provider.")
-HostFilter = typer.Option(None, "--host", help="Only runs measured on this host.")
+DbOption = typer.Option(None, "--db", metavar="PATH|URL", help=DB_HELP + " It must exist: these commands only read it.")
+EngineFilter = typer.Option(None, "--engine", "-e", metavar="ENGINE", help="Only runs with this engine.")
+ProviderFilter = typer.Option(None, "--provider", "-p", metavar="PROVIDER", help="Only runs with this provider.")
+HostFilter = typer.Option(None, "--host", metavar="HOST", help="Only runs measured on this host.")
 FIGURE_FORMATS = ("png", "svg")
 
 
@@ -26,7 +26,7 @@ def stored_points(db: Optional[str], engine: Optional[str], provider: Optional[s
     from onnxprof.cli.measure import open_store
     from onnxprof.report.dataset import load_points
 
-    with open_store(db) as store:
+    with open_store(db, reading=True) as store:
         points = load_points(store, engine=engine, provider=provider, host=host)
         shown = store.shown
     if not points:
@@ -46,8 +46,9 @@ def _formats(text: str) -> tuple[str, ...]:
 
 @report_app.command("figures")
 def figures_command(
-    output: Path = typer.Option(Path("figures"), "--output", "-o", help="Folder for the figure files."),
-    formats: str = typer.Option("png,svg", "--format", "-f", help="png, svg or png,svg."),
+    output: Path = typer.Option(Path("figures"), "--output", "-o", metavar="FOLDER",
+                                help="Folder for the figure files (created when missing)."),
+    formats: str = typer.Option("png,svg", "--format", "-f", metavar="FORMATS", help="png, svg or png,svg."),
     predicted: bool = typer.Option(True, "--predicted/--measured-only", help="Draw predicted series beside measured."),
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
@@ -61,7 +62,8 @@ def figures_command(
 
     chosen = _formats(formats)
     points = stored_points(db, engine, provider, host)
-    results = draw_all(points, output, chosen, predicted=predicted)
+    with output_folder(output):
+        results = draw_all(points, output, chosen, predicted=predicted)
     table = Table(title=f"Figures in {output}", title_justify="left")
     for column in ("figure", "title", "files", "notes"):
         table.add_column(column)
@@ -72,7 +74,8 @@ def figures_command(
 
 @report_app.command("findings")
 def findings_command(
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the table as Markdown here."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                          help="Also write the table as Markdown here (missing folders are created)."),
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
 ) -> None:
@@ -81,6 +84,8 @@ def findings_command(
 
     from onnxprof.report.findings import check_findings, findings_markdown, findings_table
 
+    if output is not None:
+        prepare_output(output)
     findings = check_findings(stored_points(db, engine, provider, host))
     make_console().print(findings_table(findings))
     if output is not None:
@@ -89,26 +94,27 @@ def findings_command(
 
 
 def constraints_of(min_fps: Optional[float], max_power: Optional[float], max_energy: Optional[float],
-                   max_memory: Optional[float], batch: Optional[int]):
+                   max_memory: Optional[float], batch: Optional[str]):
     from onnxprof.report.selection import Constraints
 
     return Constraints(min_fps=min_fps, max_power_w=max_power, max_energy_j=max_energy, max_memory_mb=max_memory,
-                       batch=batch)
+                       batch=parse_batch(batch))
 
 
-MinFps = typer.Option(None, "--min-fps", min=0.0, help="Frames (images) per second, at least.")
-MaxPower = typer.Option(None, "--max-power", min=0.0, help="Net power (W above idle), at most.")
-MaxEnergy = typer.Option(None, "--max-energy", min=0.0, help="Net energy per image (J), at most.")
-MaxMemory = typer.Option(None, "--max-memory", min=0.0, help="Memory in use (MB), at most.")
-BatchLimit = typer.Option(None, "--batch", "-b", min=1, help="Judge at this batch size (default: each model's best).")
+MinFps = typer.Option(None, "--min-fps", min=0.0, metavar="FPS", help="Frames (images) per second, at least.")
+MaxPower = typer.Option(None, "--max-power", min=0.0, metavar="WATTS", help="Net power (W above idle), at most.")
+MaxEnergy = typer.Option(None, "--max-energy", min=0.0, metavar="JOULES", help="Net energy per image (J), at most.")
+MaxMemory = typer.Option(None, "--max-memory", min=0.0, metavar="MB", help="Memory in use (MB), at most.")
+BatchLimit = typer.Option(None, "--batch", "-b", metavar="SIZE", help="Judge at this batch size (default: each model's best).")
 
 
 @report_app.command("html")
 def html_command(
-    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
-    title: str = typer.Option("onnxprof report", "--title"),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", metavar="FILE",
+                                help="The HTML file to write (missing folders are created)."),
+    title: str = typer.Option("onnxprof report", "--title", metavar="TEXT", help="The report's title."),
     min_fps: Optional[float] = MinFps, max_power: Optional[float] = MaxPower, max_energy: Optional[float] = MaxEnergy,
-    max_memory: Optional[float] = MaxMemory, batch: Optional[int] = BatchLimit,
+    max_memory: Optional[float] = MaxMemory, batch: Optional[str] = BatchLimit,
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
 ) -> None:
@@ -118,6 +124,7 @@ def html_command(
 
     limits = (min_fps, max_power, max_energy, max_memory)
     constraints = constraints_of(*limits, batch) if any(v is not None for v in limits) else None
+    prepare_output(output)
     points = stored_points(db, engine, provider, host)
     with writing(output):
         write_html(points, output, title=title, constraints=constraints)
@@ -126,7 +133,7 @@ def html_command(
 
 def select_command(
     min_fps: Optional[float] = MinFps, max_power: Optional[float] = MaxPower, max_energy: Optional[float] = MaxEnergy,
-    max_memory: Optional[float] = MaxMemory, batch: Optional[int] = BatchLimit,
+    max_memory: Optional[float] = MaxMemory, batch: Optional[str] = BatchLimit,
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
 ) -> None:

@@ -15,7 +15,7 @@ import time
 from array import array
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TimingProtocol:
-    warmup_runs: int = 10
-    warmup_s: float = 0.2          # trtexec: 200 ms
+    warmup_runs: int = 10          # trtexec has none: it warms up by time only
+    warmup_s: float = 0.2          # trtexec: --warmUp 200 (ms)
     min_runs: int = 10             # trtexec: 10 iterations
     min_duration_s: float = 3.0    # trtexec: 3 s
     noisy_cv: float = 0.025        # trtexec warns above 2.5 %
@@ -44,9 +44,11 @@ def now_iso() -> str:
 
 def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
                protocol: TimingProtocol = TimingProtocol(), meter: Optional["Meter"] = None,
-               idle_w: Optional[float] = None) -> BatchResult:
+               idle_w: Optional[float] = None,
+               on_times: Optional[Callable[[np.ndarray, np.ndarray], None]] = None) -> BatchResult:
     """Measure one batch size. Out-of-memory becomes a result, not an exception. With a meter, the
-    power window is exactly the timed runs (same clock)."""
+    power window is exactly the timed runs (same clock). ``on_times`` receives every timed run's host
+    milliseconds and device milliseconds (empty without a device clock), after the window."""
     started = now_iso()
     try:
         engine.activate(feeds)
@@ -62,6 +64,8 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
         return BatchResult(batch, OUT_OF_MEMORY, error=error_line(exc), started_at=started, ended_at=now_iso())
     finally:
         engine.deactivate()
+    if on_times is not None:
+        on_times(host_ms, np.frombuffer(device_ms, dtype=np.float64))
     latency = latency_stats(host_ms, window_end - window_start, protocol.noisy_cv)
     device = latency_stats(device_ms, None, protocol.noisy_cv) if device_ms else None
     reference = device.mean_ms if device is not None else latency.mean_ms

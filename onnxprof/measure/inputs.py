@@ -8,7 +8,7 @@ the static graph: the input feeds a Gather); booleans all true (masks that atten
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 import numpy as np
 import psutil
@@ -101,8 +101,3 @@ def load_feeds(path: Path, report: StaticReport) -> dict[str, np.ndarray]:
                          f"(the file has {', '.join(archive.files) or 'none'})")
     return {name: archive[name] for name in expected}
 
-
-def batch_of(feeds: Mapping[str, np.ndarray]) -> int:
-    """The leading dimension shared by the feeds (1 for scalars)."""
-    leading = {a.shape[0] for a in feeds.values() if a.ndim}
-    return leading.pop() if len(leading) == 1 else 1

@@ -234,11 +234,17 @@ def times_batch(times: TrtexecTimes, batch: int, started_at: str = "", ended_at:
 
 def static_summary(model: str, batch: int) -> dict:
     """Headline figures of the static analysis at this batch size, JSON-ready."""
-    from onnxprof.cost.analysis import analyze
-    from onnxprof.model.shapes import ShapeBinding
+    from onnxprof.cost.analysis import analyze_loaded
+    from onnxprof.gcpause import cyclic_gc_paused
+    from onnxprof.measure.batch import choose_batches, model_inputs
+    from onnxprof.model.load import load_model
     from onnxprof.report.formats import quantity_json
 
-    report = analyze(model, ShapeBinding(batch=batch))
+    with cyclic_gc_paused():
+        loaded = load_model(model)
+        # a model whose inputs fix another batch cannot have run this one: one line, as measure says it
+        choice = choose_batches(model_inputs(loaded.model), [batch])
+        report = analyze_loaded(loaded, choice.binding(batch))
     return {"parameters": report.parameters.elements, "parameter_bytes": report.parameters.bytes,
             "macs": quantity_json(report.totals.macs), "flops": quantity_json(report.totals.flops),
             "weight_bytes": report.memory.weight_bytes, "bindings": dict(report.bindings),
@@ -257,12 +263,15 @@ def import_trtexec(model: str, times_path: str, profile_path: Optional[str] = No
     if profile_path is not None:
         profile_doc, profile_sha = read_json(profile_path, "--exportProfile")
         profile = parse_profile(profile_doc, profile_path)
-    static = static_summary(model, batch)      # also checks that the model is a readable ONNX file
+    from onnxprof.measure.model_file import model_file
+
+    path = model_file(model)                   # a path or zoo:NAME, as everywhere a model is named
+    static = static_summary(str(path), batch)  # also checks that the model is a readable ONNX file
     ended = datetime.fromtimestamp(Path(times_path).stat().st_mtime, timezone.utc)
     started = ended - timedelta(seconds=times.span_s or 0.0)
     started_at, ended_at = started.isoformat(timespec="milliseconds"), ended.isoformat(timespec="milliseconds")
     record = RunRecord(
-        model_source=utf8_text(model), model_path=utf8_text(str(Path(model).resolve())), model_sha256=file_sha256(model),
+        model_source=utf8_text(model), model_path=utf8_text(str(path.resolve())), model_sha256=file_sha256(path),
         engine=EngineInfo(engine=TRTEXEC_ENGINE, provider="", precision=precision),
         host=HostInfo(hostname=utf8_text(hostname), os="", cpu="", cpu_count=0, memory_bytes=0, python=""),
         static=static, batches=(times_batch(times, batch, started_at, ended_at),),

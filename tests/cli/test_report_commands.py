@@ -57,6 +57,7 @@ def test_html_report_is_one_file(db, tmp_path):
 
 
 def test_an_empty_store_is_one_line(tmp_path):
+    Store(str(tmp_path / "empty.sqlite")).close()      # these commands only read: the file must exist
     for args in (["report", "figures"], ["report", "findings"], ["report", "html"], ["select", "--min-fps", "1"]):
         out = runner.invoke(app, [*args, "--db", str(tmp_path / "empty.sqlite")])
         assert out.exit_code == 2 and out.stderr.count("\n") == 1 and "measure models first" in out.stderr
