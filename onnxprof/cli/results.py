@@ -22,6 +22,7 @@ DbOption = typer.Option(None, "--db", metavar="PATH|URL",
                         help="A SQLite file or a database URL (postgresql://...). Default: $ONNXPROF_DB, else "
                              "results.sqlite in $XDG_DATA_HOME/onnxprof (~/.local/share/onnxprof).")
 EXPORT_FORMATS = ("json", "csv")
+EXPORT_HINT = "a wider terminal or `onnxprof results export`"   # shows what a narrow table left out
 
 
 def _open(db: Optional[str]):
@@ -42,7 +43,9 @@ def _ms(value: Optional[float]) -> str:
 
 
 def _bytes(value: Optional[int]) -> str:
-    return "–" if value is None else f"{value / 2**20:,.1f} MiB"
+    from onnxprof.report.units import megabytes
+
+    return "–" if value is None else megabytes(value)
 
 
 def _engine_text(engine: str, provider: str) -> str:
@@ -65,11 +68,10 @@ def _complain(problem: OnnxprofError, severity: str = "error") -> None:
 @results_app.command("list")
 def list_command(db: Optional[str] = DbOption) -> None:
     """Every stored run: id, date, model, engine, precision, batch sizes, host."""
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     from onnxprof.report.console import make_console
+    from onnxprof.report.fit import BELOW, NAME, NAMES, Column, FitTable
 
     with _open(db) as store:
         summaries = store.list_runs()
@@ -78,17 +80,20 @@ def list_command(db: Optional[str] = DbOption) -> None:
     if not summaries:
         console.print(f"No runs in {shown} yet: `onnxprof measure` or `onnxprof results import-trtexec` adds them.")
         return
-    table = Table(title=f"Runs in {shown}", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    for header in ("id", "date", "model", "engine", "precision", "batches", "host"):
-        table.add_column(header, justify="right" if header == "id" else "left")
+    # a run's state (damaged, unfinished) is listed under a narrow table; the model name goes above its row
+    table = FitTable(f"Runs in {shown}", [Column("id", key=True), Column("date", NAME),
+                                          Column("", NAMES, 3, leaves=BELOW), Column("model", NAME, key=True),
+                                          Column("engine", NAME, 1), Column("precision", NAME, 1),
+                                          Column("batches", NAMES), Column("host", NAME, 2)],
+                     label=lambda cells: f"run {cells[0]}", hint=EXPORT_HINT)
     for run in summaries:
         sizes = ", ".join(str(size) for size in run.batch_sizes) or "–"
         if run.failed_batches:
             sizes += f" ({run.failed_batches} not ok)"
         words = "damaged" if run.damage else _status_words(run.status)
-        date = run.started_at[:19].replace("T", " ") + (f" ({words})" if words else "")
-        table.add_row(str(run.id), date, run.model_source, _engine_text(run.engine, run.provider), run.precision,
-                      sizes, run.hostname or "?")
+        table.add_row(str(run.id), run.started_at[:19].replace("T", " "), f"({words})" if words else "",
+                      run.model_source, _engine_text(run.engine, run.provider), run.precision, sizes,
+                      run.hostname or "?")
     console.print(table)
     for run in summaries:
         if run.damage:
@@ -98,11 +103,12 @@ def list_command(db: Optional[str] = DbOption) -> None:
 @results_app.command("show")
 def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxprof results list`)."),
                  db: Optional[str] = DbOption) -> None:
-    """A table per run: latency statistics, throughput and memory of each batch size."""
-    from rich import box
-    from rich.table import Table
+    """A table per run: latency statistics, throughput and memory of each batch size (rates from the median)."""
+    from rich.text import Text
 
     from onnxprof.report.console import make_console
+    from onnxprof.report.fit import NAME, NOTE, Column, FitTable
+    from onnxprof.report.units import latency_ms, per_image_ms, per_second, rate
 
     console = make_console()
     unreadable = False
@@ -120,24 +126,30 @@ def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxpr
                      f"{record.host.hostname or '?'} · {record.started_at[:19].replace('T', ' ')}"
                      + (f" · {_status_words(record.status)}" if _status_words(record.status) else ""))
             device = any(b.device_latency is not None for b in record.batches)
-            table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-            table.add_column("batch", justify="right")
-            table.add_column("status")
-            for header in ("median ms", "mean ms", "p90 ms", "p99 ms", *(("device median ms",) if device else ()),
-                           "per image ms", "throughput /s", "peak RSS"):
-                table.add_column(header, justify="right")
+            # per image and throughput from the median (the device's where there is one), as measure prints them
+            table = FitTable(title, [Column("batch", key=True), Column("status", NAME),
+                                     Column("median ms"), Column("mean ms", priority=3, leaves=NOTE),
+                                     Column("p90 ms", priority=2),
+                                     Column("p99 ms", priority=2),
+                                     *((Column("device median ms", priority=1),) if device else ()),
+                                     Column("per image ms", priority=1), Column("images/s"),
+                                     Column("peak RSS", priority=1)], hint=EXPORT_HINT)
             for b in record.batches:
                 stats = b.latency
-                row = [str(b.batch), b.status if not b.error else f"{b.status}: {b.error}",
+                median = latency_ms(b)
+                row = [str(b.batch), b.status,
                        *(_ms(None if stats is None else getattr(stats, name))
                          for name in ("median_ms", "mean_ms", "p90_ms", "p99_ms"))]
                 if device:
                     row.append(_ms(None if b.device_latency is None else b.device_latency.median_ms))
-                row += [_ms(b.latency_per_image_ms),
-                        "–" if b.throughput_per_s is None else f"{b.throughput_per_s:,.1f}",
+                row += [_ms(per_image_ms(b.batch, median)),
+                        "–" if median is None else rate(per_second(b.batch, median)),
                         _bytes(None if b.memory is None else b.memory.peak_rss_bytes)]
                 table.add_row(*row)
             console.print(table)
+            for b in record.batches:      # free text under the table, where it may wrap
+                if b.error:
+                    console.print(Text(f"  batch {b.batch} {b.status}: {b.error}", style="yellow"))
             noisy = [str(b.batch) for b in record.batches if b.latency is not None and b.latency.noisy]
             if noisy:
                 console.print(f"Noisy timings (coefficient of variation above 2.5 %) at batch {', '.join(noisy)}.")
@@ -148,16 +160,13 @@ def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxpr
 
 
 def _layer_table(provenance):
-    from rich import box
-    from rich.table import Table
+    from onnxprof.report.fit import NAME, NOTE, Column, FitTable
 
     top = sorted(provenance.layers, key=lambda layer: layer.time_ms, reverse=True)[:10]
-    table = Table(title=f"trtexec profile: top {len(top)} of {len(provenance.layers)} layers "
-                        f"({provenance.profile_iterations} iterations)",
-                  box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    table.add_column("layer")
-    for header in ("average ms", "median ms", "share"):
-        table.add_column(header, justify="right")
+    table = FitTable(f"trtexec profile: top {len(top)} of {len(provenance.layers)} layers "
+                     f"({provenance.profile_iterations} iterations)",
+                     [Column("layer", NAME, key=True), Column("average ms", priority=2), Column("median ms"),
+                      Column("share", priority=1, leaves=NOTE)], hint=EXPORT_HINT)
     for layer in top:
         table.add_row(layer.name, _ms(layer.average_ms), _ms(layer.median_ms),
                       "–" if layer.percentage is None else f"{layer.percentage:.1f} %")

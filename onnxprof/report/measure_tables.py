@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from onnxprof.measure.records import OK, BatchResult, EngineInfo, RunRecord
 from onnxprof.predict.basic import Prediction
-from onnxprof.report.units import megabytes
+from onnxprof.report.fit import NAME, NAMES, NOTE, Column, FitTable
+from onnxprof.report.units import latency_ms, megabytes, per_image_ms, per_second, rate
 
 
 def render_engine(info: EngineInfo, console: Console) -> None:
@@ -28,14 +27,15 @@ def render_batch(result: BatchResult, prediction: Optional[Prediction], console:
         console.print(Text(f"{title}: {result.status.replace('_', ' ')} — {result.error}", style="yellow"))
         return
     lat = result.latency
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    for column in ("", "predicted", "measured", "error"):
-        table.add_column(column, justify="left" if not column else "right", no_wrap=True)
-    measured_ms = result.device_latency.median_ms if result.device_latency else lat.median_ms
+    table = FitTable(title, [Column("", NAME, key=True), Column("predicted"), Column("measured"),
+                             Column("error", priority=1, leaves=NOTE)])
+    measured_ms = latency_ms(result)     # the median, and so is every figure derived from it
     rows = [
         ("latency per batch (median)", prediction and prediction.latency_ms, measured_ms, _ms),
-        ("latency per image", prediction and prediction.latency_per_image_ms, result.latency_per_image_ms, _ms),
-        ("throughput (images/s)", prediction and prediction.throughput_per_s, result.throughput_per_s, _rate),
+        ("latency per image (median)", prediction and prediction.latency_per_image_ms,
+         per_image_ms(result.batch, measured_ms), _ms),
+        ("throughput (images/s, median)", prediction and prediction.throughput_per_s,
+         per_second(result.batch, measured_ms), rate),
         ("peak RSS", prediction and prediction.peak_rss_bytes, result.memory and result.memory.peak_rss_bytes, megabytes),
     ]
     power = result.power
@@ -44,7 +44,7 @@ def render_batch(result: BatchResult, prediction: Optional[Prediction], console:
             ("power (mean, gross)", prediction and prediction.power_w, power.gross_w, _watts),
             ("power (net of idle)", None, power.net_w, _watts),
             ("energy per image", prediction and prediction.energy_per_image_j, power.energy_per_image_j, _joules),
-            ("images per joule", None, power.images_per_j, _rate),
+            ("images per joule", None, power.images_per_j, rate),
         ]
     for label, predicted, measured, fmt in rows:
         table.add_row(label, "-" if predicted is None else fmt(predicted), "-" if measured is None else fmt(measured),
@@ -86,10 +86,6 @@ def _joules(value: float) -> str:
     return f"{value * 1000:,.3f} mJ" if abs(value) < 1 else f"{value:,.3f} J"
 
 
-def _rate(value: float) -> str:
-    return f"{value:,.1f}"
-
-
 def _error(predicted, measured) -> str:
     if not predicted or not measured:
         return "-"
@@ -99,14 +95,13 @@ def _error(predicted, measured) -> str:
 def render_layers(rows, console: Console, top: int = 25) -> None:
     """Per-layer measured vs predicted, slowest first; a fused kernel is one row with its ONNX nodes."""
     total = sum(r.measured_ms for r in rows) or 1.0
-    table = Table(title=f"Layers by measured time (top {min(top, len(rows))} of {len(rows)} kernels)",
-                  box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    table.add_column("kernel", overflow="fold")
-    table.add_column("ONNX nodes", overflow="fold")
-    for column in ("measured", "share", "predicted", "error"):
-        table.add_column(column, justify="right", no_wrap=True)
+    table = FitTable(f"Layers by measured time (top {min(top, len(rows))} of {len(rows)} kernels)",
+                     [Column("kernel", NAME, key=True), Column("ONNX nodes", NAMES, priority=1),
+                      Column("measured"), Column("share", priority=2, leaves=NOTE), Column("predicted", priority=1),
+                      Column("error", priority=3, leaves=NOTE)])
     for row in sorted(rows, key=lambda r: r.measured_ms, reverse=True)[:top]:
-        nodes = ", ".join(row.onnx_nodes) if len(row.onnx_nodes) <= 3 else f"{row.onnx_nodes[0]} … ({len(row.onnx_nodes)})"
+        nodes = (", ".join(row.onnx_nodes) if len(row.onnx_nodes) <= 3
+                 else f"{row.onnx_nodes[0]} and {len(row.onnx_nodes) - 1} more")
         table.add_row(row.name, f"{nodes} [{'+'.join(row.op_types)}]", _ms(row.measured_ms),
                       f"{row.measured_ms / total:.1%}", "-" if row.predicted_ms is None else _ms(row.predicted_ms),
                       _error(row.predicted_ms, row.measured_ms))

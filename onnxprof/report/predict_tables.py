@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from rich import box
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
-from onnxprof.report.units import megabytes
+from onnxprof.report.fit import NAME, Column, FitTable
+from onnxprof.report.units import megabytes, rate
 
 
-def _table(title: str, columns: Sequence[str], first_left: bool = True) -> Table:
-    table = Table(title=title, title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 and first_left else "right")
-    return table
+def _table(title: str, columns: Sequence[Column]) -> FitTable:
+    return FitTable(title, columns, box=box.HEAVY_HEAD, pad_edge=True)
 
 
 def _or_dash(value: Optional[float], fmt: str) -> str:
@@ -25,7 +23,8 @@ def _or_dash(value: Optional[float], fmt: str) -> str:
 def calibration_table(results: Sequence, profile) -> RenderableType:
     """Held-out quality per latency predictor and batch size, then the memory and power fits."""
     table = _table("Held-out error (each model predicted by a fit made without it)",
-                   ("predictor", "batch", "within ±10 %", "Spearman ρ", "RMSPE", "models"))
+                   (Column("predictor", NAME, key=True), Column("batch", key=True), Column("within ±10 %"),
+                    Column("Spearman ρ", priority=1), Column("RMSPE"), Column("models", priority=2)))
     for r in results:
         q = r.quality
         marker = " (best)" if r.predictor == profile.best else ""
@@ -61,14 +60,15 @@ def _kernel_model_lines(model) -> tuple[str, str]:
             f"network = (Σ kernels − profiler's overhead {overhead_ms * 1e3:+.1f} µs a kernel) {per_batch}")
 
 
-def prediction_table(model: str, predictions: Sequence) -> Table:
+def prediction_table(model: str, predictions: Sequence) -> FitTable:
     # the method names the predictor and, when calibrated, its held-out error
-    table = _table(f"{model}: {predictions[0].method if predictions else ''}", ("batch", "latency ms", "per image ms", "images/s", "memory MB", "power W",
-                           "energy/image J"), first_left=False)
+    table = _table(f"{model}: {predictions[0].method if predictions else ''}",
+                   (Column("batch", key=True), Column("latency ms"), Column("per image ms", priority=1),
+                    Column("images/s"), Column("memory"), Column("power W", priority=2),
+                    Column("energy/image J", priority=2)))
     for p in predictions:
         table.add_row(str(p.batch), _or_dash(p.latency_ms, ",.2f"), _or_dash(p.latency_per_image_ms, ",.2f"),
-                      _or_dash(p.throughput_per_s, ",.1f"),
-                      _or_dash(None if p.peak_rss_bytes is None else p.peak_rss_bytes / 1e6, ",.1f"),
+                      rate(p.throughput_per_s), "-" if p.peak_rss_bytes is None else megabytes(p.peak_rss_bytes),
                       _or_dash(p.power_w, ".2f"), _or_dash(p.energy_per_image_j, ".4f"))
     return table
 
@@ -76,24 +76,33 @@ def prediction_table(model: str, predictions: Sequence) -> Table:
 FIGURE_TEXT = {"latency_ms": ("latency", lambda v: f"{v:,.3f} ms"), "peak_rss_bytes": ("memory", megabytes)}
 
 
-def comparison_tables(values: Sequence, summaries: Sequence, layers: Sequence = ()) -> list[Table]:
-    """Predicted vs measured per model and batch, per layer when profiled, then the summary metrics."""
-    table = _table("Predicted vs measured", ("model", "batch", "figure", "predicted", "measured", "error"))
+def comparison_tables(values: Sequence, summaries: Sequence, layers: Sequence = ()) -> list[FitTable]:
+    """Predicted vs measured per model and batch, per layer when profiled (a table per model: the layer
+    names need the width), then the summary metrics."""
+    table = _table("Predicted vs measured", (Column("model", NAME, key=True), Column("batch", key=True),
+                                             Column("figure", NAME, key=True), Column("predicted"),
+                                             Column("measured"), Column("error")))
     for v in values:
         label, fmt = FIGURE_TEXT[v.figure]
         table.add_row(v.model, str(v.batch), label, fmt(v.predicted), fmt(v.measured), f"{v.error:+.1%}")
     tables = [table]
     if not summaries:
         table.caption = "(a summary needs two values of a figure or more)"
-    if layers:
-        per_layer = _table("Per layer (latency)", ("model", "layer", "op types", "predicted ms", "measured ms", "error"))
-        for layer in layers:
+    by_run: dict[tuple, list] = {}
+    for layer in layers:
+        by_run.setdefault((layer.run_id, layer.model), []).append(layer)
+    for (run_id, model), rows in by_run.items():
+        per_layer = _table(f"Per layer (latency): {model}, run {run_id}",
+                           (Column("layer", NAME, key=True), Column("op types", NAME, priority=2),
+                            Column("predicted ms"), Column("measured ms"), Column("error")))
+        for layer in rows:
             guess = layer.predicted_ms
             error = "-" if guess is None or not layer.measured_ms else f"{guess / layer.measured_ms - 1:+.0%}"
-            per_layer.add_row(layer.model, layer.layer, "+".join(layer.op_types), _or_dash(guess, ",.4f"),
+            per_layer.add_row(layer.layer, "+".join(layer.op_types), _or_dash(guess, ",.4f"),
                               f"{layer.measured_ms:,.4f}", error)
         tables.append(per_layer)
-    summary = _table("Summary", ("figure", "batch", "within ±10 %", "Spearman ρ", "RMSPE", "R²", "values"))
+    summary = _table("Summary", (Column("figure", NAME, key=True), Column("batch", key=True), Column("within ±10 %"),
+                                 Column("Spearman ρ"), Column("RMSPE"), Column("R²"), Column("values")))
     for s in summaries:
         q = s.quality
         summary.add_row(FIGURE_TEXT[s.figure][0], "all" if s.batch is None else str(s.batch),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from onnxprof.cost.analysis import COUNTED, INVALID, UNKNOWN_SHAPE, NodeReport, StaticReport, walk_nodes
+from onnxprof.report.fit import NAME, NOTE, NUMBER, TEXT, Column, FitTable
 from onnxprof.report.units import at_unit_symbols, count, megabytes, ratio, shape_text, si, size
 from onnxprof.symbolic import growth_key
 
@@ -44,22 +43,19 @@ def _header(report: StaticReport) -> Panel:
     return Panel(text, title="onnxprof analyze", expand=False)
 
 
-def _tensors(report: StaticReport) -> Table:
-    table = Table(title="Inputs and outputs", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    for column in ("", "name", "dtype", "shape", "size"):
-        table.add_column(column, justify="right" if column == "size" else "left")
+def _tensors(report: StaticReport) -> FitTable:
+    table = FitTable("Inputs and outputs", [Column("", NAME), Column("name", NAME, key=True), Column("dtype", NAME, 1),
+                                            Column("shape", NAME), Column("size", NUMBER)])
     for role, tensors in (("input", report.inputs), ("output", report.outputs)):
         for t in tensors:
             table.add_row(role, t.name, t.dtype, shape_text(t.shape), size(t.size_bytes))
     return table
 
 
-def _summary(report: StaticReport) -> Table:
+def _summary(report: StaticReport) -> FitTable:
     p, mem, totals = report.parameters, report.memory, report.totals
-    table = Table(title="Summary", box=box.SIMPLE_HEAD, show_header=False, title_justify="left", pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(justify="right", no_wrap=True)
-    table.add_column(style="dim")
+    table = FitTable("Summary", [Column("", NAME, key=True, style="bold"), Column("", NUMBER),
+                                 Column("", TEXT, style="dim")], show_header=False)
     dtypes = ", ".join(f"{d.dtype} {si(d.elements)}" for d in p.by_dtype)
     table.add_row("Parameters", si(p.elements), f"{p.elements:,} in {p.tensors} tensors ({dtypes or 'none'})")
     table.add_row("MACs", count(totals.macs), "multiply-accumulates (the paper's operations)"
@@ -92,11 +88,9 @@ def _dtype_split(shares) -> str:
     return " (" + ", ".join(f"{dtype} {count(value)}" for dtype, value in shares.items()) + ")"
 
 
-def _op_types(report: StaticReport) -> Table:
-    table = Table(title="By op type", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    table.add_column("op", no_wrap=True)
-    for column in ("nodes", "MACs", "FLOPs", "% FLOPs", "params"):
-        table.add_column(column, justify="right", no_wrap=column not in ("MACs", "FLOPs"))
+def _op_types(report: StaticReport) -> FitTable:
+    table = FitTable("By op type", [Column("op", NAME, key=True), Column("nodes"), Column("MACs"), Column("FLOPs"),
+                                    Column("% FLOPs", priority=2, leaves=NOTE), Column("params", priority=1)])
     ranked = sorted(report.op_types, key=lambda o: growth_key(o.flops), reverse=True)
     for o in ranked:
         share = ratio(o.flops, report.totals.flops)
@@ -107,13 +101,11 @@ def _op_types(report: StaticReport) -> Table:
     return table
 
 
-def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    table.add_column("node", overflow="fold", min_width=12)
-    table.add_column("op", no_wrap=True)
-    table.add_column("output shape", no_wrap=True)
-    for column in ("MACs", "FLOPs", "params", "FLOP/B"):
-        table.add_column(column, justify="right", no_wrap=True)
+def _layers(nodes: list[NodeReport] | tuple[NodeReport, ...], title: str) -> FitTable:
+    # FLOP/B is FLOPs over bytes moved (both in the JSON): the first to leave a narrow console
+    table = FitTable(title, [Column("node", NAME, key=True), Column("op", NAME), Column("output shape", NAME, 2),
+                             Column("MACs"), Column("FLOPs", priority=1), Column("params", priority=2),
+                             Column("FLOP/B", priority=3, leaves=NOTE)])
     for n in nodes:
         shapes = ", ".join(shape_text(s) for s in n.output_shapes)
         if n.status != COUNTED:

@@ -1,4 +1,4 @@
-"""Humane numbers for tables: SI prefixes (K = 10^3) for counts, decimal MB for bytes."""
+"""Humane numbers for tables: SI prefixes (K = 10^3) for counts, decimal MB for bytes, medians for times."""
 
 from __future__ import annotations
 
@@ -18,7 +18,32 @@ def si(value: float) -> str:
 
 
 def megabytes(value: float) -> str:
+    """Bytes in decimal megabytes (1 MB = 10^6 B, as the README says): ``307.88 MB``; below 10 kB in bytes.
+
+    The one formatter of a byte count in every table and line onnxprof prints (file, weights, peak RSS,
+    a predicted memory): the same run never reads MB in one place and MiB in another."""
     return f"{value / 1e6:,.2f}\u00a0MB" if abs(value) >= 1e4 else f"{value:,.0f}\u00a0B"
+
+
+def latency_ms(result) -> Optional[float]:
+    """A measured batch's latency: the median of its timed runs (trtexec's statistic), on the device's
+    clock when the engine has one, else the host's. The one statistic of every measured time and rate."""
+    stats = result.device_latency or result.latency
+    return None if stats is None else stats.median_ms
+
+
+def per_second(batch: int, latency: Optional[float]) -> Optional[float]:
+    """Images a second at ``batch`` images per ``latency`` milliseconds (a median, see :func:`latency_ms`)."""
+    return None if not latency or latency <= 0 else 1000.0 * batch / latency
+
+
+def per_image_ms(batch: int, latency: Optional[float]) -> Optional[float]:
+    return None if latency is None or batch <= 0 else latency / batch
+
+
+def rate(value: Optional[float]) -> str:
+    """A throughput (images a second) or images per joule: ``1,234.5``; ``-`` when unknown."""
+    return "-" if value is None else f"{value:,.1f}"
 
 
 def count(value: Optional[Quantity]) -> str:

@@ -35,18 +35,14 @@ def zoo_rows(with_counts: bool = False) -> list[ZooRow]:
 
 
 def render_zoo(rows: list[ZooRow], console, with_counts: bool = False) -> None:
-    from rich import box
-    from rich.table import Table
-
+    from onnxprof.report.fit import NAME, NOTE, TEXT, Column, FitTable
     from onnxprof.report.units import count, si
 
-    table = Table(title=f"onnxprof zoo: {len(rows)} networks", box=box.SIMPLE_HEAD, title_justify="left")
-    for column in ("name", "year", "params", "G MACs", "top-1 %"):
-        table.add_column(column, justify="left" if column == "name" else "right", no_wrap=True)
-    table.add_column("top-1 source", no_wrap=True, overflow="ellipsis", max_width=44)
+    columns = [Column("name", NAME, key=True), Column("year", priority=2, leaves=NOTE), Column("params"),
+               Column("G MACs"), Column("top-1 %"), Column("top-1 source", TEXT, priority=5, leaves=NOTE, floor=32)]
     if with_counts:
-        table.add_column("analysed params", justify="right", no_wrap=True)
-        table.add_column("analysed MACs", justify="right", no_wrap=True)
+        columns += [Column("analysed params", priority=1), Column("analysed MACs", priority=1)]
+    table = FitTable(f"onnxprof zoo: {len(rows)} networks", columns, pad_edge=True)
     for row in rows:
         f = row.facts
         cells = [f.name, str(f.year), si(f.params) if f.params else "–", f"{f.gmacs:g}" if f.gmacs else "–",
