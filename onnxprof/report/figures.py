@@ -495,7 +495,7 @@ def _lines(points: Sequence[BatchPoint], noun: str, measured: Getter, predicted:
     series, notes = series_of(points), _Notes()
     style = styles(series)
     figure, (ax,) = _canvas()
-    data, drew_prediction = {}, False
+    data, drew_prediction, guessed = {}, False, False
     for key, s in series.items():
         batches = [p.batch for p in s.points]
         values = [measured(p) if p.ok else None for p in s.points]
@@ -515,6 +515,7 @@ def _lines(points: Sequence[BatchPoint], noun: str, measured: Getter, predicted:
             entry["predicted"] = [predicted(p) for p in s.points]
             if any(v is not None for v in entry["predicted"]):
                 drew_prediction = True
+                guessed |= any(not p.predicted_calibrated for p in s.points if predicted(p) is not None)
                 ax.plot(batches, [np.nan if v is None else v for v in entry["predicted"]], ls="--", lw=1.1,
                         color=style[key].colour, alpha=0.9)
         data[key] = entry
@@ -528,7 +529,8 @@ def _lines(points: Sequence[BatchPoint], noun: str, measured: Getter, predicted:
         ax.set_ylim(bottom=0)
     handles, _ = ax.get_legend_handles_labels()
     if drew_prediction:
-        handles.append(Line2D([], [], ls="--", color="0.4", label="predicted (dashed)"))
+        label = "predicted, uncalibrated first guess (dashed)" if guessed else "predicted, calibrated (dashed)"
+        handles.append(Line2D([], [], ls="--", color="0.4", label=label))
     _legend_outside(ax, handles)
     ax.set_xlabel("Batch size [images]")
     ax.set_ylabel(ylabel)

@@ -205,7 +205,7 @@ def _status(point: BatchPoint) -> str:
 
 
 def _prediction(groups: Mapping[tuple[str, Setup], Sequence[BatchPoint]], several: bool) -> str:
-    rows, predicted, measured, networks = [], [], [], set()
+    rows, predicted, measured, networks, guesses = [], [], [], set(), 0
     for (model, setup), points in groups.items():
         for p in points:
             if p.predicted_latency_ms is None and p.latency_ms is None:
@@ -216,11 +216,14 @@ def _prediction(groups: Mapping[tuple[str, Setup], Sequence[BatchPoint]], severa
                 measured.append(p.latency_ms)
                 networks.add((model, setup))
                 error = p.predicted_latency_ms / p.latency_ms - 1
+            if p.predicted_latency_ms is not None and not p.predicted_calibrated:
+                guesses += 1
             rows.append(_lead(several, setup, p) + [
                 str(p.batch), _fmt(p.predicted_latency_ms, ",.3f"),
                 _fmt(p.latency_ms, ",.3f") if p.ok else _status(p),
                 Cell(MISSING if error is None else f"{100 * error:+.1f} %",
-                     "off" if error is not None and abs(error) > TOLERANCE * (1 + 1e-12) else "")])
+                     "off" if error is not None and abs(error) > TOLERANCE * (1 + 1e-12) else ""),
+                "; ".join((p.predicted_source or MISSING, *p.predicted_warnings))])
     if not predicted:
         return _paragraph("No latency predictions stored with these runs.")
     quality = fit_quality(predicted, measured, TOLERANCE)
@@ -229,9 +232,13 @@ def _prediction(groups: Mapping[tuple[str, Setup], Sequence[BatchPoint]], severa
                       ("RMSPE", _percent(quality.rmspe)),
                       ("Spearman ρ", _fmt(quality.spearman_rho, ".3f")),
                       ("R²", _fmt(quality.r_squared, ".3f"))])
-    headers = ["network", *(["set-up"] if several else []), "batch", "predicted (ms)", "measured (ms)", "error"]
+    headers = ["network", *(["set-up"] if several else []), "batch", "predicted (ms)", "measured (ms)", "error",
+               "prediction from"]
     note = (f"Latency of one batch as measure predicted it before running, against the median measured; "
             f"error = predicted / measured − 1, marked beyond ±{100 * TOLERANCE:.0f} %.")
+    if guesses:
+        note += (f" {guesses} of these predictions are uncalibrated first guesses from this machine's speed: "
+                 "expect errors of tens of percent until `onnxprof calibrate` has fitted a profile here.")
     return summary + _table(headers, [rows], numeric=range(1 + several, len(headers))) + _paragraph(note, "note")
 
 
@@ -250,14 +257,14 @@ def _findings(points: Sequence[BatchPoint]) -> str:
 
 
 SELECTION_COLUMNS = ("#", "network", "batch", "top-1 %", "images/s", "net power (W)", "net energy / image (J)",
-                     "memory (MB)", "source", "verdict")
+                     "memory (MB)", "source", "run", "verdict")
 
 
 def _candidate_row(rank: str, candidate: Candidate, verdict: str, cls: str) -> list[Union[str, Cell]]:
     c = candidate
     return [rank, _label(c.title, c.model), str(c.batch), _fmt(c.top1, ".2f"), _fmt(c.throughput_per_s, ",.1f"),
             _fmt(c.net_w, ".2f"), _fmt(c.net_energy_per_image_j, ".4g"), _fmt(c.memory_mb, ",.1f"), c.source,
-            Cell(verdict, cls)]
+            MISSING if c.run_id is None else str(c.run_id), Cell(verdict, cls)]
 
 
 def _selection(points: Sequence[BatchPoint], constraints: Constraints) -> str:

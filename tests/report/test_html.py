@@ -357,3 +357,21 @@ def test_write_html(points, figures, tmp_path):
     path = write_html(points, tmp_path / "out" / "report.html", figures=figures, generated=WHEN)
     assert path == tmp_path / "out" / "report.html"
     assert path.read_text(encoding="utf-8") == render_html(points, figures=figures, generated=WHEN)
+
+
+def test_a_prediction_says_where_it_came_from_and_a_first_guess_is_called_one(points):
+    calibrated = [replace(p, predicted_source="calibrated profile lab (held-out error 7 %)", predicted_calibrated=True)
+                  for p in points]
+    text = render_html(calibrated, figures=[])
+    (table,) = [t for t in parse(text).in_section("prediction") if t.rows[0][0] == "network"]
+    assert table.record(network="ResNet-18 (resnet18)", batch="1")["prediction from"] == \
+        "calibrated profile lab (held-out error 7 %)"
+    assert "first guesses" not in text
+    guessed = [replace(p, predicted_source="uncalibrated first guess", predicted_warnings=("batch 64 extrapolated",))
+               if p.model == "vgg16" else replace(p, predicted_calibrated=True) for p in points]
+    text = render_html(guessed, figures=[])
+    (table,) = [t for t in parse(text).in_section("prediction") if t.rows[0][0] == "network"]
+    assert table.record(network="VGG-16 (vgg16)", batch="4")["prediction from"] == \
+        "uncalibrated first guess; batch 64 extrapolated"
+    shown = sum(p.model == "vgg16" and p.predicted_latency_ms is not None for p in points)
+    assert f"{shown} of these predictions are uncalibrated first guesses" in text
