@@ -278,7 +278,8 @@ def test_cli_show(filled):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Run 1: zoo:resnet50" in out and "out_of_memory: CUDA out of memory" in out
-    assert "12.346" in out and "1.543" in out and "641.0" in out and "6,144.0 MiB" in out
+    # per image and throughput from the device clock's median (11.1 ms for 8 images); bytes in MB = 10^6 B
+    assert "12.346" in out and "1.387" in out and "720.7" in out and "6,442.45\u00a0MB" in out
     assert "device median ms" in out and "11.100" in out
 
 
