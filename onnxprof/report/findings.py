@@ -72,12 +72,11 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
-from rich import box
-from rich.table import Table
 from rich.text import Text
 
 from onnxprof.predict.metrics import r_squared
 from onnxprof.report.dataset import BatchPoint, by_model
+from onnxprof.report.fit import NUMBER, TEXT, Column, FitTable
 
 # --- the paper's Jetson TX1 figures (Canziani, Paszke & Culurciello 2016) ---------------------------
 PAPER_IDLE_W = 1.30              # section 3.3 (Figure 4 caption) and section 3.6: idle power of the TX1 board
@@ -435,15 +434,12 @@ def finding_cells(finding: Finding) -> tuple[str, ...]:
             finding.verdict, str(finding.n), runs_text(finding.runs), detail)
 
 
-def findings_table(findings: Sequence[Finding]) -> Table:
+def findings_table(findings: Sequence[Finding]) -> FitTable:
     """Four columns so that it reads in an 80-column terminal: the finding (its claim and, dimmed, the
-    statistic and detail under it), the value here, the paper's, and whether it holds."""
-    table = Table(title="The paper's findings on these measurements", box=box.SIMPLE_HEAD, title_justify="left",
-                  pad_edge=False, show_lines=True)
-    table.add_column("finding", ratio=3, overflow="fold")
-    table.add_column("here", justify="right", no_wrap=True)
-    table.add_column("paper (TX1)", ratio=1, overflow="fold")
-    table.add_column("holds", ratio=1, overflow="fold")
+    statistic and detail under it; wrapping text), the value here, the paper's, and whether it holds."""
+    table = FitTable("The paper's findings on these measurements",
+                     [Column("finding", TEXT, floor=30), Column("here", NUMBER), Column("paper (TX1)", TEXT),
+                      Column("holds", TEXT, floor=8)])
     styles = {True: "green", False: "red", None: "yellow"}
     for finding in findings:
         described = Text(f"{finding.key}: ", style="bold")      # Text: no rich markup read from the cells

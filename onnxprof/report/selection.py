@@ -40,12 +40,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from rich import box
-from rich.table import Table
 from rich.text import Text
 
 from onnxprof.measure.records import OUT_OF_MEMORY
 from onnxprof.report.dataset import BatchPoint, by_model
+from onnxprof.report.fit import NAME, NUMBER, Column, FitTable
 
 PREDICTED_ENGINE = "predicted"
 
@@ -216,16 +215,15 @@ def _cell(value: Optional[float], fmt) -> str:
     return "-" if value is None else fmt(value)
 
 
-def selection_table(selection: Selection) -> Table:
+def selection_table(selection: Selection) -> FitTable:
     """One table: the best model and its runner-ups, then the rejected models, then the models the data
     cannot judge, each with the run its figures come from; why each was rejected or cannot be judged, and
     any warning (a negative net power), is in the caption under it (full width, so that the table reads
     in an 80-column terminal)."""
-    table = Table(title=f"Best top-1 within {selection.constraints.describe()}", box=box.SIMPLE_HEAD,
-                  title_justify="left", caption_justify="left", pad_edge=False)
-    for column, right in (("model", False), ("run", True), ("batch", True), ("top-1 %", True), ("fps", True),
-                          ("net W", True), ("net J/img", True), ("MB", True), ("verdict", False)):
-        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    table = FitTable(f"Best top-1 within {selection.constraints.describe()}",
+                     [Column("model", NAME, key=True), Column("run", NUMBER, priority=2), Column("batch"),
+                      Column("top-1 %"), Column("fps"), Column("net W", priority=1), Column("net J/img", priority=1),
+                      Column("MB", priority=1), Column("verdict", NAME)])
 
     def row(candidate: Candidate, verdict: str, style: str) -> None:
         c = candidate
@@ -240,8 +238,6 @@ def selection_table(selection: Selection) -> Table:
         row(candidate, "best" if rank == 1 else f"#{rank}", "bold green" if rank == 1 else "green")
     why = [] if selection.chosen else ["no model meets every limit"]
     for candidates, verdict, style in ((selection.rejected, "fails", "red"), (selection.unknown, "unknown", "yellow")):
-        if candidates:
-            table.add_section()
         for candidate in candidates:
             row(candidate, verdict, style)
             why.append(f"{candidate.model} {verdict}: " + "; ".join(candidate.reasons))

@@ -226,7 +226,7 @@ def test_table_and_markdown_carry_every_finding(points):
     findings = check_findings(points)
     table = findings_table(findings)
     assert [c.header for c in table.columns] == ["finding", "here", "paper (TX1)", "holds"]
-    assert table.row_count == len(findings)
+    assert len(table.rows) == len(findings)
     console = Console(record=True, width=400)
     console.print(table)
     text = console.export_text()

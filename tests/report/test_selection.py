@@ -145,7 +145,7 @@ def test_table_shows_the_choice_and_why_the_others_failed(points):
     selection = select_models(points, Constraints(min_fps=30, max_memory_mb=2000, max_power_w=11.8))
     assert models(selection.chosen) == ["mobilenet-v2", "resnet18", "alexnet"]
     table = selection_table(selection)
-    assert table.row_count == len(selection.chosen) + len(selection.rejected) + len(selection.unknown) == 5
+    assert len(table.rows) == len(selection.chosen) + len(selection.rejected) + len(selection.unknown) == 5
     console = Console(record=True, width=300)
     console.print(table)
     text = " ".join(console.export_text().split())
