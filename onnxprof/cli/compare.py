@@ -51,13 +51,13 @@ def compare_command(
         import sys
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["run_id", "model", "batch", "figure", "predicted", "measured", "error", "method"])
+        writer.writerow(["run_id", "model", "batch", "figure", "predicted", "measured", "error", "method", "source",
+                         "warnings"])
         for v in values:
             writer.writerow([v.run_id, v.model, v.batch, v.figure, repr(v.predicted), repr(v.measured),
-                             repr(v.error), v.method])
+                             repr(v.error), v.method, v.source, "; ".join(v.warnings)])
     else:
         from onnxprof.report.console import make_console
-
         from onnxprof.report.predict_tables import comparison_tables
 
         console = make_console()

@@ -49,9 +49,11 @@ def render_batch(result: BatchResult, prediction: Optional[Prediction], console:
     for label, predicted, measured, fmt in rows:
         table.add_row(label, "-" if predicted is None else fmt(predicted), "-" if measured is None else fmt(measured),
                       _error(predicted, measured))
-    if prediction is not None and prediction.method:
-        table.caption = f"predicted: {prediction.method}"
-        table.caption_justify = "left"
+    if prediction is not None:
+        caption = Text(f"predicted: {prediction.source_label}")
+        for warning in prediction.warnings:     # extrapolated past the calibration, an uncalibrated family ...
+            caption.append(f"\nwarning: {warning}", style="yellow")
+        table.caption = caption
     console.print(table)
     if power is not None:
         note = power.missing and f"power missing: {power.missing}"

@@ -61,8 +61,8 @@ def _kernel_model_lines(model) -> tuple[str, str]:
 
 
 def prediction_table(model: str, predictions: Sequence) -> FitTable:
-    # the method names the predictor and, when calibrated, its held-out error
-    table = _table(f"{model}: {predictions[0].method if predictions else ''}",
+    # the source names the predictor and, when calibrated, its held-out error; each batch's warnings follow
+    table = _table(f"{model}: {predictions[0].source_label if predictions else ''}",
                    (Column("batch", key=True), Column("latency ms"), Column("per image ms", priority=1),
                     Column("images/s"), Column("memory"), Column("power W", priority=2),
                     Column("energy/image J", priority=2)))
@@ -70,6 +70,9 @@ def prediction_table(model: str, predictions: Sequence) -> FitTable:
         table.add_row(str(p.batch), _or_dash(p.latency_ms, ",.2f"), _or_dash(p.latency_per_image_ms, ",.2f"),
                       rate(p.throughput_per_s), "-" if p.peak_rss_bytes is None else megabytes(p.peak_rss_bytes),
                       _or_dash(p.power_w, ".2f"), _or_dash(p.energy_per_image_j, ".4f"))
+    warnings = [f"batch {p.batch}: {w}" for p in predictions for w in p.warnings]
+    if warnings:
+        table.caption = Text("\n".join(f"warning: {w}" for w in warnings), style="yellow")
     return table
 
 
@@ -85,9 +88,14 @@ def comparison_tables(values: Sequence, summaries: Sequence, layers: Sequence = 
     for v in values:
         label, fmt = FIGURE_TEXT[v.figure]
         table.add_row(v.model, str(v.batch), label, fmt(v.predicted), fmt(v.measured), f"{v.error:+.1%}")
+    sources = sorted({(v.model, v.source) for v in values if v.source})
+    notes = [f"{model} predicted by {source}" for model, source in sources]
+    notes += [f"{v.model} batch {v.batch}: warning: {w}" for v in values for w in v.warnings]
     tables = [table]
     if not summaries:
-        table.caption = "(a summary needs two values of a figure or more)"
+        notes.append("(a summary needs two values of a figure or more)")
+    if notes:
+        table.caption = "\n".join(notes)
     by_run: dict[tuple, list] = {}
     for layer in layers:
         by_run.setdefault((layer.run_id, layer.model), []).append(layer)

@@ -121,8 +121,12 @@ def test_compare_command_formats_and_errors(filled, tmp_path):
     assert {s["batch"] for s in body["summary"]} == {1, 2, 4, 8, 16, None}
     csv_out = runner.invoke(app, ["compare", "1", "--db", db, "-f", "csv"])
     assert csv_out.output.splitlines()[0].startswith("run_id,model,batch") and len(csv_out.output.splitlines()) == 6
-    empty = runner.invoke(app, ["compare", "--db", str(tmp_path / "none.sqlite")])
+    with Store(str(tmp_path / "empty.sqlite")):
+        pass
+    empty = runner.invoke(app, ["compare", "--db", str(tmp_path / "empty.sqlite")])
     assert empty.exit_code == 2 and "no run with both a prediction and a measurement" in empty.stderr
+    missing = runner.invoke(app, ["compare", "--db", str(tmp_path / "none.sqlite")])    # a read: nothing created
+    assert missing.exit_code == 2 and "no such file" in missing.stderr and not (tmp_path / "none.sqlite").exists()
     bad = runner.invoke(app, ["compare", "--db", db, "-f", "xml"])
     assert bad.exit_code == 2 and "--format" in bad.stderr
 
