@@ -85,7 +85,8 @@ def test_measure_sweep_is_stored_and_reported_as_json(mlp, tmp_path):
     # uncalibrated memory on the host's CPU: the process before the engine + ONNX Runtime's own part
     predicted, measured = run["predictions"]["8"]["peak_rss_bytes"], run["batches"][1]["memory"]["peak_rss_bytes"]
     process = predicted - engine_bytes(analyze_file(mlp, ShapeBinding(batch=8), check=False), 8, ONNXRUNTIME_CPU_MEMORY)
-    assert 10_000_000 < process < measured and "engine's floor" in run["predictions"]["8"]["method"]
+    # equal where a large test process reuses freed heap for the small engine (the whole suite in one process)
+    assert 10_000_000 < process <= measured and "engine's floor" in run["predictions"]["8"]["method"]
     stored = Store(str(db)).get_run(run["id"])
     assert [b.batch for b in stored.batches] == [1, 8] and not stored.interrupted
     assert stored.predictions[8]["latency_ms"] == pytest.approx(run["predictions"]["8"]["latency_ms"])
