@@ -338,7 +338,8 @@ def test_non_finite_numbers_are_written_as_null(tmp_path):
         assert result.exit_code == 0 and "nan" not in result.stdout.lower() and "inf" not in result.stdout.lower()
     run = strict_json(cli("results", "export", "--db", str(tmp_path / "r.sqlite")).stdout)["runs"][0]
     assert run["batches"][0]["power"]["gross_w"] is None and run["batches"][0]["throughput_per_s"] is None
-    assert run["predictions"]["1"] == {"latency_ms": None, "power_w": None} and run["idle_power_w"] is None
+    prediction = run["predictions"]["1"]
+    assert (prediction["latency_ms"], prediction["power_w"], run["idle_power_w"]) == (None, None, None)
     assert strict_json(run_json(record))["run"]["batches"][0]["power"]["energy_j"] is None
     assert json_ready([1.5, math.nan, {"a": math.inf}]) == [1.5, None, {"a": None}]
 
@@ -498,10 +499,18 @@ def test_a_damaged_profile_is_one_line_not_a_silently_older_one(tmp_path):
     assert "\n" not in str(caught.value)
 
 
-def test_measure_output_that_cannot_be_written_is_one_line_after_saving(mlp, tmp_path):
+def test_measure_output_that_cannot_be_written_is_one_line_before_measuring(mlp, tmp_path):
+    """Checked before the sweep, so no measurement waits on a path that cannot take it; a missing folder
+    is made."""
     db = tmp_path / "runs.sqlite"
-    result = cli("measure", str(mlp), *FAST, "--db", str(db), "-o", str(tmp_path / "no" / "such" / "run.json"))
+    (tmp_path / "a-file").write_text("")
+    result = cli("measure", str(mlp), *FAST, "--db", str(db), "-o", str(tmp_path / "a-file" / "run.json"))
     assert result.exit_code == 2
-    one_error_line(result, "--output", "cannot be written")
+    one_error_line(result, "a-file")
+    if db.exists():
+        with Store(str(db)) as store:
+            assert store.list_runs() == []
+    made = cli("measure", str(mlp), *FAST, "--db", str(db), "-o", str(tmp_path / "no" / "such" / "run.json"))
+    assert made.exit_code == 0 and json.loads((tmp_path / "no" / "such" / "run.json").read_text())["run"]
     with Store(str(db)) as store:
         assert [run.status for run in store.list_runs()] == [COMPLETE]
