@@ -22,7 +22,7 @@ import numpy as np
 from onnxprof.engines.base import Engine, EngineOutOfMemory
 from onnxprof.measure.memory import PeakMemory
 from onnxprof.measure.records import FAILED, OK, OUT_OF_MEMORY, BatchResult, PowerFigures, error_line
-from onnxprof.measure.stats import latency_stats
+from onnxprof.measure.stats import latency_per_image_ms, latency_stats, reference_ms, throughput_per_s
 
 if TYPE_CHECKING:
     from onnxprof.meters.base import Meter, PowerWindow
@@ -68,13 +68,14 @@ def time_batch(engine: Engine, feeds: Mapping[str, np.ndarray], batch: int,
         on_times(host_ms, np.frombuffer(device_ms, dtype=np.float64))
     latency = latency_stats(host_ms, window_end - window_start, protocol.noisy_cv)
     device = latency_stats(device_ms, None, protocol.noisy_cv) if device_ms else None
-    reference = device.mean_ms if device is not None else latency.mean_ms
+    reference = reference_ms(latency, device)
     power = None
     if meter is not None:
         power = power_figures(meter.name, meter.window(window_start, window_end, meter_min_rate(meter)),
                               images=len(host_ms) * batch, idle_w=idle_w)
     return BatchResult(batch, OK, latency=latency, device_latency=device,
-                       throughput_per_s=batch * 1000.0 / reference, latency_per_image_ms=reference / batch,
+                       throughput_per_s=throughput_per_s(reference, batch),
+                       latency_per_image_ms=latency_per_image_ms(reference, batch),
                        memory=memory, warmup_runs=warmups, started_at=started, ended_at=now_iso(), power=power)
 
 

@@ -79,8 +79,8 @@ class BatchResult:
     error: str = ""
     latency: Optional[LatencyStats] = None        # host wall clock around each synchronous run
     device_latency: Optional[LatencyStats] = None  # device events (GPU engines), when available
-    throughput_per_s: Optional[float] = None      # images (batch items) per second, from the mean
-    latency_per_image_ms: Optional[float] = None  # mean batch latency / batch
+    throughput_per_s: Optional[float] = None      # images (batch items) per second, from the median
+    latency_per_image_ms: Optional[float] = None  # median batch latency (the device's where known) / batch
     memory: Optional[MemoryMeasurement] = None
     warmup_runs: int = 0
     started_at: str = ""

@@ -45,10 +45,16 @@ def latency_stats(samples_ms: Sequence[float], total_s: Optional[float] = None,
     )
 
 
-def throughput_per_s(mean_ms: float, batch: int) -> Optional[float]:
-    """Images (batch items) per second, from the mean batch latency (None when the mean is 0)."""
-    return batch * 1000.0 / mean_ms if mean_ms > 0 else None
+def reference_ms(host: LatencyStats, device: Optional[LatencyStats]) -> float:
+    """The batch latency throughput and per-image time derive from: the median, as trtexec reports it,
+    of the device's clock where the engine has one (the GPU's own time), else of the host's."""
+    return (device if device is not None else host).median_ms
 
 
-def latency_per_image_ms(mean_ms: float, batch: int) -> float:
-    return mean_ms / batch
+def throughput_per_s(median_ms: float, batch: int) -> Optional[float]:
+    """Images (batch items) per second, from the median batch latency (None when it is 0)."""
+    return batch * 1000.0 / median_ms if median_ms > 0 else None
+
+
+def latency_per_image_ms(median_ms: float, batch: int) -> float:
+    return median_ms / batch

@@ -35,7 +35,7 @@ from onnxprof.errors import OnnxprofError
 from onnxprof.files import regular_file
 from onnxprof.model.load import file_sha256
 from onnxprof.measure.records import OK, BatchResult, EngineInfo, HostInfo, LatencyStats, RunRecord, utf8_text
-from onnxprof.measure.stats import latency_stats, latency_per_image_ms, throughput_per_s
+from onnxprof.measure.stats import latency_per_image_ms, latency_stats, reference_ms, throughput_per_s
 from onnxprof.store.rows import MAX_JSON_DEPTH, nests_too_deep
 
 TRTEXEC_ENGINE = "tensorrt (trtexec)"
@@ -225,10 +225,10 @@ def _shown(value: Any, limit: int = 40) -> str:
 
 def times_batch(times: TrtexecTimes, batch: int, started_at: str = "", ended_at: str = "") -> BatchResult:
     """One batch's result, with the harness's definitions of throughput and per-image latency."""
-    mean_ms = times.host.mean_ms
+    reference = reference_ms(times.host, times.device)
     return BatchResult(batch=batch, status=OK, latency=times.host, device_latency=times.device,
-                       throughput_per_s=throughput_per_s(mean_ms, batch),
-                       latency_per_image_ms=latency_per_image_ms(mean_ms, batch),
+                       throughput_per_s=throughput_per_s(reference, batch),
+                       latency_per_image_ms=latency_per_image_ms(reference, batch),
                        warmup_runs=0, started_at=started_at, ended_at=ended_at)
 
 

@@ -269,8 +269,12 @@ def test_cli_list(filled):
 
 
 def test_cli_list_empty(tmp_path):
+    with Store(str(tmp_path / "new.sqlite")):
+        pass
     result = invoke("list", "--db", str(tmp_path / "new.sqlite"))
     assert result.exit_code == 0 and "No runs" in result.output
+    mistyped = invoke("list", "--db", str(tmp_path / "nwe.sqlite"))     # a read never creates a database
+    assert mistyped.exit_code == 2 and "no such file" in mistyped.stderr and not (tmp_path / "nwe.sqlite").exists()
 
 
 def test_cli_show(filled):
