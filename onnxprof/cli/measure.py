@@ -181,14 +181,16 @@ def measure_command(
     plan = replace(plan, predictor=resolve_predictor(device, profiles, engine=engine, provider=provider))
     run_id: list[int] = []
     times: list[dict] = []
+    unit: list[str] = []
 
     def started(record) -> None:
         render_engine(record.engine, console)
+        unit.append(record.static.get("throughput_unit", "images/s"))
         if store is not None:
             run_id.append(store.save_run(record))
 
     def measured(result, prediction) -> None:
-        render_batch(result, prediction, console)
+        render_batch(result, prediction, console, unit[0] if unit else "images/s")
         if store is not None:
             store.append_batch(run_id[0], result)
 

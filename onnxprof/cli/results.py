@@ -132,7 +132,8 @@ def show_command(ids: List[int] = typer.Argument(..., help="Run ids (see `onnxpr
                                      Column("p90 ms", priority=2),
                                      Column("p99 ms", priority=2),
                                      *((Column("device median ms", priority=1),) if device else ()),
-                                     Column("per image ms", priority=1), Column("images/s"),
+                                     Column("per image ms", priority=1),
+                                     Column((record.static or {}).get("throughput_unit", "images/s")),
                                      Column("peak RSS", priority=1)], hint=EXPORT_HINT)
             for b in record.batches:
                 stats = b.latency

@@ -21,7 +21,9 @@ def render_engine(info: EngineInfo, console: Console) -> None:
     console.print(line)
 
 
-def render_batch(result: BatchResult, prediction: Optional[Prediction], console: Console) -> None:
+def render_batch(result: BatchResult, prediction: Optional[Prediction], console: Console,
+                 unit: str = "images/s") -> None:
+    """``unit``: what the throughput counts (images/s for an image model, samples/s otherwise)."""
     title = f"batch {result.batch}"
     if result.status != OK:
         console.print(Text(f"{title}: {result.status.replace('_', ' ')} — {result.error}", style="yellow"))
@@ -34,7 +36,7 @@ def render_batch(result: BatchResult, prediction: Optional[Prediction], console:
         ("latency per batch (median)", prediction and prediction.latency_ms, measured_ms, _ms),
         ("latency per image (median)", prediction and prediction.latency_per_image_ms,
          per_image_ms(result.batch, measured_ms), _ms),
-        ("throughput (images/s, median)", prediction and prediction.throughput_per_s,
+        (f"throughput ({unit}, median)", prediction and prediction.throughput_per_s,
          per_second(result.batch, measured_ms), rate),
         ("peak RSS", prediction and prediction.peak_rss_bytes, result.memory and result.memory.peak_rss_bytes, megabytes),
     ]
