@@ -190,10 +190,9 @@ def export_command(ids: Optional[List[int]] = typer.Argument(None, help="Run ids
     if output is None:
         typer.echo(text, nl=False)
     else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output {output}: cannot be written ({exc.strerror})") from None
+        from onnxprof.cli.options import write_text
+
+        write_text(output, text)
     if unreadable and ids:
         raise typer.Exit(2)
 
