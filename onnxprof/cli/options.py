@@ -58,6 +58,15 @@ def parse_batches(text: str, option: str = "--batch", single: bool = False) -> l
     return sizes
 
 
+def parse_run_ids(text: Optional[str], option: str = "--run") -> tuple[int, ...]:
+    """``3,7`` -> (3, 7): run ids as `onnxprof results list` shows them; () when not given."""
+    if text is None:
+        return ()
+    if not re.fullmatch(r"\s*[1-9]\d*\s*(,\s*[1-9]\d*\s*)*", text):
+        raise UsageError(f"{option} {text!r}: expected run ids separated by commas, e.g. 3,7 (see onnxprof results list)")
+    return tuple(dict.fromkeys(int(part) for part in text.split(",")))
+
+
 def parse_batch(text: Optional[str], option: str = "--batch") -> Optional[int]:
     """One batch size (commands that take one), through :func:`parse_batches`."""
     return None if text is None else parse_batches(text, option, single=True)[0]

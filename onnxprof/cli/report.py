@@ -18,16 +18,22 @@ DbOption = typer.Option(None, "--db", metavar="PATH|URL", help=DB_HELP + " It mu
 EngineFilter = typer.Option(None, "--engine", "-e", metavar="ENGINE", help="Only runs with this engine.")
 ProviderFilter = typer.Option(None, "--provider", "-p", metavar="PROVIDER", help="Only runs with this provider.")
 HostFilter = typer.Option(None, "--host", metavar="HOST", help="Only runs measured on this host.")
+RunChoice = typer.Option(None, "--run", metavar="ID[,ID...]",
+                         help="Use these runs for their models (see `onnxprof results list`); by default each model's "
+                              "most complete finished run.")
 FIGURE_FORMATS = ("png", "svg")
 
 
-def stored_points(db: Optional[str], engine: Optional[str], provider: Optional[str], host: Optional[str]) -> list:
-    """The latest run of each model (filtered) as points; a clear error when there is nothing to analyse."""
+def stored_points(db: Optional[str], engine: Optional[str], provider: Optional[str], host: Optional[str],
+                  runs: Optional[str] = None) -> list:
+    """One run of each model (filtered; the most complete finished one unless ``runs`` names it) as points;
+    a clear error when there is nothing to analyse."""
     from onnxprof.cli.measure import open_store
+    from onnxprof.cli.options import parse_run_ids
     from onnxprof.report.dataset import load_points
 
     with open_store(db, reading=True) as store:
-        points = load_points(store, engine=engine, provider=provider, host=host)
+        points = load_points(store, engine=engine, provider=provider, host=host, pinned=parse_run_ids(runs))
         shown = store.shown
     if not points:
         raise UsageError(f"no runs to analyse in {shown}" + (" with those filters" if engine or provider or host else "")
@@ -52,6 +58,7 @@ def figures_command(
     predicted: bool = typer.Option(True, "--predicted/--measured-only", help="Draw predicted series beside measured."),
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
+    runs: Optional[str] = RunChoice,
 ) -> None:
     """Draw the paper's figures 1–10 from the stored runs."""
     from rich.table import Table
@@ -61,7 +68,7 @@ def figures_command(
     from onnxprof.report.figures import draw_all
 
     chosen = _formats(formats)
-    points = stored_points(db, engine, provider, host)
+    points = stored_points(db, engine, provider, host, runs)
     with output_folder(output):
         results = draw_all(points, output, chosen, predicted=predicted)
     table = Table(title=f"Figures in {output}", title_justify="left")
@@ -78,6 +85,7 @@ def findings_command(
                                           help="Also write the table as Markdown here (missing folders are created)."),
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
+    runs: Optional[str] = RunChoice,
 ) -> None:
     """Check the paper's four findings on the stored runs, next to the paper's TX1 figures."""
     from onnxprof.report.console import make_console
@@ -86,7 +94,7 @@ def findings_command(
 
     if output is not None:
         prepare_output(output)
-    findings = check_findings(stored_points(db, engine, provider, host))
+    findings = check_findings(stored_points(db, engine, provider, host, runs))
     make_console().print(findings_table(findings))
     if output is not None:
         with writing(output):
@@ -117,6 +125,7 @@ def html_command(
     max_memory: Optional[float] = MaxMemory, batch: Optional[str] = BatchLimit,
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
+    runs: Optional[str] = RunChoice,
 ) -> None:
     """One self-contained HTML file: device, per-model table, predicted vs measured, findings, selection,
     figures (embedded; it opens with no network)."""
@@ -125,7 +134,7 @@ def html_command(
     limits = (min_fps, max_power, max_energy, max_memory)
     constraints = constraints_of(*limits, batch) if any(v is not None for v in limits) else None
     prepare_output(output)
-    points = stored_points(db, engine, provider, host)
+    points = stored_points(db, engine, provider, host, runs)
     with writing(output):
         write_html(points, output, title=title, constraints=constraints)
     typer.echo(f"report written to {output}")
@@ -136,6 +145,7 @@ def select_command(
     max_memory: Optional[float] = MaxMemory, batch: Optional[str] = BatchLimit,
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
+    runs: Optional[str] = RunChoice,
 ) -> None:
     """The models that meet frame-rate, power, energy and memory limits, ranked by accuracy, with why
     the others failed."""
@@ -146,7 +156,7 @@ def select_command(
     limits = (min_fps, max_power, max_energy, max_memory)
     if all(v is None for v in limits):
         raise UsageError("give at least one limit: --min-fps, --max-power, --max-energy or --max-memory")
-    selection = select_models(stored_points(db, engine, provider, host), constraints_of(*limits, batch))
+    selection = select_models(stored_points(db, engine, provider, host, runs), constraints_of(*limits, batch))
     make_console().print(selection_table(selection))
     if not selection.chosen:
         raise typer.Exit(1)

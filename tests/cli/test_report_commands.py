@@ -63,3 +63,23 @@ def test_an_empty_store_is_one_line(tmp_path):
         assert out.exit_code == 2 and out.stderr.count("\n") == 1 and "measure models first" in out.stderr
     bad = runner.invoke(app, ["report", "figures", "--db", str(tmp_path / "empty.sqlite"), "-f", "gif"])
     assert bad.exit_code == 2 and "--format" in bad.stderr
+
+
+def test_run_pins_a_model_to_the_run_named_and_a_bad_run_list_is_one_line(tmp_path):
+    """A later one-batch run of resnet50 loses to its full sweep by default, and wins when named."""
+    path = str(tmp_path / "r.sqlite")
+    with Store(path) as store:
+        synth.fill(store)
+        short = store.save_run(synth.record(synth.MODELS[2], batches=(1,)))
+    args = ["select", "--db", path, "--min-fps", "1", "--max-memory", "1e6"]
+
+    def resnet50_row(*extra):
+        out = runner.invoke(app, [*args, *extra], env=WIDE)
+        assert out.exit_code == 0, out.output
+        return next(line.split() for line in out.output.splitlines() if line.split()[:1] == ["resnet50"])
+
+    default, pinned = resnet50_row(), resnet50_row("--run", str(short))
+    assert default[1] == "3" and pinned[1] == str(short)          # the run column
+    assert pinned[2] == "1" and default[2] != "1"                   # the batch each could offer
+    bad = runner.invoke(app, [*args, "--run", "3,,4"], env=WIDE)
+    assert bad.exit_code == 2 and "--run" in bad.stderr and bad.stderr.count("\n") == 1
