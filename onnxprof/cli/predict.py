@@ -19,7 +19,7 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 
@@ -68,11 +68,11 @@ class CalibrationView:
     def _points(self) -> str:
         return f"{self.tally.done}/{self.tally.total} points"
 
-    def _line(self, what: str) -> None:
+    def _line(self, what: str, now: bool = False) -> None:
         from onnxprof.predict.calibrate import duration_text
 
-        self.err.print(f"{self.tally.done}/{self.tally.total}, about {duration_text(self.tally.left_s())} left: "
-                       f"{what}", soft_wrap=True)
+        self.err.print(f"{self.tally.done}/{self.tally.total}, about {duration_text(self.tally.left_s())} left"
+                       f"{'; now' if now else ':'} {what}", soft_wrap=True)
         self._last_line = time.perf_counter()
 
     def doing(self, what: str) -> None:
@@ -81,7 +81,7 @@ class CalibrationView:
         if self._bar is not None:
             self._bar.update(self._task, description=what)
         elif time.perf_counter() - self._last_line > PIPED_LINE_S:
-            self._line(what)
+            self._line(what, now=True)
 
     def point(self, tally, what: str) -> None:
         """After each point this run measured."""
@@ -94,7 +94,7 @@ class CalibrationView:
     def note(self, text) -> None:
         from rich.text import Text
 
-        self.notes.print(text if isinstance(text, Text) else Text(text, style="yellow"))
+        self.notes.print(text if isinstance(text, Text) else Text(text, style="yellow"), soft_wrap=True)
 
 
 def _checkpoint_path(chosen: Optional[Path], output: Optional[Path], store, key: str) -> Path:
@@ -116,20 +116,21 @@ def _checkpoint_path(chosen: Optional[Path], output: Optional[Path], store, key:
 def calibrate_command(
     models: str = typer.Option(DEFAULT_CALIBRATION_SET, "--models", help="Zoo names or .onnx paths, comma-separated."),
     batch: str = typer.Option("1,8", "--batch", "-b", help="Batch sizes to calibrate."),
-    engine: str = typer.Option("onnxruntime", "--engine", "-e"),
-    provider: str = typer.Option("cpu", "--provider", "-p"),
+    engine: str = typer.Option("onnxruntime", "--engine", "-e", help="The engine to calibrate (onnxruntime or "
+                                                                      "tensorrt)."),
+    provider: str = typer.Option("cpu", "--provider", "-p", help="Its execution provider (cpu, cuda, tensorrt)."),
     duration: float = typer.Option(1.0, "--duration", min=0.0, help="Minimum timed seconds per model, batch and round."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Timing rounds over the whole set (each model keeps its "
                                                           "fastest round: steadier on a busy machine)."),
     op_benchmarks: bool = typer.Option(True, "--op-benchmarks/--no-op-benchmarks",
-                                       help="Also profile single-op models of common kernels (380 cases a round, "
-                                            "one round before each of the networks' rounds), so the kernel model "
-                                            "knows ops the set lacks."),
+                                       help="Also profile single-op models of common kernels (380 cases, in three "
+                                            "rounds spread over the networks' rounds: about 0.2 s a case and "
+                                            "round on a 2-core CPU), so the kernel model knows ops the set lacks."),
     quiet_wait: float = typer.Option(60.0, "--quiet-wait", min=0.0, metavar="SECONDS",
                                      help="At most this long in all waiting for a busy machine to quieten before "
                                           "measuring a point again; then calibrate proceeds, and the points still "
                                           "found busy are marked as taken on a busy machine."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Keep each measured point in this JSON-lines "
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", metavar="FILE", help="Keep each measured point in this JSON-lines "
                                               "file as it is measured, so that a stopped calibration resumes (default: "
                                               "next to --output, else next to the results database)."),
     fresh: bool = typer.Option(False, "--fresh", help="Measure every point again, ignoring a checkpoint."),
