@@ -61,21 +61,19 @@ def figures_command(
     runs: Optional[str] = RunChoice,
 ) -> None:
     """Draw the paper's figures 1–10 from the stored runs."""
-    from rich.table import Table
-
     from onnxprof.report.console import make_console
-
     from onnxprof.report.figures import draw_all
+    from onnxprof.report.fit import NAMES, NUMBER, TEXT, Column, FitTable
 
     chosen = _formats(formats)
     points = stored_points(db, engine, provider, host, runs)
     with output_folder(output):
         results = draw_all(points, output, chosen, predicted=predicted)
-    table = Table(title=f"Figures in {output}", title_justify="left")
-    for column in ("figure", "title", "files", "notes"):
-        table.add_column(column)
+    # file names are what a user opens next: never cut; the notes wrap, then move below the table
+    table = FitTable(f"Figures in {output}", [Column("figure", NUMBER, key=True), Column("title", TEXT, priority=1),
+                                              Column("files", NAMES), Column("notes", TEXT, priority=2, leaves="below")])
     for r in results:
-        table.add_row(str(r.number), r.title, "\n".join(p.name for p in r.paths), "\n".join(r.notes) or "-")
+        table.add_row(str(r.number), r.title, " ".join(p.name for p in r.paths), "; ".join(r.notes) or "-")
     make_console().print(table)
 
 
