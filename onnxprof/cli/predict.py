@@ -32,7 +32,7 @@ DeviceOption = typer.Option(None, "--device", help="A profile file from calibrat
                                                     "published device (e.g. jetson-tx1); default: the newest profile "
                                                     "calibrated on this host with this engine and provider.")
 PREDICTION_COLUMNS = ("model", "batch", "latency_ms", "latency_per_image_ms", "throughput_per_s", "peak_rss_bytes",
-                      "power_w", "energy_per_image_j", "latency_error", "method")
+                      "power_w", "energy_per_image_j", "latency_error", "method", "source", "warnings")
 QUALITY_COLUMNS = ("predictor", "batch", "best", "within_10pct", "spearman_rho", "rmspe", "r_squared", "models")
 PIPED_LINE_S = 10.0      # piped, a line at least this often while a point takes long (waiting for a quiet machine)
 
@@ -345,24 +345,28 @@ def predict_command(
 
 
 def prediction_json(model: str, device: Optional[str], predictions) -> str:
-    """predict's result as a standard JSON document (schema onnxprof.prediction): one object per batch
-    size with the Prediction's fields (latency_error: the predictor's held-out RMSPE, a fraction)."""
+    """predict's result as a standard JSON document (schema onnxprof.prediction): ``source`` (the line the
+    table's title shows), then one object per batch size as :func:`onnxprof.predict.basic.prediction_json`
+    writes it (figures, method, source, warnings, provenance; latency_error: the held-out RMSPE, a fraction)."""
     from onnxprof import __version__
     from onnxprof.measure.records import json_ready
+    from onnxprof.predict.basic import prediction_json as one_prediction
 
     document = {"schema": "onnxprof.prediction", "schema_version": SCHEMA_VERSION, "onnxprof_version": __version__,
-                "model": model, "device": device, "method": predictions[0].method if predictions else None,
-                "predictions": [json_ready(p) for p in predictions]}
+                "model": model, "device": device, "source": predictions[0].source_label if predictions else None,
+                "predictions": [json_ready(one_prediction(p)) for p in predictions]}
     return json.dumps(document, indent=1, allow_nan=False) + "\n"
 
 
 def prediction_csv(model: str, predictions) -> str:
-    """One row per batch size (PREDICTION_COLUMNS); an unknown value is empty."""
+    """One row per batch size (PREDICTION_COLUMNS); an unknown value is empty, warnings joined by "; "."""
     from onnxprof.measure.records import json_ready
+    from onnxprof.predict.basic import prediction_json as one_prediction
 
     out = io.StringIO()
     writer = csv.DictWriter(out, PREDICTION_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for p in predictions:
-        writer.writerow({"model": model, **json_ready(p)})
+        body = json_ready(one_prediction(p))
+        writer.writerow({"model": model, **body, "warnings": "; ".join(body["warnings"])})
     return out.getvalue()

@@ -22,6 +22,7 @@ from onnxprof.cli.main import app
 from onnxprof.measure.harness import TimingProtocol
 from onnxprof.predict.calibrate import OP, Checkpoint, checkpoint_settings, collect, plan
 from onnxprof.predict.opbench import OpBench
+from onnxprof.report.units import megabytes, rate
 from tests.predict.test_calibrate import _mlp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,10 +53,12 @@ def test_predict_json_has_the_schema_and_the_numbers_of_the_table(tmp_path):
     body = _strict_json(done.stdout)
     assert body["schema"] == "onnxprof.prediction" and body["schema_version"] == 1 and body["onnxprof_version"]
     assert [p["batch"] for p in body["predictions"]] == [1, 8] and body["device"] == "jetson-tx1"
-    for p in body["predictions"]:
-        row = next(line for line in table.stdout.splitlines() if line.split("│")[1:2] == [f" {p['batch']:>5} "]
-                   or line.strip("│ ").startswith(str(p["batch"]) + " "))
-        assert f"{p['latency_ms']:,.2f}" in row and f"{p['throughput_per_s']:,.1f}" in row, (row, p)
+    rows = table.stdout.splitlines()
+    for p in body["predictions"]:       # as the table formats them
+        assert any(f"{p['latency_ms']:,.2f}" in row and rate(p["throughput_per_s"]) in row
+                   and megabytes(p["peak_rss_bytes"]) in row for row in rows), (p, table.stdout)
+    assert body["source"] == body["predictions"][0]["source"] and body["source"] in " ".join(table.stdout.split())
+    assert body["predictions"][0]["provenance"]["kind"] == "published"
     assert body["predictions"][1]["latency_ms"] > body["predictions"][0]["latency_ms"]
 
 
@@ -67,7 +70,7 @@ def test_predict_csv_one_row_per_batch_and_output_file(tmp_path):
     assert done.exit_code == 0 and done.stdout == "", done.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [int(r["batch"]) for r in rows] == [1, 2, 4] and {r["model"] for r in rows} == {model}
-    assert all(float(r["latency_ms"]) > 0 for r in rows)
+    assert all(float(r["latency_ms"]) > 0 for r in rows) and all(r["source"].startswith("published") for r in rows)
     bad = CliRunner().invoke(app, ["predict", model, "--device", "jetson-tx1", "-f", "xml"],
                              env={"XDG_DATA_HOME": str(tmp_path), "ONNXPROF_DB": None})
     assert bad.exit_code == 2 and "--format" in bad.output
