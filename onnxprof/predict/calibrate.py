@@ -46,7 +46,7 @@ PROFILED_RUNS = 10
 MIN_PROFILED_RUNS = 4
 PROFILE_S = 0.5
 # memory needs no long timing: the arena has grown to its size after the first run
-MEMORY_RUNS = ("--warmup", "1", "--warmup-time", "0", "--iterations", "3", "--duration", "0")
+MEMORY_RUNS = ("--warmup-runs", "1", "--warmup", "0", "--iterations", "3", "--duration", "0")
 
 # The plan's points, each one measurement: a network's timing or profile in one round, a single-op case's
 # profile in one round, a model's memory. What each takes on a quiet machine, roughly (2-core x86 VM,
