@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from onnxprof.cli.options import DB_HELP, output_folder, parse_batch, prepare_output, writing
+from onnxprof.cli.options import (DB_HELP, FormatOption, check_format, output_folder, parse_batch, prepare_output,
+                                  writing)
 from onnxprof.errors import UsageError
 
 report_app = typer.Typer(help="The paper's analysis of stored runs: figures, findings, an HTML report.",
@@ -84,16 +85,21 @@ def findings_command(
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
     runs: Optional[str] = RunChoice,
+    fmt: str = FormatOption,
 ) -> None:
     """Check the paper's four findings on the stored runs, next to the paper's TX1 figures."""
     from onnxprof.report.console import make_console
-
     from onnxprof.report.findings import check_findings, findings_markdown, findings_table
+    from onnxprof.report.paper_data import findings_csv, findings_json
 
+    check_format(fmt)
     if output is not None:
         prepare_output(output)
     findings = check_findings(stored_points(db, engine, provider, host, runs))
-    make_console().print(findings_table(findings))
+    if fmt == "table":
+        make_console().print(findings_table(findings))
+    else:
+        typer.echo(findings_json(findings) if fmt == "json" else findings_csv(findings), nl=False)
     if output is not None:
         with writing(output):
             output.write_text(findings_markdown(findings))
@@ -144,17 +150,22 @@ def select_command(
     db: Optional[str] = DbOption, engine: Optional[str] = EngineFilter, provider: Optional[str] = ProviderFilter,
     host: Optional[str] = HostFilter,
     runs: Optional[str] = RunChoice,
+    fmt: str = FormatOption,
 ) -> None:
     """The models that meet frame-rate, power, energy and memory limits, ranked by accuracy, with why
     the others failed."""
     from onnxprof.report.console import make_console
-
+    from onnxprof.report.paper_data import selection_csv, selection_json
     from onnxprof.report.selection import select_models, selection_table
 
+    check_format(fmt)
     limits = (min_fps, max_power, max_energy, max_memory)
     if all(v is None for v in limits):
         raise UsageError("give at least one limit: --min-fps, --max-power, --max-energy or --max-memory")
     selection = select_models(stored_points(db, engine, provider, host, runs), constraints_of(*limits, batch))
-    make_console().print(selection_table(selection))
+    if fmt == "table":
+        make_console().print(selection_table(selection))
+    else:
+        typer.echo(selection_json(selection) if fmt == "json" else selection_csv(selection), nl=False)
     if not selection.chosen:
         raise typer.Exit(1)

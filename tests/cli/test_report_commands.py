@@ -83,3 +83,24 @@ def test_run_pins_a_model_to_the_run_named_and_a_bad_run_list_is_one_line(tmp_pa
     assert pinned[2] == "1" and default[2] != "1"                   # the batch each could offer
     bad = runner.invoke(app, [*args, "--run", "3,,4"], env=WIDE)
     assert bad.exit_code == 2 and "--run" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_findings_and_select_as_standard_json_and_csv(db):
+    import csv
+    import io
+    import json
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not standard JSON"))
+
+    findings = strict(runner.invoke(app, ["report", "findings", "--db", db, "-f", "json"]).stdout)
+    table = runner.invoke(app, ["report", "findings", "--db", db], env=WIDE).stdout
+    assert findings["schema"] == "onnxprof.findings" and findings["schema_version"] == 1
+    assert all(f["key"] in table for f in findings["findings"])
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(app, ["report", "findings", "--db", db, "-f", "csv"]).stdout)))
+    assert [r["finding"] for r in rows] == [f["key"] for f in findings["findings"]]
+    chosen = strict(runner.invoke(app, ["select", "--db", db, "--min-fps", "30", "--max-memory", "2000",
+                                        "-f", "json"]).stdout)
+    assert chosen["schema"] == "onnxprof.selection"
+    best = [c for c in chosen["candidates"] if c["verdict"] == "best"]
+    assert [c["model"] for c in best] == ["resnet50"] and best[0]["run_id"] is not None
