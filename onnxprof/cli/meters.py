@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from onnxprof.cli.options import FormatOption, check_format
+
 meters_app = typer.Typer(help="Power meters: what this machine has, and live readings.", no_args_is_help=True)
 
 
@@ -45,19 +47,27 @@ def read_command(
                                                    help="Volts to multiply the scope's current by (visa-scope)."),
     gpu_index: int = typer.Option(0, "--gpu-index", min=0, metavar="N", help="NVIDIA GPU to read (nvml)."),
     replay: Optional[str] = typer.Option(None, "--replay", metavar="FILE.csv", help="CSV of time and watts for the replay meter."),
+    fmt: str = FormatOption,
 ) -> None:
     """Live readings: current and mean power, rails, and the sample rate actually achieved."""
     from pathlib import Path
 
     from rich.live import Live
 
+    from onnxprof.meters import MeterOptions, create_meter
     from onnxprof.report.console import make_console
 
-    from onnxprof.meters import MeterOptions, create_meter
-
+    check_format(fmt)
     chosen = create_meter(meter, MeterOptions(visa_resource=visa_resource, scope_channel=scope_channel,
                                               supply_voltage=supply_voltage, gpu_index=gpu_index,
                                               replay=Path(replay) if replay else None))
+    if fmt != "table":
+        with chosen:
+            start = time.perf_counter()
+            time.sleep(seconds)
+            window = chosen.window(start, time.perf_counter())
+        typer.echo(_window_data(chosen, window, fmt), nl=False)
+        return
     console = make_console()
     with chosen:
         start = time.perf_counter()
@@ -71,6 +81,28 @@ def read_command(
             time.sleep(seconds)
             console.print(_reading_table(chosen, start))
     console.print(f"{chosen.describe()}: {len(chosen.samples)} readings, {len(chosen.errors)} failed")
+
+
+def _window_data(meter, window, fmt: str) -> str:
+    """The reading as data: the window's figures (mean, peak, energy, rails, rate) and the meter."""
+    import csv
+    import io
+    import json
+
+    from onnxprof import __version__
+    from onnxprof.measure.records import json_ready
+
+    if fmt == "json":
+        return json.dumps(json_ready({"schema": "onnxprof.meter-reading", "schema_version": 1,
+                                      "onnxprof_version": __version__, "meter": meter.describe(),
+                                      "readings": len(meter.samples), "failed": len(meter.errors), "window": window}),
+                          indent=1, allow_nan=False) + "\n"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["meter", "seconds", "samples", "sample_rate_hz", "mean_w", "peak_w", "energy_j"])
+    writer.writerow([meter.name, window.end_s - window.start_s, window.samples, window.sample_rate_hz, window.mean_w,
+                     window.peak_w, window.energy_j])
+    return out.getvalue()
 
 
 def _reading_table(meter, start: float):

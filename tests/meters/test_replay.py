@@ -148,3 +148,26 @@ def test_named_column_missing(tmp_path):
     path = square_csv(tmp_path)
     with pytest.raises(MeterUnavailable, match=r"no column named 'watts' \(columns: time, power_w\)"):
         load_trace(path, power_column="watts")
+
+
+def test_meters_read_gives_the_window_as_standard_json(tmp_path):
+    """A replayed 10 / 11 / 12 W cycle at 20 Hz: the JSON window's mean lies within the cycle and its energy is
+    mean × duration."""
+    import json
+    import time
+
+    from typer.testing import CliRunner
+
+    from onnxprof.cli.main import app
+
+    start = time.time() - 2
+    csv_path = tmp_path / "w.csv"
+    csv_path.write_text("time_s,power_w\n" + "".join(f"{start + i * 0.05},{10 + i % 3}\n" for i in range(400)))
+    result = CliRunner().invoke(app, ["meters", "read", "replay", "--replay", str(csv_path), "--seconds", "0.5",
+                                      "-f", "json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(name))
+    window = body["window"]
+    assert body["schema"] == "onnxprof.meter-reading" and window["samples"] >= 8
+    assert 10.0 <= window["mean_w"] <= 12.0 and window["peak_w"] <= 12.0
+    assert window["energy_j"] == pytest.approx(window["mean_w"] * (window["end_s"] - window["start_s"]), rel=0.1)
