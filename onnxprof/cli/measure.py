@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
@@ -134,7 +134,6 @@ def measure_command(
 
     from onnxprof.cli.options import parse_dims, parse_inputs, prepare_output
     from onnxprof.engines.base import EngineOptions
-    from onnxprof.measure.harness import TimingProtocol
     from onnxprof.measure.sweep import SweepPlan, run_sweep, runs_on_host
     from onnxprof.predict.resolve import resolve_predictor
     from onnxprof.report.measure_tables import render_batch, render_engine
@@ -187,17 +186,19 @@ def measure_command(
         render_engine(record.engine, console)
         unit.append(record.static.get("throughput_unit", "images/s"))
         if store is not None:
-            run_id.append(store.save_run(record))
+            with interrupts.writing_store():
+                run_id.append(store.save_run(record))
 
     def measured(result, prediction) -> None:
         render_batch(result, prediction, console, unit[0] if unit else "images/s")
         if store is not None:
-            store.append_batch(run_id[0], result)
+            with interrupts.writing_store():
+                store.append_batch(run_id[0], result)
 
     def timed(_batch, host_ms, device_ms) -> None:
         times.extend(trtexec_times(host_ms, device_ms))
 
-    with first_interrupt_only():
+    with first_interrupt_only() as interrupts:
         try:
             record = run_sweep(plan, on_batch=measured, on_start=started,
                                on_times=timed if export_times is not None else None)
@@ -239,7 +240,6 @@ def timing_protocol(iterations: int, duration: float, warmup_ms: Optional[float]
     """The timing flags, as trtexec reads them: --warmup/--warmUp in milliseconds, --iterations and
     --duration (seconds) minimums. A command line written with the old --warmup-time SECONDS keeps its
     meaning: there, --warmup counted runs."""
-    from onnxprof.measure.harness import TimingProtocol
 
     if warmup_time is not None:
         runs = warmup_runs if warmup_ms is None else int(warmup_ms)
@@ -313,28 +313,53 @@ def failure_line(record) -> str:
     return f"{len(missed)} of {len(record.batches)} batch sizes not measured: {sizes}"
 
 
-@contextmanager
-def first_interrupt_only():
-    """The first Ctrl-C stops the sweep (KeyboardInterrupt, as usual); later ones are ignored until the
-    process exits, so that saving and reporting what was measured is not cut short. A SIGINT already
-    ignored (a background job) stays ignored; off the main thread, signals cannot be handled at all."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
-        yield
-        return
-    seen: list[int] = []
+class _Interrupts:
+    """The first Ctrl-C stops the sweep (KeyboardInterrupt, as usual), but not inside a write to the store:
+    there it is held until the write is done, so that a run is never left half-written (a transaction cut
+    by KeyboardInterrupt leaves the session unusable for the save that follows). Later Ctrl-Cs are
+    ignored until the process exits, so that saving and reporting what was measured is not cut short."""
 
-    def on_interrupt(signum, _frame) -> None:
-        if not seen:
-            seen.append(signum)
+    def __init__(self) -> None:
+        self.seen = False
+        self.held = False
+        self.writing = 0
+
+    def on_signal(self, _signum, _frame) -> None:
+        if self.seen:
+            return
+        self.seen = True
+        if self.writing:
+            self.held = True
+        else:
             raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    @contextmanager
+    def writing_store(self) -> Iterator[None]:
+        self.writing += 1
+        try:
+            yield
+        finally:
+            self.writing -= 1
+        if self.held and not self.writing:
+            self.held = False
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def first_interrupt_only() -> Iterator[_Interrupts]:
+    """Install :class:`_Interrupts` for the sweep. A SIGINT already ignored (a background job) stays ignored;
+    off the main thread, signals cannot be handled at all."""
+    interrupts = _Interrupts()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        yield interrupts
+        return
+    previous = signal.signal(signal.SIGINT, interrupts.on_signal)
     try:
-        yield
+        yield interrupts
     finally:
         # once interrupted, the process is on its way out: a further Ctrl-C must not cut that short
-        signal.signal(signal.SIGINT, signal.SIG_IGN if seen else previous)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if interrupts.seen else previous)
 
 
 def open_store(db: Optional[str], reading: bool = False):
