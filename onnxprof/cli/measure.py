@@ -240,6 +240,7 @@ def timing_protocol(iterations: int, duration: float, warmup_ms: Optional[float]
     """The timing flags, as trtexec reads them: --warmup/--warmUp in milliseconds, --iterations and
     --duration (seconds) minimums. A command line written with the old --warmup-time SECONDS keeps its
     meaning: there, --warmup counted runs."""
+    from onnxprof.measure.harness import TimingProtocol
 
     if warmup_time is not None:
         runs = warmup_runs if warmup_ms is None else int(warmup_ms)
