@@ -18,7 +18,8 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from onnxprof.cli.options import DB_HELP, DimOption, InputOption, parse_batches, writing
+from onnxprof.cli.options import (DB_HELP, DimOption, InputOption, ReplayOption, ScopeChannelOption,
+                                  SupplyVoltageOption, VisaResourceOption, parse_batches, writing)
 from onnxprof.errors import OnnxprofError, UsageError
 from onnxprof.measure.model_file import model_file
 
@@ -100,14 +101,10 @@ def measure_command(
     meter: Optional[str] = typer.Option(None, "--meter", metavar="METER",
                                         help="Power meter: visa-supply, visa-scope, jetson, tegrastats, nvml, replay "
                                              "or auto."),
-    visa_resource: Optional[str] = typer.Option(None, "--visa-resource", metavar="RESOURCE",
-                                                help="VISA resource of the instrument, e.g. GPIB0::5::INSTR."),
-    scope_channel: int = typer.Option(1, "--scope-channel", min=1, metavar="N",
-                                      help="Scope channel with the current probe."),
-    supply_voltage: Optional[float] = typer.Option(None, "--supply-voltage", metavar="VOLTS",
-                                                   help="Volts to multiply the scope's current by."),
-    replay: Optional[Path] = typer.Option(None, "--replay", metavar="FILE.csv",
-                                          help="CSV of time and watts for --meter replay."),
+    visa_resource: Optional[str] = VisaResourceOption,
+    scope_channel: int = ScopeChannelOption,
+    supply_voltage: Optional[float] = SupplyVoltageOption,
+    replay: Optional[Path] = ReplayOption,
     replay_offset: Optional[float] = typer.Option(None, "--replay-offset", metavar="SECONDS",
                                                   help="Seconds to add to the CSV's times to reach this run's clock."),
     idle: float = typer.Option(0.0, "--idle", min=0.0, metavar="SECONDS",
@@ -116,8 +113,8 @@ def measure_command(
                                              help="Sample rate (Hz) the load needs; windows below it are flagged."),
     device: Optional[str] = typer.Option(None, "--device", metavar="PROFILE",
                                          help="Predict with this profile file, stored profile or published device "
-                                              "(default: the newest profile calibrated here for this engine and "
-                                              "provider). The GPU index is --device-id."),
+                                              "(default: the profile calibrated here for this engine and provider "
+                                              "with the lowest held-out error). The GPU index is --device-id."),
     db: Optional[str] = typer.Option(None, "--db", metavar="PATH|URL", help=DB_HELP),
     save: bool = typer.Option(True, "--save/--no-save", help="Store the run in the results database."),
     fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="table or json."),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Optional
 
 import typer
 
-from onnxprof.cli.options import FormatOption, check_format
+from onnxprof.cli.options import (FormatOption, ReplayOption, ScopeChannelOption, SupplyVoltageOption,
+                                  VisaResourceOption, check_format)
 
 meters_app = typer.Typer(help="Power meters: what this machine has, and live readings.", no_args_is_help=True)
 
@@ -39,19 +41,14 @@ def list_command(gpu_index: int = typer.Option(0, "--gpu-index", min=0, metavar=
 def read_command(
     meter: str = typer.Argument("auto", metavar="METER", help="A meter name (see `onnxprof meters list`) or auto."),
     seconds: float = typer.Option(5.0, "--seconds", "-s", min=0.1, metavar="SECONDS", help="How long to read."),
-    visa_resource: Optional[str] = typer.Option(None, "--visa-resource", metavar="RESOURCE",
-                                                help="VISA resource for visa-* meters, e.g. GPIB0::5::INSTR."),
-    scope_channel: int = typer.Option(1, "--scope-channel", min=1, metavar="N",
-                                      help="Scope channel with the current probe (visa-scope)."),
-    supply_voltage: Optional[float] = typer.Option(None, "--supply-voltage", metavar="VOLTS",
-                                                   help="Volts to multiply the scope's current by (visa-scope)."),
+    visa_resource: Optional[str] = VisaResourceOption,
+    scope_channel: int = ScopeChannelOption,
+    supply_voltage: Optional[float] = SupplyVoltageOption,
     gpu_index: int = typer.Option(0, "--gpu-index", min=0, metavar="N", help="NVIDIA GPU to read (nvml)."),
-    replay: Optional[str] = typer.Option(None, "--replay", metavar="FILE.csv", help="CSV of time and watts for the replay meter."),
+    replay: Optional[Path] = ReplayOption,
     fmt: str = FormatOption,
 ) -> None:
     """Live readings: current and mean power, rails, and the sample rate actually achieved."""
-    from pathlib import Path
-
     from rich.live import Live
 
     from onnxprof.meters import MeterOptions, create_meter
@@ -60,7 +57,7 @@ def read_command(
     check_format(fmt)
     chosen = create_meter(meter, MeterOptions(visa_resource=visa_resource, scope_channel=scope_channel,
                                               supply_voltage=supply_voltage, gpu_index=gpu_index,
-                                              replay=Path(replay) if replay else None))
+                                              replay=replay))
     if fmt != "table":
         with chosen:
             start = time.perf_counter()

@@ -37,6 +37,14 @@ FormatOption = typer.Option("table", "--format", "-f", metavar="FORMAT", help="t
 OutputOption = typer.Option(None, "--output", "-o", metavar="FILE",
                             help="Write json/csv to this file instead of stdout (missing folders are created).")
 FORMATS = ("table", "json", "csv")
+# The power meters' options, shared by `measure` and `meters read`.
+VisaResourceOption = typer.Option(None, "--visa-resource", metavar="RESOURCE",
+                                  help="VISA resource of the instrument (visa-* meters), e.g. GPIB0::5::INSTR.")
+ScopeChannelOption = typer.Option(1, "--scope-channel", min=1, metavar="N",
+                                  help="Scope channel with the current probe (visa-scope).")
+SupplyVoltageOption = typer.Option(None, "--supply-voltage", metavar="VOLTS",
+                                   help="Volts to multiply the scope's current by (visa-scope).")
+ReplayOption = typer.Option(None, "--replay", metavar="FILE.csv", help="CSV of time and watts for the replay meter.")
 
 _SIZES = re.compile(r"[1-9]\d*(,[1-9]\d*)*")
 
