@@ -202,5 +202,19 @@ def contrib_output_shapes(node: NodeProto, input_shapes: list) -> Optional[list]
         return None
 
 
-def contrib_output_dtype(node: NodeProto, first_input_dtype: int) -> int:
-    return TensorProto.FLOAT if node.op_type in FLOAT_OUTPUTS else first_input_dtype
+# Ops whose outputs do not take their first input's element type: per output, the input whose type it takes
+# (an int) or a fixed type (a TensorProto enum, as ("type", T)). EmbedLayerNormalization reads int32 ids
+# and writes the embeddings' float type (and an int32 mask index).
+_OUTPUT_DTYPES = {"EmbedLayerNormalization": (2, ("type", TensorProto.INT32), 2)}
+
+
+def contrib_output_dtype(node: NodeProto, input_dtypes: list, index: int = 0) -> int:
+    """The element type of output ``index`` of a contrib op, from its inputs' types (0 where unknown)."""
+    if node.op_type in FLOAT_OUTPUTS:
+        return TensorProto.FLOAT
+    rule = _OUTPUT_DTYPES.get(node.op_type, ())
+    source = rule[index] if index < len(rule) else 0
+    if isinstance(source, tuple):
+        return source[1]
+    dtype = input_dtypes[source] if source < len(input_dtypes) else 0
+    return dtype or TensorProto.FLOAT

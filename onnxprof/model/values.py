@@ -91,12 +91,12 @@ def _contrib_fixes(node: NodeProto, types: Mapping, fixes: dict) -> None:
     shapes = contrib_output_shapes(node, [None if t is None else t.shape for t in inputs])
     if not shapes:
         return
-    first_dtype = inputs[0].dtype if inputs and inputs[0] is not None else TensorProto.FLOAT
-    for name, shape in zip(node.output, shapes):
+    dtypes = [0 if t is None else t.dtype for t in inputs]
+    for index, (name, shape) in enumerate(zip(node.output, shapes)):
         current = types.get(name)
         if not name or shape is None or (current is not None and current.is_known) or not _improves(shape, current):
             continue
-        types[name] = TensorType(contrib_output_dtype(node, first_dtype), tuple(shape))
+        types[name] = TensorType(contrib_output_dtype(node, dtypes, index), tuple(shape))
         fixes[name] = tuple(shape)
 
 

@@ -127,3 +127,12 @@ def test_multi_head_attention_without_projection():
     assert mha.output_shapes == ((1, 4, 8),)
     assert mha.macs == 48 * 8
     assert mha.flops == 2 * 384 + 7 * 48 - 2 * 2 * 4 + 8 * (4 + 2 * 6)
+
+
+def test_an_embedding_layer_norm_computes_in_its_embeddings_type_not_its_ids():
+    """int32 token ids in, float embeddings out: the layer after it (Attention) runs in float32."""
+    report = analyze(bert_layer_model())
+    dtypes = {n.name: n.compute_dtype for n in report.nodes}
+    assert dtypes["attention"] == "float32" and dtypes["ff1"] == "float32"
+    assert report.graph.graph["tensors"]["emb"].dtype == TensorProto.FLOAT
+    assert set(report.totals.macs_by_dtype) == {"float32"}
