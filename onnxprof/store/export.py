@@ -13,7 +13,7 @@ import json
 from typing import Any, Sequence
 
 from onnxprof import __version__
-from onnxprof.store.db import LATENCY_FIELDS, LATENCY_PREFIXES, MEMORY_FIELDS
+from onnxprof.store.schema import LATENCY_FIELDS, LATENCY_PREFIXES, MEMORY_FIELDS
 
 RESULTS_SCHEMA = "onnxprof.results"
 RESULTS_SCHEMA_VERSION = 1

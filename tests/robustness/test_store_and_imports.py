@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import sqlalchemy
 from onnx import helper
 from typer.testing import CliRunner
 
@@ -30,6 +31,7 @@ from onnxprof.meters.base import MeterUnavailable
 from onnxprof.meters.replay import ReplayMeter
 from onnxprof.report.run_json import run_json
 from onnxprof.store import db as store_db
+from onnxprof.store import schema
 from onnxprof.store.db import DamagedRun, Store
 from tests import synthetic_runs as synth
 from tests.builders import ints, make_model, weight
@@ -123,15 +125,15 @@ def test_a_damaged_page_is_one_line_naming_the_file(filled_db, table, command):
 # text belongs, JSON that does not parse or is the wrong shape
 def _garbage(column) -> list:
     kind = column.type
-    if isinstance(kind, store_db.JSON):
+    if isinstance(kind, sqlalchemy.JSON):
         return ["{not json", "[1, 2]"] if column.name in ("engine_info", "host", "static", "predictions") else ["{not json"]
-    if isinstance(kind, (store_db.Integer, store_db.BigInteger, store_db.Double, store_db.Boolean)):
+    if isinstance(kind, (sqlalchemy.Integer, sqlalchemy.BigInteger, sqlalchemy.Double, sqlalchemy.Boolean)):
         return ["abc"]
     return [b"\xff\xfe"]
 
 
 DAMAGES = [(table.name, column.name, value)
-           for table in (store_db.runs, store_db.batches, store_db.run_layers)
+           for table in (schema.runs, schema.batches, schema.run_layers)
            for column in table.c if not column.primary_key and column.name not in ("run_id", "status", "position")
            for value in _garbage(column)]
 

@@ -20,6 +20,7 @@ from onnxprof.errors import OnnxprofError
 from onnxprof.measure.records import (FAILED, OK, OUT_OF_MEMORY, BatchResult, EngineInfo, HostInfo, LatencyStats,
                                       MemoryMeasurement, RunRecord)
 from onnxprof.store import db as store_db
+from onnxprof.store import schema
 from onnxprof.store.db import SCHEMA_VERSION, Store, database_url
 
 runner = CliRunner()
@@ -231,10 +232,10 @@ def test_missing_postgres_driver_names_the_extra():
 
 
 def test_schema_compiles_for_postgresql():
-    for table in store_db.metadata.sorted_tables:
+    for table in schema.metadata.sorted_tables:
         ddl = str(CreateTable(table).compile(dialect=postgresql.dialect()))
         assert "CREATE TABLE" in ddl
-    runs_ddl = str(CreateTable(store_db.runs).compile(dialect=postgresql.dialect()))
+    runs_ddl = str(CreateTable(schema.runs).compile(dialect=postgresql.dialect()))
     assert "host JSON" in runs_ddl and "id SERIAL" in runs_ddl
 
 
