@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from onnxprof.cli.main import READING, app
 from onnxprof.store.db import Store
-from tests import synthetic_runs as synth
 from tests.builders import make_model, weight
 
 runner = CliRunner()
@@ -171,26 +170,19 @@ def test_output_to_a_folder_or_proc_is_one_line(mlp, tmp_path, command):
     one_line_error(runner.invoke(app, [*args, "-o", str(tmp_path / "file" / "below.json")]), "is a file")
 
 
-@pytest.fixture(scope="module")
-def runs_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("store") / "r.sqlite"
-    with Store(str(path)) as store:
-        synth.fill(store)
-    return str(path)
-
-
-def test_report_outputs_share_the_mechanism(runs_db, tmp_path):
+def test_report_outputs_share_the_mechanism(synthetic_db, tmp_path):
     figures = tmp_path / "deep" / "figs"
-    result = runner.invoke(app, ["report", "figures", "--db", runs_db, "-o", str(figures), "-f", "svg"])
+    result = runner.invoke(app, ["report", "figures", "--db", synthetic_db, "-o", str(figures), "-f", "svg"])
     assert result.exit_code == 0, result.output
     assert len(list(figures.iterdir())) == 10
     (tmp_path / "plain").write_text("x")
-    one_line_error(runner.invoke(app, ["report", "figures", "--db", runs_db, "-o", str(tmp_path / "plain")]),
+    one_line_error(runner.invoke(app, ["report", "figures", "--db", synthetic_db, "-o", str(tmp_path / "plain")]),
                    "is a file")
-    one_line_error(runner.invoke(app, ["report", "findings", "--db", runs_db, "-o", str(tmp_path)]), "is a folder")
-    one_line_error(runner.invoke(app, ["report", "html", "--db", runs_db, "-o", str(tmp_path)]), "is a folder")
+    one_line_error(runner.invoke(app, ["report", "findings", "--db", synthetic_db, "-o", str(tmp_path)]), "is a folder")
+    one_line_error(runner.invoke(app, ["report", "html", "--db", synthetic_db, "-o", str(tmp_path)]), "is a folder")
     md = tmp_path / "new" / "findings.md"
-    assert runner.invoke(app, ["report", "findings", "--db", runs_db, "-o", str(md)]).exit_code == 0 and md.exists()
+    written = runner.invoke(app, ["report", "findings", "--db", synthetic_db, "-o", str(md)])
+    assert written.exit_code == 0 and md.exists()
 
 
 # ------------------------------------------------------------------------------------ item 8: --db

@@ -13,16 +13,9 @@ runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("store") / "r.sqlite"
-    with Store(str(path)) as store:
-        synth.fill(store)
-    return str(path)
-
-
-def test_figures_are_written_in_the_formats_asked(db, tmp_path):
-    out = runner.invoke(app, ["report", "figures", "--db", db, "-o", str(tmp_path / "f"), "-f", "png"], env=WIDE)
+def test_figures_are_written_in_the_formats_asked(synthetic_db, tmp_path):
+    out = runner.invoke(app, ["report", "figures", "--db", synthetic_db, "-o", str(tmp_path / "f"), "-f", "png"],
+                        env=WIDE)
     assert out.exit_code == 0, out.output
     written = sorted(p.name for p in (tmp_path / "f").iterdir())
     assert len(written) == 10 and all(name.endswith(".png") for name in written)
@@ -30,27 +23,28 @@ def test_figures_are_written_in_the_formats_asked(db, tmp_path):
     assert "no power measured" in out.output          # vgg16 ran without a meter: a note, not a crash
 
 
-def test_findings_print_and_write_markdown(db, tmp_path):
+def test_findings_print_and_write_markdown(synthetic_db, tmp_path):
     md = tmp_path / "findings.md"
-    out = runner.invoke(app, ["report", "findings", "--db", db, "-o", str(md)], env=WIDE)
+    out = runner.invoke(app, ["report", "findings", "--db", synthetic_db, "-o", str(md)], env=WIDE)
     assert out.exit_code == 0, out.output
     assert "memory.slope" in out.output and md.read_text().startswith("| finding |")
 
 
-def test_select_ranks_by_accuracy_and_fails_when_nothing_qualifies(db):
-    out = runner.invoke(app, ["select", "--db", db, "--min-fps", "30", "--max-memory", "2000"], env=WIDE)
+def test_select_ranks_by_accuracy_and_fails_when_nothing_qualifies(synthetic_db):
+    out = runner.invoke(app, ["select", "--db", synthetic_db, "--min-fps", "30", "--max-memory", "2000"], env=WIDE)
     assert out.exit_code == 0, out.output
     lines = [line.split() for line in out.output.splitlines() if line.strip()]
     ranked = [words[0] for words in lines if words[-1] in ("best", "#2", "#3", "#4")]
     assert ranked[0] == "resnet50"          # the most accurate model above 30 fps (75.76 % top-1)
-    none = runner.invoke(app, ["select", "--db", db, "--min-fps", "1e9"], env=WIDE)
+    none = runner.invoke(app, ["select", "--db", synthetic_db, "--min-fps", "1e9"], env=WIDE)
     assert none.exit_code == 1 and "no model meets every limit" in none.output
-    no_limit = runner.invoke(app, ["select", "--db", db])
+    no_limit = runner.invoke(app, ["select", "--db", synthetic_db])
     assert no_limit.exit_code == 2 and "give at least one limit" in no_limit.stderr
 
 
-def test_html_report_is_one_file(db, tmp_path):
-    out = runner.invoke(app, ["report", "html", "--db", db, "-o", str(tmp_path / "r.html"), "--min-fps", "30"])
+def test_html_report_is_one_file(synthetic_db, tmp_path):
+    out = runner.invoke(app, ["report", "html", "--db", synthetic_db, "-o", str(tmp_path / "r.html"),
+                              "--min-fps", "30"])
     assert out.exit_code == 0, out.output
     text = (tmp_path / "r.html").read_text()
     assert text.count("data:image/png;base64,") + text.count("<svg") >= 10 and "resnet50" in text
@@ -85,7 +79,7 @@ def test_run_pins_a_model_to_the_run_named_and_a_bad_run_list_is_one_line(tmp_pa
     assert bad.exit_code == 2 and "--run" in bad.stderr and bad.stderr.count("\n") == 1
 
 
-def test_findings_and_select_as_standard_json_and_csv(db):
+def test_findings_and_select_as_standard_json_and_csv(synthetic_db):
     import csv
     import io
     import json
@@ -93,13 +87,14 @@ def test_findings_and_select_as_standard_json_and_csv(db):
     def strict(text):
         return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not standard JSON"))
 
-    findings = strict(runner.invoke(app, ["report", "findings", "--db", db, "-f", "json"]).stdout)
-    table = runner.invoke(app, ["report", "findings", "--db", db], env=WIDE).stdout
+    findings = strict(runner.invoke(app, ["report", "findings", "--db", synthetic_db, "-f", "json"]).stdout)
+    table = runner.invoke(app, ["report", "findings", "--db", synthetic_db], env=WIDE).stdout
     assert findings["schema"] == "onnxprof.findings" and findings["schema_version"] == 1
     assert all(f["key"] in table for f in findings["findings"])
-    rows = list(csv.DictReader(io.StringIO(runner.invoke(app, ["report", "findings", "--db", db, "-f", "csv"]).stdout)))
+    as_csv = runner.invoke(app, ["report", "findings", "--db", synthetic_db, "-f", "csv"]).stdout
+    rows = list(csv.DictReader(io.StringIO(as_csv)))
     assert [r["finding"] for r in rows] == [f["key"] for f in findings["findings"]]
-    chosen = strict(runner.invoke(app, ["select", "--db", db, "--min-fps", "30", "--max-memory", "2000",
+    chosen = strict(runner.invoke(app, ["select", "--db", synthetic_db, "--min-fps", "30", "--max-memory", "2000",
                                         "-f", "json"]).stdout)
     assert chosen["schema"] == "onnxprof.selection"
     best = [c for c in chosen["candidates"] if c["verdict"] == "best"]

@@ -196,14 +196,21 @@ def test_the_same_nodes_made_valid_are_counted():
     assert group_norm.flops == 8 * 2048 + 3 * 4
 
 
-def _schemas_with_required_attributes():
+def _registered_schemas():
+    """(registry entry, newest ONNX schema) of every registered op ONNX defines (ONNX Runtime's ops have
+    their own list, tested above), and whether the schema has required attributes."""
     for entry in all_entries():
         domain = "" if entry.domain == "ai.onnx" else entry.domain
         try:
             schema = onnx.defs.get_schema(entry.op_type, 100, domain)
         except onnx.defs.SchemaError:
-            continue      # ONNX Runtime's ops: their own list, tested above
-        if any(a.required for a in schema.attributes.values()):
+            continue
+        yield entry, schema, any(a.required for a in schema.attributes.values())
+
+
+def _schemas_with_required_attributes():
+    for entry, schema, required in _registered_schemas():
+        if required:
             yield pytest.param(schema, id=f"{entry.domain}::{entry.op_type}")
 
 
@@ -235,13 +242,8 @@ def test_every_op_without_its_required_attributes_is_invalid(schema):
 
 
 def _int_attributes_of_ops_without_required_ones():
-    for entry in all_entries():
-        domain = "" if entry.domain == "ai.onnx" else entry.domain
-        try:
-            schema = onnx.defs.get_schema(entry.op_type, 100, domain)
-        except onnx.defs.SchemaError:
-            continue
-        if any(a.required for a in schema.attributes.values()):
+    for entry, schema, required in _registered_schemas():
+        if required:
             continue
         names = sorted(a.name for a in schema.attributes.values() if a.type == onnx.defs.OpSchema.AttrType.INT)
         if names:
