@@ -209,6 +209,6 @@ def require_database(db: Optional[str]) -> None:
     is not created (a mistyped --db would otherwise read as an empty database). The default file is
     made on first use, by any command."""
     if explicit_database(db):
-        from onnxprof.store.db import Store
+        from onnxprof.store.db import require_existing
 
-        Store(db, must_exist=True).close()
+        require_existing(db)

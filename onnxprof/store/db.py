@@ -327,6 +327,15 @@ def _record_from(row: Mapping, batch_rows: Sequence[Mapping], layer_rows: Sequen
                      layers=tuple(_layer_from(layer) for layer in layer_rows))
 
 
+def require_existing(location: Optional[str]) -> None:
+    """A SQLite database that does not exist is an error, checked without opening (and so creating) it:
+    what a command that only reads asks for, so that a mistyped --db does not read as "no runs"."""
+    sqlite_file = _sqlite_file(database_url(location))
+    if sqlite_file is not None and not sqlite_file.exists():
+        raise OnnxprofError(f"results database {sqlite_file}: no such file (only commands that store "
+                            "runs create one); check --db or $ONNXPROF_DB")
+
+
 # ---------------------------------------------------------------------------------------- the store
 
 class Store:
@@ -337,11 +346,10 @@ class Store:
         command that only reads asks for: a mistyped --db must not read as "no runs")."""
         self.url = database_url(location)
         self.shown = self.url.render_as_string(hide_password=True)
+        if must_exist:
+            require_existing(location)
         sqlite_file = _sqlite_file(self.url)
         if sqlite_file is not None:
-            if must_exist and not sqlite_file.exists():
-                raise OnnxprofError(f"results database {sqlite_file}: no such file (only commands that store "
-                                    "runs create one); check --db or $ONNXPROF_DB")
             _make_folder(sqlite_file)
         self._engine = self._create_engine()
         try:
