@@ -361,7 +361,7 @@ def _violation(scope: CostScope, data: dict, opset: int, inputs: tuple, outputs:
         inputs, outputs = _typed(scope, data, rules, inputs, outputs)
     reason = schema_violation(rules, op_type, data["attributes"], data["subgraphs"], data["inputs"],
                               data["outputs"], inputs, outputs)
-    if not reason and domain in scope.functions.domains and scope.functions.undefined(domain, op_type):
+    if not reason and scope.functions.undefined(domain, op_type):
         return f"calls {domain}::{op_type}, a function the model does not define"
     return reason
 

@@ -105,11 +105,9 @@ def run_sweep(plan: SweepPlan, on_batch: Callable[[BatchResult, Prediction], Non
                    predictions=predictions, layers=layers)
 
 
-def choose_plan_batches(plan: SweepPlan, loaded: Optional[LoadedModel] = None) -> BatchChoice:
+def choose_plan_batches(plan: SweepPlan, loaded: LoadedModel) -> BatchChoice:
     """The batch sizes ``plan`` runs and their shapes, from every flag that can set the batch (one
     line where two disagree): see :mod:`onnxprof.measure.batch`."""
-    if loaded is None:
-        loaded = load_model(plan.model_path, check=False)
     arrays = npz_shapes(plan.inputs_file) if plan.inputs_file is not None else None
     return choose_batches(model_inputs(loaded.model), plan.batches, plan.inputs, plan.dims, arrays,
                           str(plan.inputs_file or ""))
