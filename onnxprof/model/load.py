@@ -16,9 +16,8 @@ from typing import Iterator
 import onnx
 import onnx.inliner
 from google.protobuf.message import DecodeError
-from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
-
 from google.protobuf.unknown_fields import UnknownFieldSet
+from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
 
 from onnxprof.errors import ModelError, first_line
 from onnxprof.files import regular_file
