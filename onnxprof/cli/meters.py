@@ -84,16 +84,12 @@ def _window_data(meter, window, fmt: str) -> str:
     """The reading as data: the window's figures (mean, peak, energy, rails, rate) and the meter."""
     import csv
     import io
-    import json
 
-    from onnxprof import __version__
-    from onnxprof.measure.records import json_ready
+    from onnxprof.measure.records import json_document
 
     if fmt == "json":
-        return json.dumps(json_ready({"schema": "onnxprof.meter-reading", "schema_version": 1,
-                                      "onnxprof_version": __version__, "meter": meter.describe(),
-                                      "readings": len(meter.samples), "failed": len(meter.errors), "window": window}),
-                          indent=1, allow_nan=False) + "\n"
+        return json_document("onnxprof.meter-reading", {"meter": meter.describe(), "readings": len(meter.samples),
+                                                          "failed": len(meter.errors), "window": window})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["meter", "seconds", "samples", "sample_rate_hz", "mean_w", "peak_w", "energy_j"])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -267,11 +266,9 @@ def calibration_json(points, results, profile, profile_id: int, stored_in: str, 
     the plan (points, reused from a checkpoint, measured by this run), each calibration point (its kept
     time, every round's, and whether the machine was found quiet), each predictor's held-out quality per
     batch size with its predictions, and the fitted memory and power models."""
-    from onnxprof import __version__
-    from onnxprof.measure.records import json_ready
+    from onnxprof.measure.records import json_document
 
-    document = {
-        "schema": "onnxprof.calibration", "schema_version": SCHEMA_VERSION, "onnxprof_version": __version__,
+    return json_document("onnxprof.calibration", {
         "profile": {"id": profile_id, "name": profile.name, "engine": profile.engine, "provider": profile.provider,
                     "hostname": profile.hostname, "created_at": profile.created_at, "best": profile.best,
                     "stored_in": stored_in, "file": None if output is None else str(output),
@@ -285,8 +282,7 @@ def calibration_json(points, results, profile, profile_id: int, stored_in: str, 
         "quality": [{**_quality_row(r, profile), "predicted_ms": dict(r.predicted_ms),
                      "measured_ms": dict(r.measured_ms)} for r in results],
         "notes": list(notes),
-    }
-    return json.dumps(json_ready(document), indent=1, allow_nan=False) + "\n"
+    }, SCHEMA_VERSION)
 
 
 def calibration_csv(results, profile) -> str:
@@ -348,14 +344,12 @@ def prediction_json(model: str, device: Optional[str], predictions) -> str:
     """predict's result as a standard JSON document (schema onnxprof.prediction): ``source`` (the line the
     table's title shows), then one object per batch size as :func:`onnxprof.predict.basic.prediction_json`
     writes it (figures, method, source, warnings, provenance; latency_error: the held-out RMSPE, a fraction)."""
-    from onnxprof import __version__
-    from onnxprof.measure.records import json_ready
+    from onnxprof.measure.records import json_document
     from onnxprof.predict.basic import prediction_json as one_prediction
 
-    document = {"schema": "onnxprof.prediction", "schema_version": SCHEMA_VERSION, "onnxprof_version": __version__,
-                "model": model, "device": device, "source": predictions[0].source_label if predictions else None,
-                "predictions": [json_ready(one_prediction(p)) for p in predictions]}
-    return json.dumps(document, indent=1, allow_nan=False) + "\n"
+    return json_document("onnxprof.prediction", {
+        "model": model, "device": device, "source": predictions[0].source_label if predictions else None,
+        "predictions": [one_prediction(p) for p in predictions]}, SCHEMA_VERSION)
 
 
 def prediction_csv(model: str, predictions) -> str:

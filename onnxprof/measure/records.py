@@ -159,6 +159,17 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+def json_document(schema: str, body: Mapping[str, Any], version: int = 1) -> str:
+    """A versioned JSON document as every onnxprof command writes one: ``schema``, ``schema_version`` and
+    ``onnxprof_version`` first, then ``body``; standard JSON (non-finite numbers null), indented."""
+    import json
+
+    from onnxprof import __version__
+
+    document = {"schema": schema, "schema_version": version, "onnxprof_version": __version__, **body}
+    return json.dumps(json_ready(document), indent=1, allow_nan=False) + "\n"
+
+
 def utf8_text(text: str) -> str:
     """``text`` as something UTF-8 can hold: lone surrogates (undecodable bytes of a file name or of a C
     library's message, smuggled in by Python's surrogateescape) become U+FFFD."""

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Sequence
 
-from onnxprof import __version__
-from onnxprof.measure.records import json_ready
+from onnxprof.measure.records import json_document, json_ready
 from onnxprof.report.findings import COLUMNS, Finding, finding_cells
 from onnxprof.report.selection import Candidate, Selection
 
@@ -21,14 +19,9 @@ CANDIDATE_COLUMNS = ("verdict", "model", "run_id", "batch", "top1", "throughput_
                      "energy_per_image_j", "net_energy_per_image_j", "memory_mb", "predicted", "reasons", "warnings")
 
 
-def _document(schema: str, body: dict) -> str:
-    return json.dumps(json_ready({"schema": schema, "schema_version": SCHEMA_VERSION, "onnxprof_version": __version__,
-                                  **body}), indent=1, allow_nan=False) + "\n"
-
-
 def findings_json(findings: Sequence[Finding]) -> str:
-    return _document("onnxprof.findings", {"findings": [
-        {**json_ready(f), "verdict": f.verdict} for f in findings]})
+    return json_document("onnxprof.findings", {"findings": [
+        {**json_ready(f), "verdict": f.verdict} for f in findings]}, SCHEMA_VERSION)
 
 
 def findings_csv(findings: Sequence[Finding]) -> str:
@@ -45,9 +38,10 @@ def _verdicts(selection: Selection) -> list[tuple[str, Candidate]]:
 
 
 def selection_json(selection: Selection) -> str:
-    return _document("onnxprof.selection", {
+    return json_document("onnxprof.selection", {
         "constraints": json_ready(selection.constraints), "limits": selection.constraints.describe(),
-        "candidates": [{"verdict": verdict, **json_ready(c)} for verdict, c in _verdicts(selection)]})
+        "candidates": [{"verdict": verdict, **json_ready(c)} for verdict, c in _verdicts(selection)]},
+        SCHEMA_VERSION)
 
 
 def selection_csv(selection: Selection) -> str:

@@ -3,11 +3,9 @@ numbers written as null (``json_ready``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
-from onnxprof import __version__
-from onnxprof.measure.records import RunRecord, json_ready
+from onnxprof.measure.records import RunRecord, json_document, json_ready
 from onnxprof.predict.basic import predictions_with_sources
 
 SCHEMA_VERSION = 1
@@ -21,6 +19,4 @@ def run_dict(record: RunRecord, run_id: Optional[int] = None) -> dict:
 
 
 def run_json(record: RunRecord, run_id: Optional[int] = None) -> str:
-    document = {"schema": "onnxprof.measurement", "schema_version": SCHEMA_VERSION, "onnxprof_version": __version__,
-                "run": run_dict(record, run_id)}
-    return json.dumps(document, indent=1, allow_nan=False) + "\n"
+    return json_document("onnxprof.measurement", {"run": run_dict(record, run_id)}, SCHEMA_VERSION)

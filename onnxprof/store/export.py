@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any, Sequence
 
-from onnxprof import __version__
+from onnxprof.measure.records import json_document
 from onnxprof.store.schema import LATENCY_FIELDS, LATENCY_PREFIXES, MEMORY_FIELDS
 
 RESULTS_SCHEMA = "onnxprof.results"
@@ -28,9 +27,7 @@ CSV_COLUMNS = RUN_COLUMNS + BATCH_COLUMNS
 
 def results_json(runs: Sequence[dict]) -> str:
     """``runs`` as ``Store.export`` gives them."""
-    document = {"schema": RESULTS_SCHEMA, "schema_version": RESULTS_SCHEMA_VERSION, "onnxprof_version": __version__,
-                "runs": list(runs)}
-    return json.dumps(document, indent=1, allow_nan=False) + "\n"
+    return json_document(RESULTS_SCHEMA, {"runs": list(runs)}, RESULTS_SCHEMA_VERSION)
 
 
 def _batch_cells(batch: dict) -> dict[str, Any]:
