@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from onnxprof.engines import engine_traits
 from onnxprof.measure.harness import TimingProtocol
 from onnxprof.predict.calibrate import (CalibrationPoint, PredictorQuality, best, collect, leave_one_model_out,
                                        memory_held_out_rmspe, predict_new_models, repeatability)
@@ -103,7 +104,7 @@ def main() -> None:
           + (f" ({', '.join(busy)})" if busy else ""))
     print(repeatability(points) or "repeatability: one round each, not known")
     zoo = [p for p in points if p.model in names]
-    spill = spill_from_bytes("onnxruntime", "cpu")
+    spill = spill_from_bytes(engine_traits("onnxruntime"))
     print(f"kernel model: feature maps past {spill / 1e6:.1f} MB stream from a shared cache or memory" if spill else
           "kernel model: this host lists no CPU cache; no term for maps that outgrow it")
     print_results("zoo, leave-one-model-out", leave_one_model_out(zoo, compute, bandwidth, op_timings, spill))

@@ -152,6 +152,7 @@ def calibrate_command(
     from onnxprof.measure.harness import TimingProtocol
     from onnxprof.predict.calibrate import (MACHINE_S, Checkpoint, checkpoint_settings, collect, duration_text,
                                             fit_profile, leave_one_model_out, plan, repeatability)
+    from onnxprof.engines import engine_traits
     from onnxprof.predict.microbench import measure_this_machine, spill_from_bytes
     from onnxprof.predict.opbench import OpBench
     from onnxprof.predict.power import fit_power, samples_from_runs
@@ -216,7 +217,7 @@ def calibrate_command(
         raise UsageError("calibration needs at least 3 models that ran; see `onnxprof measure` for why the "
                          "others failed")
     op_timings = op_bench.timings if op_bench is not None else []
-    spill = spill_from_bytes(engine, provider)
+    spill = spill_from_bytes(engine_traits(engine, options))
     if spill:
         note(f"kernel model: feature maps past {spill / 1e6:.1f} MB stream from a shared cache or memory", "dim")
     results = leave_one_model_out(points, compute, bandwidth, op_timings, spill)

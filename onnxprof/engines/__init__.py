@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from onnxprof.engines.base import Engine, EngineOptions, EngineUnavailable
+from onnxprof.engines.traits import EngineTraits
 
 ENGINES = ("onnxruntime", "tensorrt")
 
 
-def create_engine(name: str, model_path: Path, options: EngineOptions) -> Engine:
+def engine_class(name: str) -> type[Engine]:
     if name == "onnxruntime":
         from onnxprof.engines.onnxruntime import OnnxRuntimeEngine
 
-        return OnnxRuntimeEngine(model_path, options)
+        return OnnxRuntimeEngine
     if name == "tensorrt":
         from onnxprof.engines.tensorrt import TensorRTEngine
 
-        return TensorRTEngine(model_path, options)
-    raise EngineUnavailable(f"--engine {name!r}: choose one of {', '.join(ENGINES)}")
+        return TensorRTEngine
+    raise EngineUnavailable(f"no engine named {name!r}: choose one of {', '.join(ENGINES)}")
+
+
+def create_engine(name: str, model_path: Path, options: EngineOptions) -> Engine:
+    return engine_class(name)(model_path, options)
+
+
+def engine_traits(name: str, options: EngineOptions = EngineOptions(), model_source: Optional[str] = None
+                  ) -> EngineTraits:
+    """What the engine ``name`` tells a predictor about how it runs a graph (see engines.traits)."""
+    return engine_class(name).traits(options, model_source)

@@ -13,6 +13,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from onnxprof.engines.traits import EngineTraits
 from onnxprof.errors import OnnxprofError
 from onnxprof.measure.records import EngineInfo
 
@@ -80,6 +81,12 @@ class Engine(ABC):
         """Release the model."""
 
     # -- facts -----------------------------------------------------------------------------------
+    @classmethod
+    def traits(cls, options: EngineOptions = EngineOptions(), model_source: Optional[str] = None) -> EngineTraits:
+        """How this engine runs a graph with ``options``, as a predictor needs it (the layout it gives
+        the model at ``model_source``, a path or ``zoo:NAME``; none without one). Nothing is built."""
+        return EngineTraits()
+
     @abstractmethod
     def info(self) -> EngineInfo:
         """Engine, provider, precision, versions and where the nodes run (after build)."""

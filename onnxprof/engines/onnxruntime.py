@@ -33,6 +33,8 @@ from typing import Iterable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from onnxprof.engines.base import Engine, EngineOptions, EngineOutOfMemory, EngineUnavailable, ProviderFallback
+from onnxprof.engines.ort_layout import cpu_layout
+from onnxprof.engines.traits import EngineTraits, GraphLayout
 from onnxprof.errors import ModelError, UsageError
 from onnxprof.measure.records import EngineInfo, error_line, utf8_text
 
@@ -182,6 +184,15 @@ class OnnxRuntimeEngine(Engine):
     """
 
     name = "onnxruntime"
+
+    @classmethod
+    def traits(cls, options: EngineOptions = EngineOptions(), model_source: Optional[str] = None) -> EngineTraits:
+        """On the CPU provider, kernels run on this host, convolutions in the blocked layout ort_layout
+        reads off the optimised graph; on a GPU provider, on the device, in the model's own layout."""
+        if options.provider != "cpu":
+            return EngineTraits()
+        return EngineTraits(runs_on_host=True,
+                            layout=cpu_layout(model_source) if model_source is not None else GraphLayout())
 
     def __init__(self, model_path, options: EngineOptions = EngineOptions()):
         super().__init__(model_path, options)

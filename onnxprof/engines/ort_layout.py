@@ -26,13 +26,13 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import onnx
 from onnx import ModelProto, helper, numpy_helper
 
+from onnxprof.engines.traits import GraphLayout
 from onnxprof.model.load import has_values, load_model, tensor_nbytes
 
 LAYOUT_DOMAIN = "com.microsoft.nchwc"
@@ -44,23 +44,13 @@ LAYOUT_INPUTS = frozenset({"Conv", "BatchNormalization", "Add", "Mul", "Sum", "R
 LARGEST_FILLED_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
-class CpuLayout:
-    """What ONNX Runtime's CPU provider does to a model's layout."""
-
-    unblocked: frozenset[str] = frozenset()        # ONNX nodes (convolutions, pools) it leaves in NCHW
-    # the reorder kernels it inserts: (ReorderInput or ReorderOutput, the NCHW-side tensor's name)
-    conversions: tuple[tuple[str, str], ...] = ()
-    block: int = 0                                 # channels a block of the blocked layout (0: none)
-
-
 def padded_channels(channels: int, block: int) -> int:
     """Channels as the blocked layout holds them: rounded up to whole blocks, the rest zeros that its
     kernels compute on like any other (a 1×1 convolution to 72 channels costs what one to 80 does)."""
     return -(-channels // block) * block if block else channels
 
 
-def cpu_layout(source: str) -> CpuLayout:
+def cpu_layout(source: str) -> GraphLayout:
     """The layout ONNX Runtime's CPU provider, with full graph optimisation, gives the model at ``source``
     (a path or ``zoo:NAME``). Empty when this CPU has no blocked kernels (then nothing is told apart),
     when ONNX Runtime is not installed, or when it cannot build the model: this is a prediction aid and
@@ -74,17 +64,17 @@ def cpu_layout(source: str) -> CpuLayout:
 
 
 @functools.lru_cache(maxsize=128)
-def _layout(source: str, version: Optional[tuple]) -> CpuLayout:
+def _layout(source: str, version: Optional[tuple]) -> GraphLayout:
     block = channel_block()
     if not block:
-        return CpuLayout()
+        return GraphLayout()
     try:
         model = _weightless_copy(load_model(source, check=False).model)
     except Exception:           # noqa: BLE001 - not a file, or a model the analyser reads but cannot rebuild
-        return CpuLayout()
+        return GraphLayout()
     optimized = _optimized(model)
     if optimized is None:
-        return CpuLayout()
+        return GraphLayout()
     # a fused convolution (FusedConv) keeps its Conv's name; a blocked one is a new node with a new name
     original = {node.name for node in model.graph.node if node.op_type in BLOCKABLE}
     unblocked = frozenset(node.name for node in optimized.graph.node
@@ -94,7 +84,7 @@ def _layout(source: str, version: Optional[tuple]) -> CpuLayout:
     conversions = tuple((node.op_type, node.input[0] if node.op_type == "ReorderInput" else node.output[0])
                         for node in optimized.graph.node
                         if node.domain == LAYOUT_DOMAIN and node.op_type in REORDER_OPS)
-    return CpuLayout(unblocked, conversions, block)
+    return GraphLayout(unblocked, conversions, block)
 
 
 def cpu_blocks() -> bool:

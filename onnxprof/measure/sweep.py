@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from onnxprof.cost.analysis import StaticReport, analyze_loaded
-from onnxprof.engines import create_engine
+from onnxprof.engines import create_engine, engine_traits
 from onnxprof.engines.base import EngineOptions, EngineOutOfMemory
 from onnxprof.measure.harness import TimingProtocol, failed_batch, now_iso, time_batch
 from onnxprof.measure.host import host_info
@@ -136,7 +136,7 @@ def _measure_one(plan: SweepPlan, engine, report: StaticReport, batch: int, rate
 
 def runs_on_host(plan: SweepPlan) -> bool:
     """Whether the engine runs the model on the host's CPU (its memory and power are the host's)."""
-    return plan.engine == "onnxruntime" and plan.options.provider == "cpu"
+    return engine_traits(plan.engine, plan.options).runs_on_host
 
 
 def _require_room_for_activations(report: StaticReport) -> None:

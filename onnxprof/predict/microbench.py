@@ -23,6 +23,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from onnxprof.engines.traits import EngineTraits
 from onnxprof.predict.devices import DeviceProfile
 
 OPSET = 17
@@ -91,6 +92,7 @@ def measure_this_machine(engine: str = "onnxruntime", provider: str = "cpu", sec
     ``seconds`` is the timing budget (half per kernel; model building and the warm-up come on top).
     ``add_elements`` fp32 elements per Add operand: 2^24 (64 MiB each) is well past any cache.
     """
+    from onnxprof.engines import engine_traits
     from onnxprof.engines.base import EngineOptions
 
     options = EngineOptions(provider=provider, threads=threads)
@@ -112,11 +114,12 @@ def measure_this_machine(engine: str = "onnxruntime", provider: str = "cpu", sec
     host = platform.node() or "this host"
     stamp = f"measured by onnxprof on {host} {datetime.date.today().isoformat()}"
     how = f"{engine}/{provider}"
-    memory_gb, memory_source = _memory_gb(provider, host)
+    traits = engine_traits(engine, options)
+    memory_gb, memory_source = _memory_gb(traits, host)
     not_measured = "none found: not measured by the micro-benchmark"
     return DeviceProfile(
         name="this-machine", title=f"{host} ({platform.machine()}, {how})",
-        kind="cpu" if provider == "cpu" else "gpu",
+        kind=traits.device_kind,
         fp32_tflops=gflops / 1000,
         fp32_tflops_source=f"{stamp}: fp32 MatMul {n}x{n}x{n} through {how}, 2·n³ FLOPs ÷ median "
                            f"{matmul_s * 1e3:.3f} ms ({gflops:.1f} GFLOP/s)",
@@ -132,8 +135,8 @@ def measure_this_machine(engine: str = "onnxruntime", provider: str = "cpu", sec
     )
 
 
-def _memory_gb(provider: str, host: str) -> tuple[object, str]:
-    if provider != "cpu":
+def _memory_gb(traits: EngineTraits, host: str) -> tuple[object, str]:
+    if not traits.runs_on_host:
         return None, "none found: device memory is not read by the micro-benchmark"
     try:
         import psutil
@@ -185,11 +188,11 @@ def _read_or_none(path: Path) -> Optional[str]:
     return path.read_text().strip() if path.exists() else None
 
 
-def spill_from_bytes(engine: str, provider: str, cpus: Path = CPUS) -> Optional[float]:
+def spill_from_bytes(traits: EngineTraits, cpus: Path = CPUS) -> Optional[float]:
     """Activation bytes past which a kernel's feature maps stream from a shared cache or memory
     (kernels.KernelModel), for an engine that runs on this host's CPU: what its cores' own caches hold
-    (PRIVATE_LEVEL), else SPILL_SHARE of the last-level cache; None for a GPU or a host that lists no cache."""
-    if engine != "onnxruntime" or provider != "cpu":
+    (PRIVATE_LEVEL), else SPILL_SHARE of the last-level cache; None for a device or a host that lists no cache."""
+    if not traits.runs_on_host:
         return None
     private = private_cache_bytes(cpus)
     if private:

@@ -8,7 +8,7 @@ import pytest
 from onnx import helper
 
 from onnxprof.cost.analysis import analyze
-from onnxprof.engines.ort_layout import (LAYOUT_DOMAIN, CpuLayout, _optimized, channel_block, cpu_blocks, cpu_layout,
+from onnxprof.engines.ort_layout import (LAYOUT_DOMAIN, GraphLayout, _optimized, channel_block, cpu_blocks, cpu_layout,
                                          padded_channels)
 from onnxprof.measure.layers import LayerRow
 from onnxprof.predict.kernels import LAYOUT, KernelModel, kernel_timings, layout_works, node_works
@@ -107,7 +107,7 @@ def test_the_padded_channels_are_those_of_the_filters_onnx_runtime_writes(tmp_pa
 def test_what_onnx_runtime_cannot_build_has_no_layout(tmp_path):
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a model")
-    assert cpu_layout(str(garbage)) == CpuLayout() and cpu_layout(str(tmp_path / "missing.onnx")) == CpuLayout()
+    assert cpu_layout(str(garbage)) == GraphLayout() and cpu_layout(str(tmp_path / "missing.onnx")) == GraphLayout()
 
 
 @needs_blocked_kernels
@@ -139,3 +139,18 @@ def test_the_single_op_cases_for_unblocked_kernels_are_left_unblocked(tmp_path):
         path = tmp_path / f"{case.name}.onnx"
         onnx.save(case.model, path)
         assert cpu_layout(str(path)).unblocked == {"op"}, case.name
+
+
+def test_engines_state_their_traits_without_building_anything(tmp_path):
+    from onnxprof.engines import engine_traits
+    from onnxprof.engines.base import EngineOptions
+    from onnxprof.engines.traits import EngineTraits
+
+    path = _two_branches(tmp_path / "model.onnx", narrow_channels=58)
+    on_cpu = engine_traits("onnxruntime", EngineOptions(), str(path))
+    assert on_cpu.runs_on_host and on_cpu.device_kind == "cpu"
+    assert on_cpu.layout.unblocked == ({"narrow"} if cpu_blocks() else frozenset())
+    assert engine_traits("onnxruntime", EngineOptions()).layout == GraphLayout()     # no model: no layout
+    # a GPU provider or TensorRT runs on the device, in the model's own layout: no host cache, no blocks
+    for name, provider in (("onnxruntime", "cuda"), ("onnxruntime", "tensorrt"), ("tensorrt", "cpu")):
+        assert engine_traits(name, EngineOptions(provider=provider), str(path)) == EngineTraits()

@@ -10,6 +10,8 @@ from importlib import resources
 
 import pytest
 
+from onnxprof.engines import engine_traits
+from onnxprof.engines.base import EngineOptions
 from onnxprof.errors import UsageError
 from onnxprof.predict.devices import KINDS, NONE_FOUND, VALUE_FIELDS, DeviceProfile, device, devices
 
@@ -165,11 +167,11 @@ def test_the_spill_threshold_is_what_the_cores_own_caches_hold(tmp_path):
     assert last_level_cache_bytes(tmp_path / "cpu0" / "cache") == 32 << 20    # the instruction cache is not counted
     assert private_cache_bytes(tmp_path, [0, 1]) == 4 << 20
     assert private_cache_bytes(tmp_path, [1]) == 2 << 20                    # a process allowed one core
-    assert spill_from_bytes("onnxruntime", "cpu", tmp_path) == (4 << 20 if len(os.sched_getaffinity(0)) > 1
-                                                                else 2 << 20)
-    assert spill_from_bytes("onnxruntime", "cuda", tmp_path) is None       # a GPU's maps are not in this cache
-    assert spill_from_bytes("tensorrt", "cpu", tmp_path) is None
-    assert spill_from_bytes("onnxruntime", "cpu", tmp_path / "absent") is None
+    on_host, on_gpu = engine_traits("onnxruntime"), engine_traits("onnxruntime", EngineOptions(provider="cuda"))
+    assert spill_from_bytes(on_host, tmp_path) == (4 << 20 if len(os.sched_getaffinity(0)) > 1 else 2 << 20)
+    assert spill_from_bytes(on_gpu, tmp_path) is None       # a GPU's maps are not in this cache
+    assert spill_from_bytes(engine_traits("tensorrt"), tmp_path) is None
+    assert spill_from_bytes(on_host, tmp_path / "absent") is None
 
 
 def test_hyperthreads_sharing_a_cache_count_it_once_and_a_host_listing_no_levels_uses_half_its_largest(tmp_path):
@@ -182,4 +184,4 @@ def test_hyperthreads_sharing_a_cache_count_it_once_and_a_host_listing_no_levels
     unlevelled = tmp_path / "unlevelled"
     _cache_tree(unlevelled, 0, {0: ("Data", "32K", None, None), 1: ("Unified", "16M", None, None)})
     assert private_cache_bytes(unlevelled, [0]) is None
-    assert SPILL_SHARE == 0.5 and spill_from_bytes("onnxruntime", "cpu", unlevelled) == 8 << 20
+    assert SPILL_SHARE == 0.5 and spill_from_bytes(engine_traits("onnxruntime"), unlevelled) == 8 << 20
