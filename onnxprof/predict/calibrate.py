@@ -19,8 +19,9 @@ import numpy as np
 
 from onnxprof import __version__
 from onnxprof.cost.analysis import StaticReport, analyze
-from onnxprof.engines import create_engine
+from onnxprof.engines import create_engine, engine_traits
 from onnxprof.engines.base import EngineOptions
+from onnxprof.engines.traits import EngineTraits
 from onnxprof.measure.harness import TimingProtocol, time_batch
 from onnxprof.measure.inputs import synthetic_feeds
 from onnxprof.measure.layers import LayerRow, join_layers
@@ -281,6 +282,7 @@ class CalibrationPoint:
     kernels: tuple[KernelTiming, ...] = ()   # the same profile, node by node, for the kernel model
     quiet: bool = True                # some round of its timing and of its profile found the machine quiet
     round_ms: tuple[float, ...] = ()  # every round's timed median, the kept fastest among them
+    traits: EngineTraits = EngineTraits()    # how the engine ran the model (its layout, on the host or not)
 
     @property
     def round_spread(self) -> Optional[float]:
@@ -474,11 +476,12 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
     for key, (timing, timing_quiet) in kept.items():
         profile, profile_quiet = kept_profiles.get(key, (None, True))
         report, rows = reports[key], list(profile.payload) if profile else []
+        traits = engine_traits(engine, options, str(paths[key[0]]))
         points.append(CalibrationPoint(
             key[0], key[1], float(report.totals.macs) / key[1], timing.ms,
             tuple(layer_samples(rows, report)), report, memory.get(key),
-            tuple(kernel_timings(rows, report, source=f"{key[0]}@{key[1]}")), timing_quiet and profile_quiet,
-            tuple(r.ms for r in timings[key])))
+            tuple(kernel_timings(rows, report, f"{key[0]}@{key[1]}", traits)), timing_quiet and profile_quiet,
+            tuple(r.ms for r in timings[key]), traits))
     return points
 
 
@@ -544,7 +547,7 @@ def _fit_latency(points: Sequence[CalibrationPoint], compute_flops_per_s: float,
     roofline = fit_roofline([layer for p in points for layer in p.layers], compute_flops_per_s, bandwidth_bytes_per_s)
     kernels = fit_kernels([t for p in points for t in p.kernels] + list(op_timings),
                           [NetworkTiming(p.report, p.batch, p.median_ms, sum(layer.measured_ms for layer in p.layers),
-                                         len(p.layers)) for p in points if p.layers], spill_from_bytes)
+                                         len(p.layers), p.traits) for p in points if p.layers], spill_from_bytes)
     return operations, roofline, kernels
 
 
@@ -553,7 +556,7 @@ def _predict_latency(models: tuple[OperationsModel, RooflineModel, KernelModel],
     operations, roofline, kernels = models
     return {"operations": operations.predict(point.macs_per_image, point.batch),
             "roofline": roofline.predict_total(point.report),
-            "kernels": kernels.predict_total(point.report, point.batch)}
+            "kernels": kernels.latency_ms(point.report, point.batch, point.traits)}
 
 
 def leave_one_model_out(points: Sequence[CalibrationPoint], compute_flops_per_s: float,

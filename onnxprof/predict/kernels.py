@@ -74,7 +74,8 @@ import networkx as nx
 import numpy as np
 
 from onnxprof.cost.analysis import StaticReport
-from onnxprof.engines.ort_layout import REORDER_OPS, cpu_layout, padded_channels
+from onnxprof.engines.ort_layout import REORDER_OPS, padded_channels
+from onnxprof.engines.traits import EngineTraits
 from onnxprof.measure.layers import LayerRow
 from onnxprof.predict.latency import working_nodes
 from onnxprof.predict.metrics import nonnegative_least_squares, r_squared
@@ -156,10 +157,10 @@ class NodeWork:
         return max(0.0, streamed - spill_from_bytes)
 
 
-def node_works(report: StaticReport) -> dict[str, NodeWork]:
+def node_works(report: StaticReport, traits: EngineTraits) -> dict[str, NodeWork]:
     """Every counted node that does work (views such as Reshape move no bytes and are left out), as the
     engine runs it: a convolution or pool in a blocked layout works on whole blocks (see _in_blocks)."""
-    layout = cpu_layout(report.model.source)
+    layout = traits.layout
     tensors, weights = report.graph.graph["tensors"], report.graph.graph["weights"]
     works = {}
     for node, kind, flops, moved in working_nodes(report):
@@ -221,12 +222,12 @@ def _in_blocks(work: NodeWork, channels: int, input_channels: Optional[int], out
                    activation_bytes=activation_bytes)
 
 
-def layout_works(report: StaticReport) -> list[NodeWork]:
+def layout_works(report: StaticReport, traits: EngineTraits) -> list[NodeWork]:
     """The layout conversions the engine inserts into this model, each reading and writing its tensor once
     (none for a model the analyser was handed in memory)."""
     tensors = report.graph.graph["tensors"]
     works = []
-    for op_type, name in cpu_layout(report.model.source).conversions:
+    for op_type, name in traits.layout.conversions:
         tensor = tensors.get(name)
         if tensor is not None and isinstance(tensor.size_bytes, int) and isinstance(tensor.elements, int):
             works.append(NodeWork(f"{op_type}({name})", LAYOUT, 0.0, 0.0, 2.0 * tensor.size_bytes,
@@ -278,13 +279,13 @@ class KernelTiming:
                 if not fused and (not weighted or work.is_product and work.weight_bytes > 0)}
 
 
-def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str, alone: bool = False
-                   ) -> list[KernelTiming]:
+def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str, traits: EngineTraits,
+                   alone: bool = False) -> list[KernelTiming]:
     """Profiled layers joined to the nodes they cover, nodes that do no work left out; of the layers the
     engine inserted (no ONNX node), the layout conversions as one timing covering all of them. ``alone``:
     the report is a single-op benchmark's, not a network's."""
-    works = node_works(report)
-    timings = _layout_timing(rows, report, source, alone)
+    works = node_works(report, traits)
+    timings = _layout_timing(rows, report, source, traits, alone)
     for row in rows:
         covered = set(row.onnx_nodes)
         names = [n for n in row.onnx_nodes if n in works]
@@ -299,12 +300,12 @@ def kernel_timings(rows: Sequence[LayerRow], report: StaticReport, source: str, 
     return timings
 
 
-def _layout_timing(rows: Sequence[LayerRow], report: StaticReport, source: str, alone: bool
-                   ) -> list[KernelTiming]:
+def _layout_timing(rows: Sequence[LayerRow], report: StaticReport, source: str, traits: EngineTraits,
+                   alone: bool) -> list[KernelTiming]:
     """Profiled reorder kernels cannot be told apart by name (ONNX Runtime numbers them per session), so
     they are fitted together: their summed time against the conversions predicted for the model."""
     measured = sum(row.measured_ms for row in rows if not row.onnx_nodes and row.name.startswith(REORDER_OPS))
-    predicted = layout_works(report) if measured > 0 else []
+    predicted = layout_works(report, traits) if measured > 0 else []
     return ([KernelTiming(tuple(predicted), (False,) * len(predicted), float(measured), source, alone=alone)]
             if predicted else [])
 
@@ -381,11 +382,11 @@ class KernelModel:
                 if any(p in works and fuses(self.fusions, works[p].kind, work.kind)
                        for p in _sole_producers(report.graph, name))}
 
-    def kernels(self, report: StaticReport) -> tuple[float, int]:
+    def kernels(self, report: StaticReport, traits: EngineTraits) -> tuple[float, int]:
         """Σ of the predicted node times, as a profiler would see them, and the number of kernels."""
-        works = node_works(report)
+        works = node_works(report, traits)
         fused = self.fused_nodes(report, works)
-        layout = layout_works(report) if LAYOUT in self.coefficients else []
+        layout = layout_works(report, traits) if LAYOUT in self.coefficients else []
         kernels = len(works) - len(fused) + len(layout)
         every_node = [*works.values(), *layout]
         in_network = (self.in_network_ms * kernels
@@ -395,12 +396,12 @@ class KernelModel:
         return (sum(self.node_ms(work, name in fused) for name, work in works.items())
                 + sum(self.node_ms(work) for work in layout) + in_network, kernels)
 
-    def kernels_ms(self, report: StaticReport) -> float:
-        return self.kernels(report)[0]
+    def kernels_ms(self, report: StaticReport, traits: EngineTraits) -> float:
+        return self.kernels(report, traits)[0]
 
-    def predict_total(self, report: StaticReport, batch: int) -> float:
+    def latency_ms(self, report: StaticReport, batch: int, traits: EngineTraits) -> float:
         network = self.network_by_batch.get(batch, self.network or NetworkFit())
-        return network.apply(*self.kernels(report))
+        return network.apply(*self.kernels(report, traits))
 
 
 def _fallbacks(work: NodeWork, known: Mapping[str, tuple]) -> tuple[str, ...]:
@@ -532,6 +533,7 @@ class NetworkTiming:
     measured_ms: float
     profiled_ms: float
     profiled_kernels: int
+    traits: EngineTraits = EngineTraits()
 
 
 def _profiling_overhead(networks: Sequence[NetworkTiming]) -> float:
@@ -570,7 +572,7 @@ def fit_kernels(timings: Sequence[KernelTiming], networks: Sequence[NetworkTimin
                         in_network_ms_per_spilled_byte=fit.in_network_ms_per_spilled_byte)
     if not networks:
         return model
-    kernels = [model.kernels(n.report) for n in networks]
+    kernels = [model.kernels(n.report, n.traits) for n in networks]
     overhead = _profiling_overhead(networks)
     by_batch = {}
     for batch in sorted({n.batch for n in networks}):

@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 
 from onnxprof.cost.analysis import analyze
+from onnxprof.engines import engine_traits
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.inputs import synthetic_feeds
 from onnxprof.measure.layers import LayerRow
@@ -264,8 +265,9 @@ class OpBench:
         self._folder.cleanup()
 
     def _timings(self, name: str, rows: Sequence[LayerRow]) -> list[KernelTiming]:
-        report = self._prepared[name][1]
-        found = kernel_timings(rows, report, source=f"op:{self.cases[name].op}", alone=True)
+        path, report, _ = self._prepared[name]
+        traits = engine_traits(self.engine, self.options, str(path))
+        found = kernel_timings(rows, report, f"op:{self.cases[name].op}", traits, alone=True)
         # a lone op's reorders (the graph's input in, its output out) are left out: with their 40
         # sources in the fit, the Reorder class gave 2.3 µs a kernel against 6.5 µs from networks
         # alone, and ShuffleNetV2's and MobileNetV3's reorders half their profiled time

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from onnxprof.cost.analysis import StaticReport
+from onnxprof.engines import engine_traits
+from onnxprof.engines.base import EngineOptions
+from onnxprof.engines.traits import EngineTraits
 from onnxprof.errors import UsageError
 from onnxprof.files import regular_file
 from onnxprof.predict.basic import Prediction, engine_bytes
@@ -55,8 +58,12 @@ class CalibratedProfile:
         if chosen == "operations":
             return self.operations.predict(float(report.totals.macs) / batch, batch)
         if chosen == "kernels" and self.kernels is not None:
-            return self.kernels.predict_total(report, batch)
+            return self.kernels.latency_ms(report, batch, self.traits(report))
         return self.roofline.predict_total(report)
+
+    def traits(self, report: StaticReport) -> EngineTraits:
+        """How the calibrated engine runs the model of ``report``."""
+        return engine_traits(self.engine, EngineOptions(provider=self.provider), report.model.source)
 
     def predict(self, report: StaticReport, batch: int) -> Prediction:
         latency = self.latency_ms(report, batch)
@@ -156,6 +163,10 @@ class PublishedDevice:
             raise UsageError(f"--device {self.facts.name}: its published compute or bandwidth is unknown; "
                              "calibrate instead")
         return uncalibrated_roofline(self.facts.fp32_tflops * 1e12, self.facts.memory_bandwidth_gbs * 1e9)
+
+    def traits(self, report: StaticReport) -> EngineTraits:
+        """How the calibrated engine runs the model of ``report``."""
+        return engine_traits(self.engine, EngineOptions(provider=self.provider), report.model.source)
 
     def predict(self, report: StaticReport, batch: int) -> Prediction:
         latency = self.roofline.predict_total(report)

@@ -8,6 +8,8 @@ import pytest
 from onnx import helper
 
 from onnxprof.cost.analysis import analyze
+from onnxprof.engines import engine_traits
+from onnxprof.engines.base import EngineOptions
 from onnxprof.engines.ort_layout import (LAYOUT_DOMAIN, GraphLayout, _optimized, channel_block, cpu_blocks, cpu_layout,
                                          padded_channels)
 from onnxprof.measure.layers import LayerRow
@@ -16,6 +18,10 @@ from tests.builders import make_model, weight
 
 pytest.importorskip("onnxruntime")
 needs_blocked_kernels = pytest.mark.skipif(not cpu_blocks(), reason="ONNX Runtime has no blocked kernels on this CPU")
+
+
+def _on_cpu(path):
+    return engine_traits("onnxruntime", EngineOptions(), str(path))
 
 
 def _two_branches(path, narrow_channels: int = 58):
@@ -37,9 +43,9 @@ def test_a_channel_count_the_provider_cannot_block_leaves_its_convolution_in_nch
     assert layout.unblocked == {"narrow"}
     # the wide convolution is blocked: its input converted in, its output converted back for the graph
     assert sorted(layout.conversions) == [("ReorderInput", "a"), ("ReorderOutput", "wide_out")]
-    works = node_works(analyze(path, check=False))
+    works = node_works(analyze(path, check=False), _on_cpu(path))
     assert not works["narrow"].blocked and works["wide"].blocked
-    reorders = layout_works(analyze(path, check=False))
+    reorders = layout_works(analyze(path, check=False), _on_cpu(path))
     # each reads and writes its tensor once: 2 × 64·14·14 floats
     assert [w.bytes_moved for w in reorders] == [2 * 64 * 14 * 14 * 4] * 2 and {w.kind for w in reorders} == {LAYOUT}
 
@@ -77,7 +83,7 @@ def test_a_blocked_convolution_works_on_whole_blocks_of_channels(tmp_path):
     _odd_channels(path)
     block, up, positions = channel_block(), lambda c: padded_channels(c, channel_block()), 14 * 14
     assert block in (8, 16) and cpu_layout(str(path)).block == block
-    works = node_works(analyze(path, check=False))
+    works = node_works(analyze(path, check=False), _on_cpu(path))
     # the stem reads its 3-channel input as it is; every other channel count is padded to whole blocks
     assert works["stem"].macs == positions * up(24) * 3 * 9
     assert works["expand"].macs == positions * up(72) * up(24)
@@ -92,7 +98,7 @@ def test_a_blocked_convolution_works_on_whole_blocks_of_channels(tmp_path):
 @needs_blocked_kernels
 def test_the_padded_channels_are_those_of_the_filters_onnx_runtime_writes(tmp_path):
     model = _odd_channels(tmp_path / "odd.onnx")
-    works = node_works(analyze(tmp_path / "odd.onnx", check=False))
+    works = node_works(analyze(tmp_path / "odd.onnx", check=False), _on_cpu(tmp_path / "odd.onnx"))
     optimized = _optimized(model)
     filters = {tensor.name: tuple(tensor.dims) for tensor in optimized.graph.initializer}
     written = sorted(filters[node.input[1]] for node in optimized.graph.node
@@ -115,14 +121,14 @@ def test_reorder_kernels_are_fitted_together_and_predicted_only_once_fitted(tmp_
     report = analyze(_two_branches(tmp_path / "branches.onnx"), check=False)
     rows = [LayerRow("ReorderInput_1", (), (), 0.004, None, 0), LayerRow("wide_nchwc", ("wide",), ("Conv",), 0.02, None, 0),
             LayerRow("ReorderOutput_2", (), (), 0.006, None, 0), LayerRow("narrow", ("narrow",), ("Conv",), 0.03, None, 0)]
-    timings = kernel_timings(rows, report, source="net@1")
+    timings = kernel_timings(rows, report, "net@1", _on_cpu(path))
     reorder = next(t for t in timings if t.nodes[0].kind == LAYOUT)
     assert len(reorder.nodes) == 2 and reorder.measured_ms == pytest.approx(0.010)   # both rows, one timing
     conv = (1e-9, 0.0, 0.0, 0.0, 0.0, 0.001)
     without = KernelModel({"Conv": conv, "Conv(depthwise)": conv})
     with_reorders = KernelModel({**without.coefficients, LAYOUT: (0.0, 1e-8, 0.002)})
-    sum_without, kernels_without = without.kernels(report)
-    sum_with, kernels_with = with_reorders.kernels(report)
+    sum_without, kernels_without = without.kernels(report, _on_cpu(path))
+    sum_with, kernels_with = with_reorders.kernels(report, _on_cpu(path))
     assert kernels_with == kernels_without + 2
     assert sum_with - sum_without == pytest.approx(2 * (1e-8 * 2 * 64 * 14 * 14 * 4 + 0.002))
 

@@ -11,12 +11,15 @@ import pytest
 from onnx import helper
 
 from onnxprof.measure.layers import LayerRow
+from onnxprof.engines.traits import EngineTraits
 from onnxprof.predict.kernels import (FUSED, LAYOUT, OTHER, STRIDED, KernelModel, KernelTiming, NetworkTiming,
                                       NodeWork, fit_kernel_times, fit_kernels, kernel_model_from_json,
                                       kernel_model_json, kernel_timings, node_works)
 from onnxprof.predict.opbench import GATE_ACTIVATIONS, op_cases, profile_ops
 from onnxprof.zoo.builder import GraphBuilder
 from tests.builders import analyze, make_model, weight
+
+PLAIN = EngineTraits()      # an engine that keeps the model's layout
 
 
 def _conv_relu_model(channels: int = 8, size: int = 10, group: int = 1):
@@ -28,18 +31,18 @@ def _conv_relu_model(channels: int = 8, size: int = 10, group: int = 1):
 
 
 def test_product_terms_are_macs_patches_outputs_and_weights():
-    works = node_works(analyze(_conv_relu_model()))
+    works = node_works(analyze(_conv_relu_model()), PLAIN)
     conv = works["conv"]
     # 8 → 8 channels, 3×3, 10×10 output: m = 8 columns, k = 8·9 = 72, n = 100 positions
     assert conv.is_product and conv.columns == 8 and conv.outputs == 800
     macs = 800 * 72
     assert conv.terms()[:4] == pytest.approx([macs, 100 * 72, 800, 8 * 72])   # macs, n·k, m·n, m·k
     assert conv.terms()[5] == 1.0
-    grouped = node_works(analyze(_conv_relu_model(group=4)))["conv"]
+    grouped = node_works(analyze(_conv_relu_model(group=4)), PLAIN)["conv"]
     # 4 groups of 2 → 2 channels: m = 2, k = 2·9 = 18; patches g·n·k = 4·100·18, weights g·m·k = 4·2·18
     assert grouped.kind == "Conv(groups of 2+)" and grouped.columns == 2
     assert grouped.terms()[:4] == pytest.approx([800 * 18, 4 * 100 * 18, 800, 4 * 2 * 18])
-    depthwise = node_works(analyze(_conv_relu_model(group=8)))["conv"]
+    depthwise = node_works(analyze(_conv_relu_model(group=8)), PLAIN)["conv"]
     assert depthwise.kind == "Conv(depthwise)" and depthwise.terms()[:4] == pytest.approx([800 * 9, 800 * 9, 800, 8 * 9])
     relu = works["relu"]
     assert not relu.is_product and relu.terms() == pytest.approx([800, 2 * 800 * 4, 1.0])   # flops, bytes, kernel
@@ -137,7 +140,7 @@ def test_a_lookup_reads_no_weights_whole():
              helper.make_node("MatMul", ["e", "w"], ["y"], name="project")]
     model = make_model(nodes, [("ids", [4], onnx.TensorProto.INT64)], [("y", [4, 16])],
                        [weight("table", (1000, 64)), weight("w", (64, 16))])
-    works = node_works(analyze(model))
+    works = node_works(analyze(model), PLAIN)
     assert works["lookup"].weight_bytes == 0.0
     assert works["project"].weight_bytes == 64 * 16 * 4
 
@@ -152,10 +155,10 @@ def test_a_softmax_over_an_axis_other_than_the_last_has_a_class_of_its_own():
     before opset 13 (the input read as a matrix from the axis on, rows contiguous), it does not."""
     for op_type in ("Softmax", "LogSoftmax"):
         for axis, opset, strided in ((1, 17, True), (-3, 13, True), (-1, 17, False), (3, 17, False), (1, 11, False)):
-            work = node_works(analyze(_softmax_model(op_type, axis, opset)))["softmax"]
+            work = node_works(analyze(_softmax_model(op_type, axis, opset)), PLAIN)["softmax"]
             assert work.kind == op_type + (STRIDED if strided else ""), (op_type, axis, opset)
     # a model that never saw one prices it as its op, not as the median of every op class
-    work = node_works(analyze(_softmax_model("Softmax", 1, 17)))["softmax"]
+    work = node_works(analyze(_softmax_model("Softmax", 1, 17)), PLAIN)["softmax"]
     model = KernelModel({"Softmax": (1e-6, 0.0, 0.01), OTHER: (0.0, 0.0, 5.0)})
     assert model.node_ms(work) == pytest.approx(1e-6 * work.flops + 0.01)
     strided = KernelModel({**model.coefficients, "Softmax" + STRIDED: (0.0, 1e-6, 0.0)})
@@ -173,7 +176,7 @@ def test_a_profile_fitted_before_the_in_network_terms_reads_as_without_them():
 
 
 def test_the_spill_term_counts_activation_bytes_past_the_threshold():
-    conv = node_works(analyze(_conv_relu_model()))["conv"]
+    conv = node_works(analyze(_conv_relu_model()), PLAIN)["conv"]
     # in and out: 8 channels of 10×10 fp32 each, 3200 bytes; the 8·8·3·3 weights (2304 bytes) are not streamed
     assert conv.activation_bytes == 6400 and conv.bytes_moved == 6400 + 2304
     assert len(conv.terms()) == 6 and conv.terms(spill_from_bytes=1000)[-1] == 5400
@@ -252,16 +255,16 @@ def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     rows = [LayerRow("conv_relu", ("conv", "relu"), ("Conv", "Relu"), 1.0, None, 0),
             LayerRow("add", ("add",), ("Add",), 0.1, None, 0),
             LayerRow("ReorderOutput", (), (), 0.05, None, 0)]         # inserted by the engine: no node
-    timings = kernel_timings(rows, report, source="net@1")
+    timings = kernel_timings(rows, report, "net@1", PLAIN)
     assert [t.fused for t in timings] == [(False, True), (False,)]
     assert timings[0].links == (("Conv", "Relu", True),) and timings[1].links == (("Relu", "Add", False),)
     model = fit_kernels(timings, [])
     assert model.fusions == {("Conv", "Relu")}        # (Relu, Add) ran apart
     bigger = analyze(_conv_relu_model(channels=16, size=20))
-    works = node_works(bigger)
+    works = node_works(bigger, PLAIN)
     assert model.fused_nodes(bigger, works) == {"relu"}
     expected = sum(model.node_ms(works[n], fused=(n == "relu")) for n in ("conv", "relu", "add"))
-    assert model.kernels_ms(bigger) == pytest.approx(expected)
+    assert model.kernels_ms(bigger, PLAIN) == pytest.approx(expected)
 
 
 def _conv_bn_relu_model(group: int):
@@ -275,13 +278,13 @@ def test_a_fusion_seen_after_one_kind_of_convolution_applies_to_every_kind():
     which the calibration set never had."""
     dense = analyze(_conv_bn_relu_model(group=1))
     rows = [LayerRow("conv_bn_relu", ("conv", "bn", "relu"), ("Conv", "BatchNormalization", "Relu"), 1.0, None, 0)]
-    model = fit_kernels(kernel_timings(rows, dense, source="net@1"), [])
+    model = fit_kernels(kernel_timings(rows, dense, "net@1", PLAIN), [])
     assert model.fusions == {("Conv", "BatchNormalization"), ("BatchNormalization", "Relu")}
     grouped = analyze(_conv_bn_relu_model(group=4))
-    works = node_works(grouped)
+    works = node_works(grouped, PLAIN)
     assert works["conv"].kind == "Conv(groups of 2+)"
     assert model.fused_nodes(grouped, works) == {"bn", "relu"}
-    assert model.kernels(grouped)[1] == 1                 # one kernel, as the engine runs it
+    assert model.kernels(grouped, PLAIN)[1] == 1                 # one kernel, as the engine runs it
     # a profile stored before fusions were learned by kind still holds pairs by class
     by_class = replace(model, fusions=frozenset({("Conv(groups of 2+)", "BatchNormalization")}))
     assert by_class.fused_nodes(grouped, works) == {"bn"}
@@ -306,13 +309,13 @@ def test_each_predicted_kernel_costs_the_in_network_constant_once():
     report = analyze(_conv_relu_model())
     classes = KernelModel({key: TRUE[key] for key in ("Conv", "Relu", "Relu (fused)", "Add")})
     for fusions, kernels in ((frozenset(), 3), (frozenset({("Conv", "Relu")}), 2)):
-        alone_ms, counted = replace(classes, fusions=fusions).kernels(report)
+        alone_ms, counted = replace(classes, fusions=fusions).kernels(report, PLAIN)
         assert counted == kernels
         in_network = replace(classes, fusions=fusions, in_network_ms=0.5)
-        assert in_network.kernels(report) == pytest.approx((alone_ms + 0.5 * kernels, kernels))
+        assert in_network.kernels(report, PLAIN) == pytest.approx((alone_ms + 0.5 * kernels, kernels))
         # the convolution's 8·8·3·3 fp32 weights, once whatever the fusions
         cold = replace(in_network, in_network_ms_per_weight_byte=1e-4)
-        assert cold.kernels(report) == pytest.approx((alone_ms + 0.5 * kernels + 1e-4 * 8 * 8 * 9 * 4, kernels))
+        assert cold.kernels(report, PLAIN) == pytest.approx((alone_ms + 0.5 * kernels + 1e-4 * 8 * 8 * 9 * 4, kernels))
 
 
 def _unfused_kernels() -> list[tuple]:
@@ -320,7 +323,7 @@ def _unfused_kernels() -> list[tuple]:
     the synthetic timings predicts them (no fusions known: conv, relu and add each a kernel)."""
     plain = fit_kernels(_synthetic_timings(), [])
     reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
-    return [(report, *plain.kernels(report)) for report in reports]
+    return [(report, *plain.kernels(report, PLAIN)) for report in reports]
 
 
 def test_network_fit_reads_the_profiling_overhead_then_the_scale():
@@ -339,9 +342,9 @@ def test_network_fit_reads_the_profiling_overhead_then_the_scale():
     assert model.network_by_batch[8].overhead_ms == pytest.approx(0.01, rel=1e-6)
     assert model.network_by_batch[1].scale == pytest.approx(1.25, rel=1e-6)
     assert model.network_by_batch[8].scale == pytest.approx(0.8, rel=1e-6)
-    predicted, kernels = model.kernels(reports[1])
-    assert model.predict_total(reports[1], 1) == pytest.approx(1.25 * (predicted - 0.01 * kernels))
-    assert model.predict_total(reports[1], 4) == pytest.approx(model.network.apply(predicted, kernels))  # pooled
+    predicted, kernels = model.kernels(reports[1], PLAIN)
+    assert model.latency_ms(reports[1], 1, PLAIN) == pytest.approx(1.25 * (predicted - 0.01 * kernels))
+    assert model.latency_ms(reports[1], 4, PLAIN) == pytest.approx(model.network.apply(predicted, kernels))  # pooled
     assert kernel_model_from_json(kernel_model_json(model)) == model
 
 
@@ -366,11 +369,11 @@ def test_network_scale_is_the_median_ratio():
     model = KernelModel({"Conv": (1e-6, 0, 0, 0, 0, 0.1), "Relu": (0, 1e-8, 0.01), "Add": (0, 1e-8, 0.01)})
     reports = [analyze(_conv_relu_model(channels=c, size=s)) for c, s in ((8, 10), (16, 20), (32, 14))]
     # one network 4× off (an op the model has not seen) does not move the others
-    networks = [NetworkTiming(r, 1, ratio * model.kernels_ms(r), model.kernels_ms(r) * ratio, 3)
+    networks = [NetworkTiming(r, 1, ratio * model.kernels_ms(r, PLAIN), model.kernels_ms(r, PLAIN) * ratio, 3)
                 for r, ratio in zip(reports, (1.2, 1.25, 4.0))]
     fitted = fit_kernels(_synthetic_timings(), networks)
     assert fitted.network_by_batch[1].overhead_ms == 0.0
-    ratios = [n.measured_ms / fitted.kernels_ms(n.report) for n in networks]
+    ratios = [n.measured_ms / fitted.kernels_ms(n.report, PLAIN) for n in networks]
     assert fitted.network_by_batch[1].scale == pytest.approx(float(np.median(ratios)))
 
 
@@ -439,12 +442,12 @@ def test_fit_keeps_blocked_and_unblocked_convolutions_apart():
 def test_single_op_cases_are_valid_one_node_models():
     cases = op_cases()
     assert {"PRelu", "Conv 3x3", "depthwise 3x3", "MatMul", "LayerNormalization", "Gemm"} <= {c.op for c in cases}
-    grouped = {node_works(analyze(c.model))["op"].kind for c in cases if c.op.startswith("grouped")} - {"Conv"}
+    grouped = {node_works(analyze(c.model), PLAIN)["op"].kind for c in cases if c.op.startswith("grouped")} - {"Conv"}
     assert grouped == {"Conv(groups of 2+)", "Conv(groups of 4+)", "Conv(groups of 8+)", "Conv(groups of 16+)",
                        "Conv(groups of 32+)"}
     for case in cases:
         onnx.checker.check_model(case.model, full_check=True)
-        kinds = sorted(work.kind for work in node_works(analyze(case.model)).values())
+        kinds = sorted(work.kind for work in node_works(analyze(case.model), PLAIN).values())
         if case.op.startswith("Conv+BatchNormalization+"):      # the fusion probes: a chain of three
             assert kinds == sorted(["Conv(depthwise)", "BatchNormalization", case.op.rsplit("+", 1)[1]]), case.name
         elif case.op.startswith("SiLU"):                        # x·sigmoid(x): two nodes the engine may fuse
@@ -485,4 +488,4 @@ def test_a_node_fed_by_a_view_in_its_kernel_is_not_fused():
     report = analyze(make_model(nodes, [("x", [1, 8, 2, 2])], [("y", [1, 4])], [weight("w", (4, 32))]))
     rows = [LayerRow("relu", ("relu",), ("Relu",), 0.01, None, 0),
             LayerRow("fc", ("flat", "fc"), ("Flatten", "Gemm"), 0.05, None, 0)]
-    assert [t.fused for t in kernel_timings(rows, report, source="net@1")] == [(False,), (False,)]
+    assert [t.fused for t in kernel_timings(rows, report, "net@1", PLAIN)] == [(False,), (False,)]
