@@ -24,7 +24,8 @@ from onnxprof.engines.base import EngineOptions
 from onnxprof.engines.traits import EngineTraits
 from onnxprof.measure.harness import TimingProtocol, time_batch
 from onnxprof.measure.inputs import synthetic_feeds
-from onnxprof.measure.layers import LayerRow, join_layers
+from onnxprof.measure.layers import LayerRow
+from onnxprof.measure.profiled import MIN_PROFILED_RUNS, PROFILE_S, PROFILED_RUNS, profiled_rows
 from onnxprof.measure.quiet import MachineProbe, Round, fastest_round
 from onnxprof.measure.records import OK, json_ready
 from onnxprof.model.shapes import ShapeBinding
@@ -37,15 +38,9 @@ from onnxprof.predict.metrics import TOLERANCE, FitQuality, fit_quality, leave_o
 from onnxprof.predict.power import PowerModel
 from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
 
-if TYPE_CHECKING:      # opbench profiles its cases with this module's profiled_rows
+if TYPE_CHECKING:
     from onnxprof.predict.opbench import OpBench
 
-# each kernel's time is its median over one profile's runs: at least MIN_PROFILED_RUNS, and more, up to
-# PROFILED_RUNS, while the profile is shorter than PROFILE_S (the first runs after a build are slow, and
-# a 4 ms network's profile of 4 runs came out 10-20 % above one of 10)
-PROFILED_RUNS = 10
-MIN_PROFILED_RUNS = 4
-PROFILE_S = 0.5
 # memory needs no long timing: the arena has grown to its size after the first run
 MEMORY_RUNS = ("--warmup-runs", "1", "--warmup", "0", "--iterations", "3", "--duration", "0")
 
@@ -314,21 +309,6 @@ class PredictorQuality:
 def _timed(engine: str, path: Path, options: EngineOptions, feeds, batch: int, protocol: TimingProtocol):
     with create_engine(engine, path, replace(options, profile_layers=False)) as timed:
         return time_batch(timed, feeds, batch, protocol)
-
-
-def profiled_rows(engine: str, path: Path, options: EngineOptions, feeds, report: StaticReport,
-                  min_runs: int = PROFILED_RUNS) -> list[LayerRow]:
-    """The engine's per-layer profile of at least ``min_runs`` runs (more, up to PROFILED_RUNS, within
-    PROFILE_S), joined to the report's nodes."""
-    with create_engine(engine, path, replace(options, profile_layers=True)) as profiled:
-        profiled.activate(feeds)
-        started, runs = time.perf_counter(), 0
-        while runs < min_runs or (runs < PROFILED_RUNS and time.perf_counter() - started < PROFILE_S):
-            profiled.infer()
-            runs += 1
-        rows = join_layers(report, profiled.layer_profile(), macs_per_s=1e12)
-        profiled.deactivate()
-    return rows
 
 
 def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
