@@ -3,21 +3,38 @@
 Every command's help shows readable metavars (FILE, N, SECONDS ... never typer's ``<int range>``) and
 every option has help text (a test holds this over all registered commands). Commands that only read
 the results database refuse a --db file that does not exist (``READING``); the others create it.
+
+A command's module is imported when that command runs or shows its help, never at start-up: a user who
+runs ``analyze`` in a loop does not pay for what ``measure``, ``calibrate`` or ``report`` import.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
 from typing import Callable, Mapping
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from onnxprof.cli import analyze, compare, measure, ops, predict, report
-from onnxprof.cli.results import results_app
-from onnxprof.cli.meters import meters_app
-from onnxprof.cli.zoo import zoo_app
-
+# name -> (module, attribute): a command function, or the typer app of a group of commands; in the
+# order `onnxprof --help` lists them
+COMMANDS = {
+    "analyze": ("onnxprof.cli.analyze", "analyze_command"),
+    "ops": ("onnxprof.cli.ops", "ops_command"),
+    "measure": ("onnxprof.cli.measure", "measure_command"),
+    "calibrate": ("onnxprof.cli.predict", "calibrate_command"),
+    "predict": ("onnxprof.cli.predict", "predict_command"),
+    "compare": ("onnxprof.cli.compare", "compare_command"),
+    "select": ("onnxprof.cli.report", "select_command"),
+    "zoo": ("onnxprof.cli.zoo", "zoo_app"),
+    "results": ("onnxprof.cli.results", "results_app"),
+    "meters": ("onnxprof.cli.meters", "meters_app"),
+    "report": ("onnxprof.cli.report", "report_app"),
+}
 # commands that only read the results database: a --db that names no file is an error, not a new database
 READING = {"compare", "predict", "select", "results list", "results show", "results export", "report figures",
            "report findings", "report html"}
@@ -27,8 +44,6 @@ _METAVARS = {int: "N", float: "NUMBER", str: "TEXT"}
 def _readable(params) -> None:
     """Readable metavars where a command gave none: nothing for flags, N / NUMBER / TEXT / PATH for
     values (typer's own are ``<bool>``, ``<int range>``); no type column for arguments."""
-    from pathlib import Path
-
     for param in params:
         if isinstance(param, TyperArgument):
             param.display_type_rich = lambda ctx: None
@@ -44,6 +59,57 @@ def _readable(params) -> None:
         param.metavar = "PATH" if isinstance(kind, type) and issubclass(kind, Path) else _METAVARS.get(kind, "VALUE")
 
 
+def _plain_values(params) -> None:
+    """Text, paths and flags without typer's pydantic validators. typer checks each value with a
+    validator it builds on first use, which imports pydantic: a tenth of a second at every start, where
+    a str is taken as str() takes it, a path as Path() and a flag is already a bool. Any other value, and
+    every other type (numbers, choices, parsers), goes through typer's own validator."""
+    if _PlainValue is None:
+        return
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or getattr(param, "_runtime_param", False) is not None:
+            continue
+        if descriptor.file_annotation is None and _plain_kind(descriptor) is not None:
+            param._runtime_param = _PlainValue(descriptor.parameter_info, descriptor.annotation, descriptor)
+
+
+def _plain_kind(descriptor):
+    """str or Path (or a list of either), or bool, when ``descriptor`` has no parser or path type."""
+    info, annotation = descriptor.parameter_info, descriptor.annotation
+    kind = annotation.__args__[0] if getattr(annotation, "__origin__", None) is list else annotation
+    if info.parser is None and info.path_type is None and (kind in (str, Path) or annotation is bool):
+        return kind
+    return None
+
+
+try:        # typer versions that validate values with pydantic
+    from typer._coercion import RuntimeParam, build_runtime_param
+    from typer._param_types import coerce_cli_path
+except ImportError:
+    _PlainValue = None
+else:
+    @dataclass(frozen=True)
+    class _PlainValue(RuntimeParam):
+        descriptor: object = None
+
+        def _coerce_value(self, value, param, ctx):
+            kind = _plain_kind(self.descriptor)
+            if kind is not self.annotation:             # a list of them
+                items = value if isinstance(value, (list, tuple)) else [value]
+                return [self._one(kind, item, param, ctx) for item in items]
+            return self._one(kind, value, param, ctx)
+
+        def _one(self, kind, value, param, ctx):
+            if kind is str:
+                return str(value)
+            if kind is Path:        # typer's checks of a path (exists, file, folder ...) still apply
+                return coerce_cli_path(Path(value), self.parameter_info, path_type=Path, param=param, ctx=ctx)
+            if isinstance(value, bool):
+                return value
+            return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+
 class Command(TyperCommand):
     """A command with readable help, and a one-line pointer for flags another tool spells differently
     (``flag_hints``: flag -> what to give onnxprof instead)."""
@@ -53,6 +119,7 @@ class Command(TyperCommand):
     def get_params(self, ctx):
         params = super().get_params(ctx)
         _readable(params)
+        _plain_values(params)
         return params
 
     def parse_args(self, ctx, args):
@@ -67,14 +134,83 @@ class Command(TyperCommand):
 
 
 class MeasureCommand(Command):
-    flag_hints = measure.FLAG_HINTS
+    @property
+    def flag_hints(self) -> Mapping[str, str]:
+        from onnxprof.cli.measure import FLAG_HINTS
+
+        return FLAG_HINTS
 
 
 class Group(TyperGroup):
     def get_params(self, ctx):
         params = super().get_params(ctx)
         _readable(params)
+        _plain_values(params)
         return params
+
+
+class _Commands(MutableMapping):
+    """The root's commands by name (``COMMANDS``), each built, its module imported, when first looked up."""
+
+    def __init__(self, added: Mapping) -> None:
+        self._built = dict(added)
+
+    def __getitem__(self, name: str):
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __contains__(self, name) -> bool:
+        return name in COMMANDS or name in self._built
+
+    def __iter__(self):
+        return iter([*COMMANDS, *(name for name in self._built if name not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(COMMANDS.keys() | self._built.keys())
+
+    def __setitem__(self, name: str, command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("onnxprof's commands are fixed")
+
+
+class RootGroup(Group):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands(self.commands)
+
+
+def _build(name: str):
+    """The click command (or group) ``name``, made by typer from its module's function (or app)."""
+    module, attribute = COMMANDS[name]
+    target = getattr(import_module(module), attribute)
+    holder = typer.Typer(add_completion=False)
+    if isinstance(target, typer.Typer):
+        _prepare_group(name, target)
+        holder.add_typer(target, name=name, cls=Group)
+        return typer.main.get_command(holder).commands[name]
+    cls = MeasureCommand if name == "measure" else Command
+    holder.command(name=name, cls=cls)(_reporting_user_errors(target, name in READING))
+    return typer.main.get_command(holder)
+
+
+_PREPARED: set[str] = set()
+
+
+def _prepare_group(name: str, group: typer.Typer) -> None:
+    """Once per group: its commands report user errors in one line and have readable help."""
+    if name in _PREPARED:
+        return
+    _PREPARED.add(name)
+    for registered in group.registered_commands:
+        full = f"{name} {registered.name or registered.callback.__name__}"
+        registered.callback = _reporting_user_errors(registered.callback, full in READING)
+        if registered.cls in (None, TyperCommand):
+            registered.cls = Command
 
 
 app = typer.Typer(
@@ -83,7 +219,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    cls=Group,
+    cls=RootGroup,
 )
 
 
@@ -116,26 +252,6 @@ def _reporting_user_errors(command: Callable, reads_store: bool = False) -> Call
             raise typer.Exit(2) from None
 
     return run
-
-
-def _command(name: str, callback: Callable, cls: type = Command) -> None:
-    app.command(name=name, cls=cls)(_reporting_user_errors(callback, name in READING))
-
-
-_command("analyze", analyze.analyze_command)
-_command("ops", ops.ops_command)
-_command("measure", measure.measure_command, MeasureCommand)
-_command("calibrate", predict.calibrate_command)
-_command("predict", predict.predict_command)
-_command("compare", compare.compare_command)
-_command("select", report.select_command)
-for _name, _group in (("zoo", zoo_app), ("results", results_app), ("meters", meters_app), ("report", report.report_app)):
-    for _registered in _group.registered_commands:
-        _full = f"{_name} {_registered.name or _registered.callback.__name__}"
-        _registered.callback = _reporting_user_errors(_registered.callback, _full in READING)
-        if _registered.cls in (None, TyperCommand):
-            _registered.cls = Command
-    app.add_typer(_group, name=_name, cls=Group)
 
 
 def _print_version(value: bool) -> None:
