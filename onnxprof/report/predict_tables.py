@@ -49,14 +49,15 @@ def calibration_table(results: Sequence, profile) -> RenderableType:
 
 
 def _kernel_model_lines(model) -> tuple[str, str]:
+    from onnxprof.predict.terms import describe_shared
+
     """What the kernel model adds beyond its classes' coefficients, which are too many to print."""
     fits = sorted(model.network_by_batch.items())
     per_batch = ", ".join(f"×{fit.scale:.3f} at batch {batch}" for batch, fit in fits)
     overhead_ms = fits[0][1].overhead_ms        # one value for every batch size (kernels._profiling_overhead)
-    return (f"kernels: {len(model.coefficients)} op classes from {model.n} profiled kernels "
-            f"(R² {model.r_squared:.3f}); inside a network {model.in_network_ms * 1e3:+.1f} µs a kernel, "
-            f"{model.in_network_ms_per_weight_byte * 1e9:+.1f} µs a MB of weights and "
-            f"{model.in_network_ms_per_spilled_byte * 1e9:+.1f} µs a MB of maps past the cores' caches",
+    shared = describe_shared(model.shared)
+    return (f"kernels: {len(model.coefficients)} kernel classes from {model.n} profiled kernels "
+            f"(R² {model.r_squared:.3f})" + (f"; shared: {shared}" if shared else ""),
             f"network = (Σ kernels − profiler's overhead {overhead_ms * 1e3:+.1f} µs a kernel) {per_batch}")
 
 

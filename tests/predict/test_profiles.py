@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 from onnxprof.cli.main import app
 from onnxprof.errors import UsageError
 from onnxprof.predict.accuracy import compare_run, summarise
+from onnxprof.predict.kernel_work import KernelClass
 from onnxprof.predict.kernels import KernelModel, NetworkFit
+from onnxprof.predict.terms import OTHER_TERMS, PRODUCT_TERMS
 from onnxprof.predict.latency import LinearFit, OperationsModel, RooflineModel
 from onnxprof.predict.memory import MemoryModel
 from onnxprof.predict.power import PowerModel, samples_from_runs
@@ -25,6 +27,14 @@ COMPUTE, BANDWIDTH = 1e11, 1e10
 ROOF = RooflineModel(COMPUTE, BANDWIDTH, {"Conv": 0.5, "Conv(grouped)": 0.05, "MatMul": 0.8}, 0.0, 0.25, 0.9, 40)
 
 
+def _product(*values: float) -> dict[str, float]:
+    return {term.name: value for term, value in zip(PRODUCT_TERMS, values, strict=True)}
+
+
+def _other(*values: float) -> dict[str, float]:
+    return {term.name: value for term, value in zip(OTHER_TERMS, values, strict=True)}
+
+
 def _profile(**extra) -> CalibratedProfile:
     operations = OperationsModel(LinearFit(2e-9, 1.5, 0.99, 10), {8: LinearFit(1.9e-9, 3.0, 0.98, 5)}, 0.99, 10)
     fields = dict(name="lab", engine="onnxruntime", provider="cpu", operations=operations, roofline=ROOF,
@@ -34,10 +44,12 @@ def _profile(**extra) -> CalibratedProfile:
 
 
 def test_profile_file_round_trip_keeps_every_predictor(tmp_path):
-    kernels = KernelModel({"Conv": (1e-9, 0.0, 2e-9, 0.0, 1e-10, 0.01, 3e-10), "other": (0.0, 1e-9, 0.002, 2e-9)},
+    kernels = KernelModel({KernelClass("Conv"): _product(1e-9, 0.0, 2e-9, 0.0, 1e-10, 0.01),
+                           KernelClass("Conv", group_width=1, blocked=False, fused=True): _product(*(2e-9,) * 6),
+                           KernelClass("other"): _other(0.0, 1e-9, 0.002)},
+                          {"spilled_bytes": 3e-10, "in_network_kernel": 0.004, "in_network_weight_bytes": 1.4e-8},
                           frozenset({("Conv", "Relu")}), {1: NetworkFit(0.005, 1.1), 8: NetworkFit(-0.01, 0.9)},
-                          NetworkFit(0.0, 1.0), 0.97, 300, spill_from_bytes=16e6, in_network_ms=0.004,
-                          in_network_ms_per_weight_byte=1.4e-8)
+                          NetworkFit(0.0, 1.0), 0.97, 300, spill_from_bytes=16e6)
     full = _profile(kernels=kernels, memory=MemoryModel(2e8, 1.3, 1.1, 0.9, 12, ("weights",)),
                     memory_rmspe=0.05, power=PowerModel(1.3, 11.8, 0.7, 1.0, 14), hostname="box",
                     created_at="2026-11-25T00:00:00+00:00")
@@ -136,10 +148,12 @@ def test_calibration_table_prints_each_fitted_formula_on_one_line():
 
     from onnxprof.report.predict_tables import calibration_table
 
-    kernels = KernelModel({"Conv": (1e-9,) * 7, "Relu": (0.0, 1e-9, 0.002, 0.0), "other": (0.0, 1e-9, 0.002, 0.0)},
+    kernels = KernelModel({KernelClass("Conv"): _product(*(1e-9,) * 6), KernelClass("Relu"): _other(0.0, 1e-9, 0.002),
+                           KernelClass("other"): _other(0.0, 1e-9, 0.002)},
+                          {"in_network_kernel": 0.0047, "in_network_weight_bytes": 1.41e-8,
+                           "in_network_spilled_bytes": 2.5e-9},
                           network_by_batch={1: NetworkFit(0.0024, 1.031), 8: NetworkFit(0.0024, 1.019)},
-                          r_squared=0.987, n=1971, in_network_ms=0.0047, in_network_ms_per_weight_byte=1.41e-8,
-                          in_network_ms_per_spilled_byte=2.5e-9)
+                          r_squared=0.987, n=1971)
     profile = _profile(memory=MemoryModel(2e8, 0.95, 1.6, conv_weight_slope=3.2), memory_rmspe=0.054,
                        power=PowerModel(1.3, 10.0, 0.5, 1.0, 3), kernels=kernels)
     console = Console(width=200, record=True)
@@ -149,8 +163,9 @@ def test_calibration_table_prints_each_fitted_formula_on_one_line():
     assert ("memory = 200.00\N{NO-BREAK SPACE}MB + 3.20 × conv weights + 0.95 × other weights "
             "+ 1.60 × batch × peak activations per image") in lines
     assert "power = 1.30 W idle + 10.00 ± 0.50 W running" in lines
-    assert ("kernels: 3 op classes from 1971 profiled kernels (R² 0.987); inside a network +4.7 µs a kernel, "
-            "+14.1 µs a MB of weights and +2.5 µs a MB of maps past the cores' caches") in lines
+    assert ("kernels: 3 kernel classes from 1971 profiled kernels (R² 0.987); shared: +4.7 µs a kernel inside a "
+            "network, +14.1 µs a MB of weights inside a network, +2.5 µs a MB of spilled maps inside a network"
+            ) in lines
     assert "network = (Σ kernels − profiler's overhead +2.4 µs a kernel) ×1.031 at batch 1, ×1.019 at batch 8" in lines
 
 
@@ -158,7 +173,8 @@ def test_undefined_fits_are_written_as_standard_json_and_read_back_undefined(tmp
     """A fit through too few points has no R², a predictor never held out no error: null in the file."""
     nan = float("nan")
     operations = OperationsModel(LinearFit(2e-9, 1.5, nan, 2), {8: LinearFit(1.9e-9, 3.0, nan, 1)}, nan, 2)
-    kernels = KernelModel({"Conv": (1e-9, 0.0, 2e-9, 0.0)}, frozenset(), {}, None, nan, 3)
+    kernels = KernelModel({KernelClass("Conv"): _product(1e-9, 0.0, 2e-9, 0.0, 0.0, 0.0)}, {}, frozenset(), {}, None,
+                          nan, 3)
     path = tmp_path / "p.json"
     save_profile(_profile(operations=operations, kernels=kernels, rmspe={"operations": nan, "kernels": 0.07}), path)
     json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the profile file"))
