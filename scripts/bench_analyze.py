@@ -1,29 +1,69 @@
-"""Benchmark: full `onnxprof analyze` of generated MatMul+Relu chains (1k, 10k, 40k nodes), each
-64×64 weight stored in the file, as a whole process (Python start-up included), with peak RSS; and a
-model whose weights (2.7 GB) live in external data, which must analyse in little memory.
+"""Benchmark: `onnxprof analyze` as a user runs it (the console script, a whole process), each figure a
+ratio against its reference timed side by side in the same run, runs interleaved, medians:
 
-Run: python scripts/bench_analyze.py [--sizes 1000 10000 40000] [--external-gb 2.7] [--keep DIR]
-Prints per size: wall seconds, peak RSS, the marginal seconds per 1k nodes since the previous size
-(flat when time grows linearly: start-up is a constant), and for comparison in the same run the time
-of onnx.load + onnx shape inference alone on the same file, with the ratio of the two.
+- a model of a few nodes against a bare ``python -c "import onnx; onnx.load(path)"`` (target ≤ 1.15×);
+- MatMul+Relu chains of 1k, 10k and 40k nodes (each 64×64 weight stored in the file) against onnxsim's
+  whole process (target ≤ 0.40× at 40k), and the seconds each 1k nodes adds from one size to the next
+  (equal when time grows linearly: start-up is a constant);
+- a 32-layer decoder LLM (KV-cache inputs, GroupQueryAttention, 4-bit MatMulNBits, 4.3 GB of external
+  weights) with symbolic batch, sequence and past lengths: seconds against a bare onnx.load of its graph,
+  and peak RSS (target < 300 MB);
+- onnx-tool's profile of the same files, where onnx-tool is installed (onnxsim too is optional).
+
+``--breakdown`` prints instead where one analyze process spends its time on each model (the table of
+docs/performance.md): interpreter start, imports, then each pass, timed inside the process with the
+imports that happen during a pass counted as imports.
+
+Figures assume compiled bytecode, as an installed package has it: where this shell disables bytecode
+files, every process here caches them in a folder of the run instead (the same for every tool).
+
+Run: python scripts/bench_analyze.py [--rounds 7] [--large-rounds 3] [--sizes 1000 10000 40000]
+     [--keep DIR] [--breakdown] [--format json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-TARGET_40K_S = 3.0
-TARGET_EXTERNAL_RSS_MB = 300
+SMALL_TARGET = 1.15             # × a bare onnx.load process
+CHAIN_TARGET = 0.40             # × onnxsim's process, at 40k nodes
+DECODER_RSS_TARGET_MB = 300
+LINEAR_TOLERANCE = 1.25         # the last size's seconds per 1k nodes within this factor of the first's
+PYTHON = sys.executable
+
+
+# ----------------------------------------------------------------------------------------------- models
+
+def small_model() -> onnx.ModelProto:
+    """Conv, Relu, GlobalAveragePool, Flatten, Gemm: a model of a few nodes, as a unit test would write."""
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3), dtype=np.float32), "conv.w"),
+               numpy_helper.from_array(np.zeros(8, np.float32), "conv.b"),
+               numpy_helper.from_array(rng.standard_normal((10, 8), dtype=np.float32), "fc.w"),
+               numpy_helper.from_array(np.zeros(10, np.float32), "fc.b")]
+    nodes = [helper.make_node("Conv", ["x", "conv.w", "conv.b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"], name="pool"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], weights)
+    return _versioned(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def chain_model(nodes: int, width: int = 64) -> onnx.ModelProto:
@@ -37,90 +77,366 @@ def chain_model(nodes: int, width: int = 64) -> onnx.ModelProto:
         x = f"r{i}"
     graph = helper.make_graph(graph_nodes, f"chain{nodes}", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
                               [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, width])], weights)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return _versioned(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def _versioned(model: onnx.ModelProto) -> onnx.ModelProto:
     model.ir_version = 9
     return model
 
 
-def external_model(folder: Path, gigabytes: float, width: int = 8192) -> Path:
-    """A Gemm chain whose weights (sparse file, never written) live in one external data file."""
-    layers = max(1, int(gigabytes * 1e9 // (width * width * 4)))
-    nodes, weights, x, offset = [], [], "x", 0
-    for i in range(layers):
-        w = TensorProto(name=f"w{i}", data_type=TensorProto.FLOAT, dims=[width, width])
-        w.data_location = TensorProto.EXTERNAL
-        length = width * width * 4
-        for key, value in (("location", "weights.bin"), ("offset", str(offset)), ("length", str(length))):
-            entry = w.external_data.add()
-            entry.key, entry.value = key, value
-        offset += length
-        weights.append(w)
-        nodes.append(helper.make_node("MatMul", [x, f"w{i}"], [f"y{i}"], name=f"fc{i}"))
-        x = f"y{i}"
-    graph = helper.make_graph(nodes, "external", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", width])],
-                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", width])], weights)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    path = folder / "external.onnx"
-    onnx.save(model, path)
-    with open(folder / "weights.bin", "wb") as f:  # sparse: the size is real, the blocks are not
-        f.truncate(offset)
+def _saved(folder: Path, name: str, build) -> Path:
+    path = folder / name
+    if not path.exists():
+        onnx.save(build(), path)
     return path
 
 
-def run_analyze(path: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one `onnxprof analyze --format json` process."""
-    # VmHWM: peak resident size of this process image (ru_maxrss would include the forking parent's).
-    code = ("import sys, runpy; sys.argv = ['onnxprof', 'analyze', sys.argv[1], '--format', 'json', "
-            "'-o', sys.argv[2]];\ntry:\n    runpy.run_module('onnxprof', run_name='__main__')\nfinally:\n"
-            "    print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0], file=sys.stderr)")
+def resnet50(folder: Path, env: dict) -> Path:
+    """ResNet-50 from onnxprof's zoo, exported as a user would."""
+    path = folder / "resnet50.onnx"
+    if not path.exists():
+        subprocess.run([*onnxprof_command(), "zoo", "export", "resnet50", "-o", str(path)], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+    return path
+
+
+def decoder(folder: Path) -> Optional[Path]:
+    """The 32-layer decoder LLM with sparse external weights; None where this onnxprof has no generator."""
+    try:
+        from onnxprof.zoo.decoder import write_decoder
+    except ImportError:
+        return None
+    path = folder / "decoder" / "model.onnx"
+    return path if path.exists() else write_decoder(folder / "decoder")
+
+
+# ------------------------------------------------------------------------------------------- processes
+
+class Failed(Exception):
+    """A process ended with an error."""
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_rss_mb: float
+
+
+def onnxprof_command() -> list[str]:
+    """The console script installed beside this Python, which is what a user runs."""
+    script = Path(PYTHON).with_name("onnxprof")
+    return [str(script)] if script.exists() else [PYTHON, "-m", "onnxprof"]
+
+
+def child_environment(folder: Path) -> dict:
+    """This environment, with bytecode cached (in ``folder``) where the shell turned bytecode files off."""
+    env = dict(os.environ)
+    if env.pop("PYTHONDONTWRITEBYTECODE", None) is not None or sys.flags.dont_write_bytecode:
+        env["PYTHONPYCACHEPREFIX"] = str(folder / "bytecode")
+    return env
+
+
+def run(command: Sequence[str], env: dict) -> Run:
+    """Wall seconds and peak resident memory of one process; its output is discarded."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, str(path), os.devnull], capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    error = process.stderr.read().decode(errors="replace").strip()
+    process.stderr.close()
+    if process.returncode:
+        raise Failed(f"exit {process.returncode}: {' '.join(command)}: {error.splitlines()[-1] if error else ''}")
+    return Run(seconds, usage.ru_maxrss / 1024)
+
+
+def side_by_side(commands: dict[str, list[str]], rounds: int, env: dict) -> dict[str, Run]:
+    """Each command once to warm caches, then ``rounds`` interleaved rounds (the order turning each
+    round); per command the median seconds and the highest peak RSS."""
+    for command in commands.values():
+        run(command, env)
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
+    names = list(commands)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            runs[name].append(run(commands[name], env))
+    return {name: Run(statistics.median(x.seconds for x in got), max(x.peak_rss_mb for x in got))
+            for name, got in runs.items()}
+
+
+def references(path: Path) -> dict[str, list[str]]:
+    """onnxsim and onnx-tool on ``path``, those that are installed."""
+    found = {}
+    if _importable("onnxsim"):
+        script = Path(PYTHON).with_name("onnxsim")
+        found["onnxsim"] = [*([str(script)] if script.exists() else [PYTHON, "-m", "onnxsim"]),
+                            str(path), str(path.with_suffix(".sim.onnx"))]
+    if _importable("onnx_tool"):
+        found["onnx-tool"] = [PYTHON, "-c", "import sys, onnx_tool; onnx_tool.model_profile(sys.argv[1])", str(path)]
+    return found
+
+
+def _importable(module: str) -> bool:
+    return subprocess.run([PYTHON, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def bare_load(path: Path, external_data: bool = True) -> list[str]:
+    code = f"import onnx; onnx.load({str(path)!r}{'' if external_data else ', load_external_data=False'})"
+    return [PYTHON, "-c", code]
+
+
+# ---------------------------------------------------------------------------------------------- figures
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    onnxprof_s: float
+    reference: str
+    reference_s: float
+    peak_rss_mb: float
+    target: str = ""
+    meets: Optional[bool] = None
+
+    @property
+    def ratio(self) -> float:
+        return self.onnxprof_s / self.reference_s
+
+
+def figures(folder: Path, sizes: Sequence[int], rounds: int, large_rounds: int, env: dict,
+            notes: list[str]) -> list[Figure]:
+    analyze = onnxprof_command() + ["analyze"]
+    out: list[Figure] = []
+
+    small = _saved(folder, "small.onnx", small_model)
+    got = side_by_side({"onnxprof": analyze + [str(small)], "onnx.load": bare_load(small)}, rounds, env)
+    ratio = got["onnxprof"].seconds / got["onnx.load"].seconds
+    out.append(Figure("few-node model", got["onnxprof"].seconds, "onnx.load", got["onnx.load"].seconds,
+                      got["onnxprof"].peak_rss_mb, f"≤ {SMALL_TARGET:.2f}×", ratio <= SMALL_TARGET))
+
+    for size in sizes:
+        path = _saved(folder, f"chain{size}.onnx", lambda: chain_model(size))
+        others = references(path) or {"onnx.load": bare_load(path)}
+        got = side_by_side({"onnxprof": analyze + [str(path)], **others}, large_rounds, env)
+        for name in others:
+            ratio = got["onnxprof"].seconds / got[name].seconds
+            targeted = size == max(sizes) and name == "onnxsim"
+            out.append(Figure(f"chain {size // 1000}k nodes", got["onnxprof"].seconds, name, got[name].seconds,
+                              got["onnxprof"].peak_rss_mb, f"≤ {CHAIN_TARGET:.2f}×" if targeted else "",
+                              ratio <= CHAIN_TARGET if targeted else None))
+    if "onnxsim" not in references(folder / "small.onnx"):
+        notes.append("onnxsim is not installed: chains compared with onnx.load only (pip install onnxsim)")
+    if not _importable("onnx_tool"):
+        notes.append("onnx-tool is not installed: no onnx-tool figures")
+
+    path = decoder(folder)
+    if path is None:
+        notes.append("this onnxprof has no decoder generator (onnxprof.zoo.decoder): no LLM figure")
+        return out
+    try:
+        got = side_by_side({"onnxprof": analyze + [str(path)], "onnx.load": bare_load(path, external_data=False)},
+                           large_rounds, env)
+    except Failed as exc:
+        notes.append(f"decoder LLM: {exc}")
+    else:
+        rss = got["onnxprof"].peak_rss_mb
+        out.append(Figure("decoder LLM, 32 layers", got["onnxprof"].seconds, "onnx.load", got["onnx.load"].seconds,
+                          rss, f"< {DECODER_RSS_TARGET_MB} MB", rss < DECODER_RSS_TARGET_MB))
+    return out
+
+
+def growth(out: Sequence[Figure], sizes: Sequence[int]) -> list[tuple[int, int, float]]:
+    """(from, to, seconds per 1k nodes) between consecutive chain sizes."""
+    seconds = {}
+    for f in out:
+        if f.name.startswith("chain"):
+            seconds[int(f.name.split()[1][:-1]) * 1000] = f.onnxprof_s
+    ordered = [s for s in sizes if s in seconds]
+    return [(a, b, (seconds[b] - seconds[a]) / (b - a) * 1000) for a, b in zip(ordered, ordered[1:])]
+
+
+def print_figures(out: Sequence[Figure], steps, notes: Sequence[str]) -> None:
+    print(f"{'':<24}{'onnxprof s':>10} {'reference':<10}{'ref s':>7}{'ratio':>7}{'RSS MB':>7}  target")
+    for f in out:
+        verdict = "" if f.meets is None else (" meets" if f.meets else " MISSES")
+        print(f"{f.name:<24}{f.onnxprof_s:>10.2f} {f.reference:<10}{f.reference_s:>7.2f}{f.ratio:>7.2f}"
+              f"{f.peak_rss_mb:>7.0f}  {f.target}{verdict}")
+    for a, b, per_1k in steps:
+        print(f"chain {a // 1000}k → {b // 1000}k: {per_1k:.3f} s per 1k nodes")
+    if len(steps) >= 2:
+        ratio = steps[-1][2] / steps[0][2]
+        verdict = "linear" if ratio <= LINEAR_TOLERANCE else "MORE THAN LINEAR"
+        print(f"growth: last step's s per 1k nodes / first's = {ratio:.2f} (1.00 linear, ≤ {LINEAR_TOLERANCE}): "
+              f"{verdict}")
+    for note in notes:
+        print(f"note: {note}")
+
+
+# -------------------------------------------------------------------------------------------- breakdown
+
+# phase -> the functions whose time it is (module, attribute); what no phase names is "other"
+PHASES = (
+    ("parse", "onnxprof.model.wire", "load_without_payloads"),
+    ("checker", "onnxprof.model.load", "_check_model"),
+    ("ONNX shape inference", "onnxprof.model.shapes", "_onnx_infer"),
+    ("symbolic pass", "onnxprof.model.values", "refine_shapes"),
+    ("symbolic pass", "onnxprof.model.shapes", "collect_types"),
+    ("graph build", "onnxprof.model.graph", "build_graph"),
+    ("costing, validation", "onnxprof.cost.analysis", "cost_nodes"),
+    ("liveness", "onnxprof.cost.memory", "activation_peak"),
+    ("rendering", "onnxprof.report.tables", "render_analysis"),
+)
+ROWS = ("interpreter start", "imports", *dict.fromkeys(p for p, _, _ in PHASES), "other", "exit")
+
+# Run inside the analysed process (python -X importtime): marks on stderr when it starts, enters and
+# leaves a phase and ends; importtime's lines between the marks say what was imported meanwhile.
+CHILD = r"""
+import sys, time
+print(f"@start {time.time()!r}", file=sys.stderr, flush=True)
+import functools, importlib
+
+def timed(phase, function):
+    @functools.wraps(function)
+    def timed_phase(*args, **kwargs):
+        print(f"@enter {phase} {time.perf_counter()!r}", file=sys.stderr, flush=True)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            print(f"@leave {phase} {time.perf_counter()!r}", file=sys.stderr, flush=True)
+    return timed_phase
+
+for phase, module_name, attribute in PHASES:
+    module = importlib.import_module(module_name)
+    original = getattr(module, attribute, None)
+    if original is None:
+        print(f"@missing {module_name}.{attribute}", file=sys.stderr, flush=True)
+        continue
+    for loaded in list(sys.modules.values()):     # every module that imported it by name
+        if getattr(loaded, "__name__", "").startswith("onnxprof") and getattr(loaded, attribute, None) is original:
+            setattr(loaded, attribute, timed(phase, original))
+sys.argv = ["onnxprof", "analyze", sys.argv[1]]
+from onnxprof.cli.main import main
+try:
+    main()
+except SystemExit as done:
+    if done.code:
+        raise
+print(f"@end {time.time()!r}", file=sys.stderr, flush=True)
+"""
+
+
+def breakdown_once(path: Path, env: dict) -> tuple[float, dict[str, float], set[str]]:
+    """Whole-process seconds and seconds by row of one analyze process on ``path``. Rows: interpreter
+    start (to the first line of the program, site's imports included), the imports after it, each
+    phase less the imports and phases within it, exit, and 'other', what is left (typer, the loader's
+    checks, assembling the report)."""
+    code = f"PHASES = {PHASES!r}\n{CHILD}"
+    spawned = time.time()
+    start = time.perf_counter()
+    done = subprocess.run([PYTHON, "-X", "importtime", "-c", code, str(path)], env=env, capture_output=True, text=True)
+    total = time.perf_counter() - start
+    ended = time.time()
     if done.returncode:
-        raise SystemExit(f"analyze failed on {path}: {done.stderr.strip()}")
-    return elapsed, int(done.stderr.strip().splitlines()[-1]) / 1024
+        raise Failed(f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1]}")
+    rows = dict.fromkeys(ROWS, 0.0)
+    missing: set[str] = set()
+    stack: list[list] = []          # [phase, entered at, seconds of the phases and imports within it]
+    started = False
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = line.split("|", 2)
+            if not started or not cumulative.strip().isdigit() or name.startswith("  "):
+                continue            # site's imports, the header, or an import nested in another
+            rows["imports"] += int(cumulative) / 1e6
+            if stack:
+                stack[-1][2] += int(cumulative) / 1e6
+            continue
+        mark, _, value = line.partition(" ")
+        if mark == "@start":
+            rows["interpreter start"], started = float(value) - spawned, True
+        elif mark == "@enter":
+            phase, at = value.rsplit(" ", 1)
+            stack.append([phase, float(at), 0.0])
+        elif mark == "@leave":
+            phase, at = value.rsplit(" ", 1)
+            _, entered, within = stack.pop()
+            spent = float(at) - entered
+            rows[phase] += spent - within
+            if stack:
+                stack[-1][2] += spent
+        elif mark == "@end":
+            rows["exit"] = ended - float(value)
+        elif mark == "@missing":
+            missing.add(value)
+    rows["other"] = total - sum(rows.values())
+    return total, rows, missing
 
 
-def onnx_baseline(path: Path) -> float:
-    """onnx.load + onnx's own shape inference (data propagation on) in a fresh process."""
-    code = ("import onnx, onnx.shape_inference, sys; m = onnx.load(sys.argv[1]); "
-            "onnx.shape_inference.infer_shapes(m, data_prop=True)")
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
-    return time.perf_counter() - start
+def breakdown(models: dict[str, Path], rounds: int, env: dict) -> dict[str, dict[str, float]]:
+    """Per model, the rows of its median run (by whole-process seconds), with 'total'."""
+    table = {}
+    for label, path in models.items():
+        try:
+            breakdown_once(path, env)                   # warm: bytecode and the page cache
+        except Failed as exc:
+            print(f"note: {label}: {exc}", file=sys.stderr)
+            continue
+        runs = sorted((breakdown_once(path, env) for _ in range(rounds)), key=lambda r: r[0])
+        total, rows, missing = runs[len(runs) // 2]
+        for name in missing:
+            print(f"note: {name} no longer exists; its time is in 'other'", file=sys.stderr)
+        table[label] = {**rows, "total": total}
+    return table
 
+
+def print_breakdown(table: dict[str, dict[str, float]]) -> None:
+    labels = list(table)
+    print(f"{'seconds':<22}" + "".join(f"{label:>9}" for label in labels))
+    for row in (*ROWS, "total"):
+        print(f"{row:<22}" + "".join(f"{table[label][row]:>9.3f}" for label in labels))
+
+
+# ------------------------------------------------------------------------------------------------- main
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 40000])
-    parser.add_argument("--external-gb", type=float, default=2.7)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 40000], help="chain sizes (nodes)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds for the few-node model")
+    parser.add_argument("--large-rounds", type=int, default=3, help="interleaved rounds for chains and the decoder")
     parser.add_argument("--keep", type=Path, help="write the generated models here instead of a temp folder")
+    parser.add_argument("--breakdown", action="store_true", help="where analyze spends its time, per model")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="onnxprof-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"{'nodes':>7} {'file MB':>8} {'analyze s':>10} {'marginal s/1k':>14} {'peak RSS MB':>12} "
-          f"{'onnx load+infer s':>18} {'ratio':>6}")
-    previous = None
-    for size in args.sizes:
-        path = folder / f"chain{size}.onnx"
-        if not path.exists():
-            onnx.save(chain_model(size), path)
-        seconds, rss = run_analyze(path)
-        baseline = onnx_baseline(path)
-        marginal = "" if previous is None else f"{(seconds - previous[1]) / (size - previous[0]) * 1000:.3f}"
-        previous = (size, seconds)
-        print(f"{size:>7} {path.stat().st_size / 1e6:>8.1f} {seconds:>10.2f} {marginal:>14} "
-              f"{rss:>12.0f} {baseline:>18.2f} {seconds / baseline:>6.2f}")
-        if size == 40000:
-            verdict = "meets" if seconds <= TARGET_40K_S else "MISSES"
-            print(f"        40k-node target ≤ {TARGET_40K_S:.0f} s: {verdict}")
-    ext_path = external_model(folder, args.external_gb)
-    seconds, rss = run_analyze(ext_path)
-    weights = (folder / "weights.bin").stat().st_size / 1e9
-    verdict = "meets" if rss < TARGET_EXTERNAL_RSS_MB else "MISSES"
-    print(f"external data: {weights:.2f} GB of weights analysed in {seconds:.2f} s at {rss:.0f} MB peak RSS "
-          f"(target < {TARGET_EXTERNAL_RSS_MB} MB: {verdict})")
+    env = child_environment(folder)
+    try:
+        if args.breakdown:
+            models = {"few-node": _saved(folder, "small.onnx", small_model)}
+            for size in args.sizes:
+                models[f"{size // 1000}k"] = _saved(folder, f"chain{size}.onnx", lambda: chain_model(size))
+            models["resnet50"] = resnet50(folder, env)
+            llm = decoder(folder)
+            if llm is not None:
+                models["decoder"] = llm
+            table = breakdown(models, args.large_rounds, env)
+            if args.format == "json":
+                print(json.dumps({"schema": "onnxprof.bench-analyze-breakdown", "seconds": table}, indent=1))
+            else:
+                print_breakdown(table)
+            return
+        notes: list[str] = []
+        out = figures(folder, args.sizes, args.rounds, args.large_rounds, env, notes)
+        steps = growth(out, args.sizes)
+        if args.format == "json":
+            print(json.dumps({"schema": "onnxprof.bench-analyze", "figures": [{**asdict(f), "ratio": f.ratio} for f in out],
+                              "seconds_per_1k_nodes": [{"from": a, "to": b, "seconds": s} for a, b, s in steps],
+                              "notes": notes}, indent=1))
+        else:
+            print_figures(out, steps, notes)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
