@@ -16,7 +16,8 @@ from onnxprof.engines.traits import EngineTraits, GraphLayout
 from onnxprof.measure.layers import LayerRow
 from onnxprof.predict.kernel_work import KernelClass, NodeWork, group_width, node_works
 from onnxprof.predict.kernels import (OTHER, Design, KernelModel, KernelTiming, NetworkTiming, fit_kernel_times,
-                                      fit_kernels, kernel_model_from_json, kernel_model_json, kernel_timings)
+                                      fit_kernels, kernel_model_from_json, kernel_model_json, kernel_timings,
+                                      observed_fusions)
 from onnxprof.predict.microbench import spill_from_bytes
 from onnxprof.predict.terms import (OTHER_TERMS, PRODUCT_TERMS, SHARED_TERMS, Work, class_terms, describe_shared,
                                     shared_terms)
@@ -356,6 +357,11 @@ def test_fusions_are_learned_from_the_profile_and_applied_to_new_models():
     expected = sum(model.node_ms(works[n], n == "relu") + model.in_network_ms(works[n], n == "relu")
                    for n in ("conv", "relu", "add"))
     assert model.kernels(bigger, PLAIN) == pytest.approx((expected, 2))
+    # a pair fuses when it ran as one kernel at least half the times it could: once in two, not once in three
+    ran = {together: KernelTiming((works["relu"],), (together,), 0.1, "net@1", (("Conv", "Relu", together),))
+           for together in (True, False)}
+    assert observed_fusions([ran[True], ran[False]]) == {("Conv", "Relu")}
+    assert observed_fusions([ran[True], ran[False], ran[False]]) == frozenset()
 
 
 def _conv_bn_relu_model(group: int):
@@ -558,7 +564,11 @@ def test_the_design_the_json_and_the_printout_are_built_from_the_term_lists():
     assert list(row[9:]) == [10800.0, 1.0, 2304.0, 10800.0]
     assert list(design.row(replace(timing, alone=True), 1000.0)[9:]) == [10800.0, 0.0, 0.0, 0.0]
 
-    model = fit_kernels(_synthetic_timings(), _scaled_networks(), spill_from_bytes=1e5)
+    # with fusions learned from a profile, and a threshold: every term fitted
+    rows = [LayerRow("conv_bn_relu", ("conv", "bn", "relu"), ("Conv", "BatchNormalization", "Relu"), 1.0, None, 0)]
+    fused = kernel_timings(rows, analyze(_conv_bn_relu_model(group=1)), "net@1", PLAIN)
+    model = fit_kernels(_synthetic_timings() + fused, _scaled_networks(), spill_from_bytes=1e5)
+    assert model.fusions == {("Conv", "BatchNormalization"), ("BatchNormalization", "Relu")}
     assert set(model.shared) == {t.name for t in SHARED_TERMS}
     for kernel_class, coefficients in model.coefficients.items():
         terms = PRODUCT_TERMS if kernel_class.is_product else OTHER_TERMS
