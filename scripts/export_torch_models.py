@@ -1,17 +1,28 @@
-"""Export ImageNet CNNs written here in plain PyTorch to ONNX, as held-out models for the latency predictor.
+"""Export ImageNet-class networks written here in plain PyTorch to ONNX, to judge the latency predictor.
 
-The predictor is calibrated on the zoo networks (AlexNet, VGG, ResNets, MobileNetV2, EfficientNet-B0, ...);
-these architectures are not among them, so timing them tests how well it generalises. Each one follows its
-paper and torchvision's definition layer for layer (same shapes and channel counts, so the MACs match the
-published figures). Weights are random (seeded): only latency is of interest, but BatchNorm statistics are
-set from one forward pass so that activations keep a normal range (no overflow or denormals to skew timings).
+Two sets, neither of them in the zoo the predictor is calibrated on:
 
-Each file has a 224×224 input named ``input`` with a symbolic batch dim ``N``, opset 17, weights inside the
-file, BatchNorm kept as inference BatchNormalization nodes as in the zoo (``--fold-bn`` folds it into the
-convolutions instead). Each file is checked with the ONNX checker and run once in ONNX Runtime at batch 1
-and batch 8 (``--no-check`` skips that).
+- ``tuning``: ImageNet CNNs (ShuffleNetV2, DenseNet, MnasNet, ResNeXt, MobileNetV3, RegNet, ConvNeXt, ...)
+  that the predictor's design may be tuned against;
+- ``heldout``: architectures unlike both the zoo and the tuning set (vision transformers, hybrids of
+  convolution and attention, dense-prediction heads, other input sizes, NAS-style mobile nets,
+  re-parameterised plain nets), defined in ``export_heldout_models.py``. The predictor is never fitted or
+  tuned on them, so its error on them is the measure of how well it generalises.
 
-Run: python scripts/export_torch_models.py --output DIR [--models name1,name2] [--list] [--fold-bn] [--no-check]
+Each network follows its paper and reference definition layer for layer (same shapes and channel counts, so
+the MACs match the published figures unless ``--list`` says it was shrunk). Weights are random (seeded): only
+latency is of interest, but BatchNorm statistics are set from one forward pass so that activations keep a
+normal range (no overflow or denormals to skew timings), and re-parameterised nets are merged into their
+deploy form after that.
+
+Each file has an input named ``input`` with a symbolic batch dim ``N`` at the network's own image size,
+opset 17, weights inside the file, BatchNorm kept as inference BatchNormalization nodes as in the zoo
+(``--fold-bn`` folds it into the convolutions instead). Each file is checked with the ONNX checker and run
+once in ONNX Runtime at batch 1 and batch 8 (``--no-check`` skips that).
+
+Needs torch, onnx and onnxruntime (not the project's own dependencies). Run:
+    python scripts/export_torch_models.py --set tuning|heldout --output DIR [--models a,b] [--fold-bn] [--no-check]
+    python scripts/export_torch_models.py --set heldout --list     # names, families, published figures
 Then: onnxprof analyze DIR/NAME.onnx --batch 1
 """
 
@@ -20,6 +31,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -31,10 +43,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.onnx import symbolic_helper
 
-OPSET = 17          # the zoo's opset, so held-out graphs use the same operator versions as the calibration set
-IMAGE = 224
+OPSET = 17          # the zoo's opset, so these graphs use the same operator versions as the calibration set
+IMAGE = 224         # the input size of every network that does not name its own
 CLASSES = 1000
 SEED = 0
+
+# The held-out networks build on the blocks below; registering this file under its module name when it runs
+# as a script lets export_heldout_models import it without loading a second copy.
+sys.modules.setdefault("export_torch_models", sys.modules[__name__])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -42,9 +58,9 @@ SEED = 0
 
 def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1,
             act: Optional[Callable[[], nn.Module]] = nn.ReLU, eps: float = 1e-5,
-            momentum: float = 0.1) -> nn.Sequential:
+            momentum: float = 0.1, dilation: int = 1) -> nn.Sequential:
     """Conv without bias (the BatchNorm after it has one), BatchNorm, then the activation if any."""
-    layers = [nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+    layers = [nn.Conv2d(cin, cout, kernel, stride, dilation * (kernel - 1) // 2, dilation, groups, bias=False),
               nn.BatchNorm2d(cout, eps=eps, momentum=momentum)]
     if act is not None:
         layers.append(act())
@@ -282,6 +298,16 @@ class V3Block(nn.Module):
         return x + self.block(x) if self.residual else self.block(x)
 
 
+def mobilenet_v3(setting: list[tuple], last: int, hidden: int) -> nn.Module:
+    """Hardswish stem, the V3Blocks of `setting`, a 1×1 conv to `last`, pooling, and a two-layer classifier."""
+    hs = nn.Hardswish
+    layers = [conv_bn(3, 16, 3, 2, act=hs, **V3_BN)]
+    layers += [V3Block(*row) for row in setting]
+    layers += [conv_bn(setting[-1][3], last, act=hs, **V3_BN), nn.AdaptiveAvgPool2d(1), nn.Flatten(1),
+               nn.Linear(last, hidden), hs(), nn.Dropout(0.2), nn.Linear(hidden, CLASSES)]
+    return nn.Sequential(*layers)
+
+
 def mobilenet_v3_large() -> nn.Module:
     re, hs = nn.ReLU, nn.Hardswish
     # (in, kernel, expanded, out, squeeze-excite, activation, stride): Table 1 of the paper
@@ -290,11 +316,7 @@ def mobilenet_v3_large() -> nn.Module:
                (40, 3, 240, 80, False, hs, 2), (80, 3, 200, 80, False, hs, 1), (80, 3, 184, 80, False, hs, 1),
                (80, 3, 184, 80, False, hs, 1), (80, 3, 480, 112, True, hs, 1), (112, 3, 672, 112, True, hs, 1),
                (112, 5, 672, 160, True, hs, 2), (160, 5, 960, 160, True, hs, 1), (160, 5, 960, 160, True, hs, 1)]
-    layers = [conv_bn(3, 16, 3, 2, act=hs, **V3_BN)]
-    layers += [V3Block(*row) for row in setting]
-    layers += [conv_bn(160, 960, act=hs, **V3_BN), nn.AdaptiveAvgPool2d(1), nn.Flatten(1),
-               nn.Linear(960, 1280), hs(), nn.Dropout(0.2), nn.Linear(1280, CLASSES)]
-    return nn.Sequential(*layers)
+    return mobilenet_v3(setting, 960, 1280)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -421,31 +443,43 @@ def vgg11_bn() -> nn.Module:
 @dataclass(frozen=True)
 class Spec:
     build: Callable[[], nn.Module]
-    params_m: float       # published parameters, millions
-    macs_g: float         # published multiply-accumulates at 224×224, billions
+    family: str
+    params_m: Optional[float]     # published parameters, millions (None: a variant with no published figure)
+    macs_g: Optional[float]       # published multiply-accumulates at the input size below, billions
     source: str
+    image: tuple[int, int] = (IMAGE, IMAGE)     # input height and width
 
 
-MODELS: dict[str, Spec] = {
-    "shufflenet-v2-x1.0": Spec(ShuffleNetV2, 2.28, 0.146, "Ma et al. 2018 (146 M); torchvision"),
-    "densenet121": Spec(densenet121, 7.98, 2.83, "torchvision (Huang et al. 2017)"),
-    "mnasnet1.0": Spec(mnasnet1_0, 4.38, 0.31, "torchvision mnasnet1_0 (Tan et al. 2019)"),
-    "resnext50-32x4d": Spec(lambda: resnet50_variant(32, 4), 25.03, 4.23, "torchvision (Xie et al. 2017: 4.2 G)"),
-    "mobilenet-v3-large": Spec(mobilenet_v3_large, 5.48, 0.217, "Howard et al. 2019 (219 M); torchvision"),
-    "regnet-x-400mf": Spec(lambda: regnet(22, 24, 24.48, 2.54, 16), 5.50, 0.41, "torchvision regnet_x_400mf"),
-    "regnet-y-400mf": Spec(lambda: regnet(16, 48, 27.89, 2.09, 8, se_ratio=0.25), 4.34, 0.40,
+TUNING: dict[str, Spec] = {
+    "shufflenet-v2-x1.0": Spec(ShuffleNetV2, "channel split", 2.28, 0.146, "Ma et al. 2018 (146 M); torchvision"),
+    "densenet121": Spec(densenet121, "dense", 7.98, 2.83, "torchvision (Huang et al. 2017)"),
+    "mnasnet1.0": Spec(mnasnet1_0, "NAS mobile", 4.38, 0.31, "torchvision mnasnet1_0 (Tan et al. 2019)"),
+    "resnext50-32x4d": Spec(lambda: resnet50_variant(32, 4), "residual", 25.03, 4.23,
+                            "torchvision (Xie et al. 2017: 4.2 G)"),
+    "mobilenet-v3-large": Spec(mobilenet_v3_large, "NAS mobile", 5.48, 0.217,
+                               "Howard et al. 2019 (219 M); torchvision"),
+    "regnet-x-400mf": Spec(lambda: regnet(22, 24, 24.48, 2.54, 16), "residual", 5.50, 0.41,
+                           "torchvision regnet_x_400mf"),
+    "regnet-y-400mf": Spec(lambda: regnet(16, 48, 27.89, 2.09, 8, se_ratio=0.25), "residual", 4.34, 0.40,
                            "torchvision regnet_y_400mf (Radosavovic et al. 2020)"),
-    "convnext-tiny": Spec(convnext_tiny, 28.59, 4.46, "torchvision (Liu et al. 2022: 4.5 G)"),
-    "wide-resnet50-2": Spec(lambda: resnet50_variant(1, 128), 68.88, 11.40, "torchvision wide_resnet50_2"),
-    "squeezenet1.0": Spec(squeezenet1_0, 1.25, 0.82, "torchvision squeezenet1_0"),
-    "vgg11-bn": Spec(vgg11_bn, 132.87, 7.61, "torchvision vgg11_bn"),
+    "convnext-tiny": Spec(convnext_tiny, "modern conv", 28.59, 4.46, "torchvision (Liu et al. 2022: 4.5 G)"),
+    "wide-resnet50-2": Spec(lambda: resnet50_variant(1, 128), "residual", 68.88, 11.40, "torchvision wide_resnet50_2"),
+    "squeezenet1.0": Spec(squeezenet1_0, "plain", 1.25, 0.82, "torchvision squeezenet1_0"),
+    "vgg11-bn": Spec(vgg11_bn, "plain", 132.87, 7.61, "torchvision vgg11_bn"),
 }
+
+
+def model_set(name: str) -> dict[str, Spec]:
+    if name == "tuning":
+        return TUNING
+    import export_heldout_models    # imported here: it builds on this module's blocks
+    return export_heldout_models.HELDOUT
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Building, exporting, checking
 
-def settle(model: nn.Module) -> None:
+def settle(model: nn.Module, image: tuple[int, int]) -> None:
     """Give random weights the properties of trained ones that matter to an export and its timing."""
     with torch.no_grad():
         # Constant initial values (norm scales of 1, shifts of 0, layer scales) would make equal tensors,
@@ -455,27 +489,30 @@ def settle(model: nn.Module) -> None:
                 p.add_(torch.randn_like(p) * 0.1 * (abs(p.view(-1)[0].item()) or 0.01))
         # BatchNorm statistics from one batch of noise (momentum None: the exact batch average), so eval-mode
         # activations stay near unit scale instead of growing or shrinking through the depth.
-        norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         momenta = [m.momentum for m in norms]
         for m in norms:
             m.reset_running_stats()
             m.momentum = None
         if norms:
             model.train()
-            model(torch.randn(4, 3, IMAGE, IMAGE))
+            model(torch.randn(4, 3, *image))
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum      # kept, since the exporter writes it into the node
+        # Re-parameterised nets are timed in their deploy form: the branches they were settled with merge now.
+        for m in [m for m in model.modules() if hasattr(m, "reparameterize")]:
+            m.reparameterize()
     model.eval()
 
 
-def build(name: str) -> nn.Module:
+def build(spec: Spec) -> nn.Module:
     torch.manual_seed(SEED)
-    model = MODELS[name].build()
-    settle(model)
+    model = spec.build()
+    settle(model, spec.image)
     return model
 
 
-def export(model: nn.Module, path: Path, fold_bn: bool) -> None:
+def export(model: nn.Module, path: Path, image: tuple[int, int], fold_bn: bool) -> None:
     """Classic TorchScript exporter: it works in this torch, keeps plain ONNX ops and takes dynamic_axes."""
     # PRESERVE leaves eval-mode BatchNorm as its own node; EVAL folds it into the preceding convolution.
     training = torch.onnx.TrainingMode.EVAL if fold_bn else torch.onnx.TrainingMode.PRESERVE
@@ -484,13 +521,13 @@ def export(model: nn.Module, path: Path, fold_bn: bool) -> None:
         warnings.simplefilter("ignore", DeprecationWarning)    # "legacy TorchScript-based export" notice
         # Its advice against constant folding under PRESERVE is for models in training mode; this one is not.
         warnings.filterwarnings("ignore", "It is recommended that constant folding be turned off")
-        torch.onnx.export(model, (torch.randn(1, 3, IMAGE, IMAGE),), str(path), dynamo=False,
+        torch.onnx.export(model, (torch.randn(1, 3, *image),), str(path), dynamo=False,
                           input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
                           opset_version=OPSET, training=training, do_constant_folding=True)
 
 
-def check(path: Path) -> None:
+def check(path: Path, image: tuple[int, int]) -> None:
     """ONNX checker, then one run at batch 1 and one at batch 8 (single-threaded: the machine is shared)."""
     import numpy as np      # imported here: only the check needs ONNX and ONNX Runtime
     import onnx
@@ -500,44 +537,66 @@ def check(path: Path) -> None:
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    shapes = []
     for batch in (1, 8):
-        x = np.random.default_rng(SEED).standard_normal((batch, 3, IMAGE, IMAGE), dtype=np.float32)
+        x = np.random.default_rng(SEED).standard_normal((batch, 3, *image), dtype=np.float32)
         (y,) = session.run(None, {"input": x})
-        if y.shape != (batch, CLASSES) or not np.isfinite(y).all():
+        if y.shape[0] != batch or not np.isfinite(y).all():
             raise RuntimeError(f"{path}: batch {batch} gave shape {y.shape}, finite {np.isfinite(y).all()}")
+        shapes.append(y.shape[1:])
+    if shapes[0] != shapes[1]:
+        raise RuntimeError(f"{path}: the output's shape past the batch differs between batches: {shapes}")
+
+
+def print_list(models: dict[str, Spec]) -> None:
+    """The models grouped by family: input size, published parameters and MACs, and where those come from."""
+    def figure(value: Optional[float], width: int, digits: int) -> str:
+        return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
+
+    print(f"{'model':<24}{'input':>8}{'params (M)':>12}{'MACs (G)':>10}")
+    for family in dict.fromkeys(spec.family for spec in models.values()):
+        print(f"{family}:")
+        for name, spec in models.items():
+            if spec.family == family:
+                size = "x".join(map(str, spec.image))
+                print(f"  {name:<22}{size:>8}{figure(spec.params_m, 12, 2)}{figure(spec.macs_g, 10, 3)}")
+                print(f"    {spec.source}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=("tuning", "heldout"), default="tuning",
+                        help="tuning: the CNNs the predictor may be tuned on; heldout: families it never sees")
     parser.add_argument("--output", type=Path, help="directory for NAME.onnx files")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated names (default: all)")
-    parser.add_argument("--list", action="store_true", help="list the models with their published figures")
+    parser.add_argument("--models", help="comma-separated names from the set (default: all of it)")
+    parser.add_argument("--list", action="store_true", help="list the set's models with their published figures")
     parser.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the convolutions")
     parser.add_argument("--no-check", action="store_true", help="skip the ONNX checker and the ONNX Runtime runs")
     args = parser.parse_args()
+    models = model_set(args.set)
     if args.list:
-        for name, spec in MODELS.items():
-            print(f"{name:<20}{spec.params_m:>8.2f} M params{spec.macs_g:>8.3f} G MACs   {spec.source}")
+        print_list(models)
         return
     if args.output is None:
         parser.error("--output is required (or --list)")
-    names = [n for n in args.models.split(",") if n]
-    unknown = [n for n in names if n not in MODELS]
+    names = [n for n in args.models.split(",") if n] if args.models else list(models)
+    unknown = [n for n in names if n not in models]
     if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; --list shows the names")
+        parser.error(f"unknown model(s) {', '.join(unknown)} in the {args.set} set; --list shows the names")
     args.output.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)       # one core: the machine may be timing something else
     start = time.perf_counter()
     for name in names:             # one at a time, so only one network is in memory
         began = time.perf_counter()
-        model = build(name)
+        spec = models[name]
+        model = build(spec)
         params = sum(p.numel() for p in model.parameters())
         path = args.output / f"{name}.onnx"
         with torch.no_grad():
-            export(model, path, args.fold_bn)
+            export(model, path, spec.image, args.fold_bn)
         if not args.no_check:
-            check(path)
-        print(f"{name:<20}{params:>13,} params  {path}  ({time.perf_counter() - began:.1f} s)", flush=True)
+            check(path, spec.image)
+        print(f"{name:<22}{params:>13,} params  {path}  ({time.perf_counter() - began:.1f} s)", flush=True)
     print(f"{len(names)} models in {time.perf_counter() - start:.1f} s")
 
 
