@@ -253,7 +253,7 @@ class KernelModel:
         seen; the other ops' median for an op never seen."""
         names = {t.name for t in class_terms(work)}
         candidates = [*kernel_class.fallbacks(), *sorted(k for k in self.coefficients if k.is_product and not k.fused)]
-        if not work.is_product:
+        if not kernel_class.is_product:
             candidates.append(OTHER)
         for candidate in candidates:
             found = self.coefficients.get(candidate)

@@ -28,13 +28,20 @@ class Work:
     def starts_kernel(self) -> float:
         return 0.0 if self.fused else 1.0
 
+    # a product with nothing to multiply (an empty KV cache's MatMul) moves bytes and starts a kernel:
+    # its other product terms are zero
     @property
-    def reduction(self) -> float:           # k: multiply-accumulates per output
-        return self.node.macs / self.node.outputs
+    def patches(self) -> float:             # macs/m
+        return self.node.macs / self.node.columns if self.node.is_product else 0.0
 
     @property
-    def positions(self) -> float:           # n: output positions (outputs per output column)
-        return self.node.outputs / (self.node.columns * self.node.groups)
+    def outputs(self) -> float:             # macs/k
+        return self.node.outputs if self.node.is_product else 0.0
+
+    @property
+    def weights(self) -> float:             # macs/n: n output positions, outputs per output column
+        node = self.node
+        return node.macs * node.columns * node.groups / node.outputs if node.is_product else 0.0
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,9 @@ class Term:
 # outputs and its weights, so the model stays linear in its coefficients
 PRODUCT_TERMS = (
     Term("macs", lambda w: w.node.macs, "a MAC"),
-    Term("patches", lambda w: w.node.macs / w.node.columns, "an input patch element"),
-    Term("outputs", lambda w: w.node.macs / w.reduction, "an output"),
-    Term("weights", lambda w: w.node.macs / w.positions, "a weight use"),
+    Term("patches", lambda w: w.patches, "an input patch element"),
+    Term("outputs", lambda w: w.outputs, "an output"),
+    Term("weights", lambda w: w.weights, "a weight use"),
     Term("bytes", lambda w: w.node.bytes_moved, "a byte moved"),
     # a node run inside its producer's kernel starts no kernel of its own: no per-kernel constant
     Term("kernel", lambda w: w.starts_kernel, "a kernel"),
@@ -78,7 +85,7 @@ SHARED_TERMS = (
 
 
 def class_terms(work: NodeWork) -> tuple[Term, ...]:
-    return PRODUCT_TERMS if work.is_product else OTHER_TERMS
+    return PRODUCT_TERMS if work.kernel_class.is_product else OTHER_TERMS
 
 
 def shared_terms(spill_known: bool) -> tuple[Term, ...]:

@@ -49,9 +49,9 @@ def calibration_table(results: Sequence, profile) -> RenderableType:
 
 
 def _kernel_model_lines(model) -> tuple[str, str]:
+    """What the kernel model adds beyond its classes' coefficients, which are too many to print."""
     from onnxprof.predict.terms import describe_shared
 
-    """What the kernel model adds beyond its classes' coefficients, which are too many to print."""
     fits = sorted(model.network_by_batch.items())
     per_batch = ", ".join(f"×{fit.scale:.3f} at batch {batch}" for batch, fit in fits)
     overhead_ms = fits[0][1].overhead_ms        # one value for every batch size (kernels._profiling_overhead)
