@@ -7,7 +7,7 @@ peak RSS it then measures, with ONNX Runtime on this CPU. Side by side, per mode
 - ``fitted``: the process + a memory model fitted on this run's zoo models (leave-one-model-out for
   the zoo; on the whole zoo for ``--new`` models), i.e. what the default would be if fitted here.
 
-Each model is measured by the command itself, in a process of its own (calibrate.measure_command).
+Each model is measured by measure's sweep in a process of its own (measure.isolated.sweep_in_own_process).
 The default was fitted on 8 of the zoo models, so its zoo figures are partly in-sample; ``--new``
 models (e.g. from scripts/export_torch_models.py) are outside every fit.
 
@@ -23,10 +23,11 @@ from typing import Sequence
 
 from bench_predict import DEFAULT_MODELS
 from onnxprof.cost.analysis import analyze
+from onnxprof.measure.isolated import MEMORY_PROTOCOL, sweep_in_own_process
 from onnxprof.measure.records import OK
+from onnxprof.measure.sweep import SweepPlan
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.predict.basic import ONNXRUNTIME_CPU_MEMORY, engine_bytes
-from onnxprof.predict.calibrate import measure_command
 from onnxprof.predict.memory import MemoryModel, MemorySample, conv_weight_bytes, fit_memory
 from onnxprof.predict.metrics import fit_quality
 from onnxprof.zoo.export import export
@@ -39,15 +40,16 @@ WEIGHTS_AND_ACTIVATIONS = MemoryModel(floor_bytes=0.0, weight_slope=1.0, activat
 def measured_samples(name: str, path: Path, batches: Sequence[int]) -> list[tuple[str, MemorySample, float]]:
     """(model, sample, process bytes) per batch that measure ran: the sample's measured bytes are what
     the engine added over the process before it (the command's own prediction less the default's part)."""
-    run = measure_command(path, batches)
-    if run is None:
-        print(f"  {name}: onnxprof measure failed; left out")
+    try:
+        run = sweep_in_own_process(SweepPlan(str(path), path, tuple(batches), protocol=MEMORY_PROTOCOL))
+    except Exception as exc:
+        print(f"  {name}: the sweep failed ({exc}); left out")
         return []
     samples = []
-    for result in run["batches"]:
-        batch, peak = result["batch"], (result.get("memory") or {}).get("peak_rss_bytes")
-        predicted = run["predictions"][str(batch)]["peak_rss_bytes"]
-        if result["status"] != OK or not peak or predicted is None:
+    for result in run.batches:
+        batch, peak = result.batch, result.memory.peak_rss_bytes if result.memory else None
+        predicted = run.predictions[batch]["peak_rss_bytes"]
+        if result.status != OK or not peak or predicted is None:
             continue
         report = analyze(path, ShapeBinding(batch=batch), check=False)
         process = predicted - engine_bytes(report, batch, ONNXRUNTIME_CPU_MEMORY)

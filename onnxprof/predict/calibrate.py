@@ -7,9 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,31 +15,29 @@ from typing import IO, TYPE_CHECKING, Callable, Collection, Optional, Sequence
 import numpy as np
 
 from onnxprof import __version__
-from onnxprof.cost.analysis import StaticReport, analyze
+from onnxprof.cost.analysis import analyze
 from onnxprof.engines import create_engine, engine_traits
 from onnxprof.engines.base import EngineOptions
-from onnxprof.engines.traits import EngineTraits
 from onnxprof.measure.harness import TimingProtocol, time_batch
 from onnxprof.measure.inputs import synthetic_feeds
+from onnxprof.measure.isolated import peak_rss_in_own_process
 from onnxprof.measure.layers import LayerRow
 from onnxprof.measure.profiled import MIN_PROFILED_RUNS, PROFILE_S, PROFILED_RUNS, profiled_rows
 from onnxprof.measure.quiet import MachineProbe, Round, fastest_round
 from onnxprof.measure.records import OK, json_ready
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.measure.harness import now_iso
-from onnxprof.predict.kernels import KernelModel, KernelTiming, NetworkTiming, fit_kernels, kernel_timings
-from onnxprof.predict.latency import (LayerSample, OperationsModel, OpsSample, RooflineModel, fit_operations,
-                                      fit_roofline, layer_samples)
-from onnxprof.predict.memory import MemorySample, conv_weight_bytes, fit_memory
+from onnxprof.predict.calibration_data import CalibrationData, CalibrationPoint
+from onnxprof.predict.kernels import KernelTiming, kernel_timings
+from onnxprof.predict.latency import layer_samples
+from onnxprof.predict.memory import MemorySample, fit_memory
 from onnxprof.predict.metrics import TOLERANCE, FitQuality, fit_quality, leave_one_out, rmspe
 from onnxprof.predict.power import PowerModel
-from onnxprof.predict.profile import LATENCY_PREDICTORS, CalibratedProfile
+from onnxprof.predict.predictors import PREDICTORS, fit_predictors
+from onnxprof.predict.profile import CalibratedProfile
 
 if TYPE_CHECKING:
     from onnxprof.predict.opbench import OpBench
-
-# memory needs no long timing: the arena has grown to its size after the first run
-MEMORY_RUNS = ("--warmup-runs", "1", "--warmup", "0", "--iterations", "3", "--duration", "0")
 
 # The plan's points, each one measurement: a network's timing or profile in one round, a single-op case's
 # profile in one round, a model's memory. What each takes on a quiet machine, roughly (2-core x86 VM,
@@ -52,7 +47,7 @@ TIMING, PROFILE, OP, MEMORY = "timing", "profile", "op", "memory"
 SESSION_S = 0.2          # an engine session's build, per timing or profile
 PROBE_S = 0.1            # the machine probe's two readings around each measurement
 OP_CASE_S = 0.12         # a single-op case: its session and PROFILED_RUNS runs
-MEMORY_S = 4.0           # `onnxprof measure` in a process of its own (interpreter, imports, a few runs)
+MEMORY_S = 4.0           # measure's sweep in a process of its own (interpreter, imports, a few runs)
 MACHINE_S = 6.0          # measure_this_machine before the points (its 4 s of kernels and their builds)
 CHECKPOINT_SCHEMA = "onnxprof.calibration-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -266,38 +261,6 @@ def row_from_json(row: dict) -> LayerRow:
 
 
 @dataclass(frozen=True)
-class CalibrationPoint:
-    model: str
-    batch: int
-    macs_per_image: float
-    median_ms: float                  # one batch, unprofiled: the fastest round's median (see collect)
-    layers: tuple[LayerSample, ...]   # per-layer profile joined to the ONNX nodes
-    report: StaticReport
-    peak_rss_bytes: Optional[int] = None     # as onnxprof measure reports it (see measured_memory)
-    kernels: tuple[KernelTiming, ...] = ()   # the same profile, node by node, for the kernel model
-    quiet: bool = True                # some round of its timing and of its profile found the machine quiet
-    round_ms: tuple[float, ...] = ()  # every round's timed median, the kept fastest among them
-    traits: EngineTraits = EngineTraits()    # how the engine ran the model (its layout, on the host or not)
-
-    @property
-    def round_spread(self) -> Optional[float]:
-        """How much slower its second-fastest timed round ran than the fastest, which it keeps (None: fewer
-        than two rounds): how far the kept time may be from the device's own, which no predictor can be
-        judged finer than. Not the slowest: a round that load from elsewhere slowed is discarded anyway."""
-        if len(self.round_ms) < 2:
-            return None
-        fastest, second = sorted(self.round_ms)[:2]
-        return second / fastest - 1
-
-    def memory_sample(self) -> Optional[MemorySample]:
-        peak = self.report.memory.peak_activation_bytes
-        if self.peak_rss_bytes is None or not isinstance(peak, int):
-            return None
-        return MemorySample(self.report.memory.weight_bytes, peak / self.batch, self.batch, self.peak_rss_bytes,
-                            conv_weight_bytes(self.report))
-
-
-@dataclass(frozen=True)
 class PredictorQuality:
     predictor: str
     batch: int
@@ -318,8 +281,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             tally: Optional[Tally] = None, on_point: Callable[[Tally, str], None] = lambda tally, what: None,
             quiet_wait_s: Optional[float] = None, note: Callable[[str], None] = lambda _: None
             ) -> list[CalibrationPoint]:
-    """Time and profile every (model, batch) ``rounds`` times, round-robin over the set, then read each
-    model's memory from ``onnxprof measure`` (see measured_memory).
+    """Time and profile every (model, batch) ``rounds`` times, round-robin over the set, then measure each
+    model's memory as ``onnxprof measure`` reports it (see measured_memory).
 
     Rounds interleave the models so that a spell of load from elsewhere on a shared machine lands on
     one round of several models rather than on every run of one. Each point keeps its fastest timing
@@ -445,7 +408,7 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             what = f"{name}: memory, as onnxprof measure reports it"
             progress(what)
             began = time.perf_counter()
-            peaks = _memory_peaks(path, batches, engine, options)
+            peaks = peak_rss_in_own_process(path, batches, engine, options)
             checkpoint.add({"point": MEMORY, "model": name, "peak_rss_bytes": {str(b): v for b, v in peaks.items()},
                             "seconds": time.perf_counter() - began})
             tally.advance(budget[MEMORY])
@@ -481,62 +444,24 @@ def _profiled_ms(rows: Sequence[LayerRow]) -> float:
 def measured_memory(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
                     options: EngineOptions = EngineOptions(), progress: Callable[[str], None] = lambda _: None
                     ) -> dict[tuple[str, int], int]:
-    """Peak RSS per (model, batch) as ``onnxprof measure MODEL --batch ...`` reports it, read from that
-    very command in a process of its own (measure_command). The calibrating process holds every
-    model's analysis, so its own RSS is no guide: it put the fitted floor 100 MB too high. A model
-    whose command fails is left out."""
+    """Peak RSS per (model, batch) as ``onnxprof measure MODEL --batch ...`` reports it, each model swept
+    in a process of its own (:func:`onnxprof.measure.isolated.peak_rss_in_own_process`): the calibrating
+    process holds every model's analysis, so its own RSS is no guide (it put the fitted floor 100 MB too
+    high). A model whose sweep fails is left out."""
     peaks = {}
     for name, path in models:
         progress(f"{name}: memory, as onnxprof measure reports it")
-        peaks.update({(name, batch): peak for batch, peak in _memory_peaks(path, batches, engine, options).items()})
+        peaks.update({(name, batch): peak for batch, peak in peak_rss_in_own_process(path, batches, engine,
+                                                                                     options).items()})
     return peaks
 
 
-def _memory_peaks(path: Path, batches: Sequence[int], engine: str, options: EngineOptions) -> dict[int, int]:
-    run = measure_command(path, batches, engine, options)
-    return {b["batch"]: b["memory"]["peak_rss_bytes"] for b in (run or {}).get("batches", ())
-            if b["status"] == OK and (b.get("memory") or {}).get("peak_rss_bytes")}
-
-
-def measure_command(path: Path, batches: Sequence[int], engine: str = "onnxruntime",
-                    options: EngineOptions = EngineOptions()) -> Optional[dict]:
-    """The run that ``onnxprof measure PATH --batch ... --format json`` reports (a few runs per batch,
-    stored in a scratch database), in a process of its own; None when the command fails."""
-    with tempfile.TemporaryDirectory() as scratch:     # measure stores its run: the store is part of its RSS
-        command = [sys.executable, "-m", "onnxprof", "measure", str(path), "--batch", ",".join(map(str, batches)),
-                   *_engine_flags(engine, options), *MEMORY_RUNS, "--db", str(Path(scratch) / "runs.sqlite"),
-                   "--format", "json"]
-        done = subprocess.run(command, capture_output=True, text=True)
-    try:
-        return json.loads(done.stdout)["run"] if done.returncode == 0 else None
-    except (ValueError, KeyError):
-        return None
-
-
-def _engine_flags(engine: str, options: EngineOptions) -> list[str]:
-    flags = ["--engine", engine, "--provider", options.provider, "--precision", options.precision,
-             "--threads", str(options.threads), "--optimization", options.optimization,
-             "--device-id", str(options.device_id), "--workspace", str(options.workspace_mb)]
-    return flags + (["--allow-fallback"] if options.allow_fallback else [])
-
-
-def _fit_latency(points: Sequence[CalibrationPoint], compute_flops_per_s: float, bandwidth_bytes_per_s: float,
-                 op_timings: Sequence[KernelTiming] = (), spill_from_bytes: Optional[float] = None
-                 ) -> tuple[OperationsModel, RooflineModel, KernelModel]:
-    operations = fit_operations([OpsSample(p.macs_per_image, p.batch, p.median_ms) for p in points], per_batch=True)
-    roofline = fit_roofline([layer for p in points for layer in p.layers], compute_flops_per_s, bandwidth_bytes_per_s)
-    kernels = fit_kernels([t for p in points for t in p.kernels] + list(op_timings),
-                          [NetworkTiming(p.report, p.batch, p.median_ms, sum(layer.measured_ms for layer in p.layers),
-                                         len(p.layers), p.traits) for p in points if p.layers], spill_from_bytes)
-    return operations, roofline, kernels
-
-
-def _predict_latency(models: tuple[OperationsModel, RooflineModel, KernelModel], point: CalibrationPoint
-                     ) -> dict[str, float]:
-    operations, roofline, kernels = models
-    return {"operations": operations.predict(point.macs_per_image, point.batch),
-            "roofline": roofline.predict_total(point.report),
-            "kernels": kernels.latency_ms(point.report, point.batch, point.traits)}
+def _held_out_predictions(data: CalibrationData, points: Sequence[CalibrationPoint]
+                          ) -> dict[tuple[str, int], dict[str, float]]:
+    """Every registered predictor, fitted on ``data``, predicting each of ``points``."""
+    fitted = fit_predictors(data)
+    return {(p.model, p.batch): {name: predictor.latency_ms(p.report, p.batch, p.traits)
+                                 for name, predictor in fitted.items()} for p in points}
 
 
 def leave_one_model_out(points: Sequence[CalibrationPoint], compute_flops_per_s: float,
@@ -545,13 +470,11 @@ def leave_one_model_out(points: Sequence[CalibrationPoint], compute_flops_per_s:
     """Held-out predictions per batch size for every latency predictor: each model is predicted by
     fits made without any of its points (the single-op benchmarks stay: they are not a model).
     ``spill_from_bytes``: see kernels.fit_kernels."""
+    data = CalibrationData(tuple(points), compute_flops_per_s, bandwidth_bytes_per_s, tuple(op_timings),
+                           spill_from_bytes)
     predicted: dict[tuple[str, int], dict[str, float]] = {}
     for held_out in dict.fromkeys(p.model for p in points):
-        fitted = _fit_latency([p for p in points if p.model != held_out], compute_flops_per_s, bandwidth_bytes_per_s,
-                              op_timings, spill_from_bytes)
-        for point in points:
-            if point.model == held_out:
-                predicted[(point.model, point.batch)] = _predict_latency(fitted, point)
+        predicted.update(_held_out_predictions(data.without(held_out), [p for p in points if p.model == held_out]))
     return _qualities(points, predicted)
 
 
@@ -561,8 +484,9 @@ def predict_new_models(calibration: Sequence[CalibrationPoint], new: Sequence[Ca
                        ) -> list[PredictorQuality]:
     """Every predictor fitted on the calibration points, judged on models it never saw (``new``: measured
     the same way; their profiles are not used)."""
-    fitted = _fit_latency(calibration, compute_flops_per_s, bandwidth_bytes_per_s, op_timings, spill_from_bytes)
-    return _qualities(new, {(p.model, p.batch): _predict_latency(fitted, p) for p in new})
+    data = CalibrationData(tuple(calibration), compute_flops_per_s, bandwidth_bytes_per_s, tuple(op_timings),
+                           spill_from_bytes)
+    return _qualities(new, _held_out_predictions(data, new))
 
 
 def _qualities(points: Sequence[CalibrationPoint], predicted: dict[tuple[str, int], dict[str, float]]
@@ -570,7 +494,7 @@ def _qualities(points: Sequence[CalibrationPoint], predicted: dict[tuple[str, in
     results = []
     for batch in sorted({p.batch for p in points}):
         measured = {p.model: p.median_ms for p in points if p.batch == batch}
-        for name in LATENCY_PREDICTORS:
+        for name in PREDICTORS:
             preds = {model: predicted[(model, batch)][name] for model in measured}
             results.append(PredictorQuality(name, batch, preds, measured,
                                             fit_quality(list(preds.values()), list(measured.values()))))
@@ -613,19 +537,19 @@ def fit_profile(points: Sequence[CalibrationPoint], results: Sequence[PredictorQ
                 power: Optional[PowerModel] = None, op_timings: Sequence[KernelTiming] = (),
                 spill_from_bytes: Optional[float] = None) -> CalibratedProfile:
     """Every predictor fitted on all the points, with the held-out errors of ``results``."""
-    operations, roofline, kernels = _fit_latency(points, compute_flops_per_s, bandwidth_bytes_per_s, op_timings,
-                                                 spill_from_bytes)
+    data = CalibrationData(tuple(points), compute_flops_per_s, bandwidth_bytes_per_s, tuple(op_timings),
+                           spill_from_bytes)
     memory_samples = [s for s in (p.memory_sample() for p in points) if s is not None]
     by_predictor: dict[str, list[PredictorQuality]] = {}
     for r in results:
         by_predictor.setdefault(r.predictor, []).append(r)
     return CalibratedProfile(
-        name=name, engine=engine, provider=provider, operations=operations, roofline=roofline, kernels=kernels,
-        best=best(results) or "operations",
+        name=name, engine=engine, provider=provider, predictors=fit_predictors(data),
+        best=best(results) or next(iter(PREDICTORS)),
         rmspe={p: float(np.mean([r.quality.rmspe for r in rs])) for p, rs in by_predictor.items()},
         share_within_10pct={p: float(np.mean([r.quality.share_within_10pct for r in rs]))
                             for p, rs in by_predictor.items()},
-        models=tuple(dict.fromkeys(p.model for p in points)),
+        models=tuple(dict.fromkeys(p.model for p in points)), batches=tuple(sorted({p.batch for p in points})),
         memory=fit_memory(memory_samples) if len(memory_samples) >= 2 else None,
         memory_rmspe=memory_held_out_rmspe(points), power=power, hostname=hostname, created_at=now_iso())
 

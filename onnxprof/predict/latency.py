@@ -15,12 +15,14 @@ The kernel model (each node's time from its shape) is in :mod:`onnxprof.predict.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence, Union
+from typing import Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from onnxprof.cost.analysis import COUNTED, NodeReport, StaticReport
+from onnxprof.engines.traits import EngineTraits
 from onnxprof.measure.layers import op_class
 from onnxprof.predict.metrics import nonnegative_least_squares, r_squared
 
@@ -65,6 +67,22 @@ class OperationsModel:
 
     def predict_sample(self, sample: OpsSample) -> float:
         return self.predict(sample.macs, sample.batch)
+
+    def latency_ms(self, report: StaticReport, batch: int, traits: Optional[EngineTraits] = None) -> float:
+        """A batch of the model of ``report`` (analysed at ``batch``); the engine's traits play no part."""
+        return self.predict(float(report.totals.macs) / batch, batch)
+
+
+def operations_json(model: OperationsModel) -> dict:
+    body = dataclasses.asdict(model)
+    body["by_batch"] = {str(batch): line for batch, line in body["by_batch"].items()}
+    return body
+
+
+def operations_from_json(body: Mapping) -> OperationsModel:
+    return OperationsModel(pooled=LinearFit(**body["pooled"]),
+                           by_batch={int(k): LinearFit(**v) for k, v in body["by_batch"].items()},
+                           r_squared=body["r_squared"], n=body["n"])
 
 
 def _as_ops(sample) -> OpsSample:
@@ -186,6 +204,18 @@ class RooflineModel:
         """Sum over the report's counted nodes, each a kernel of its own. Nodes that do no work
         (no FLOPs, no bytes: views such as Reshape) add no launch overhead. Dimensions must be bound."""
         return sum(self.layer_ms(flops, moved, kind) for _, kind, flops, moved in working_nodes(report))
+
+    def latency_ms(self, report: StaticReport, batch: int, traits: Optional[EngineTraits] = None) -> float:
+        """A batch of the model of ``report`` (analysed at ``batch``): :meth:`predict_total`."""
+        return self.predict_total(report)
+
+
+def roofline_json(model: RooflineModel) -> dict:
+    return dataclasses.asdict(model)
+
+
+def roofline_from_json(body: Mapping) -> RooflineModel:
+    return RooflineModel(**body)
 
 
 def fit_roofline(layer_samples: Sequence[Union[LayerSample, tuple]], compute_flops_per_s: float,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -22,17 +22,20 @@ from onnxprof.engines.traits import EngineTraits
 from onnxprof.errors import UsageError
 from onnxprof.files import regular_file
 from onnxprof.predict.basic import Prediction, engine_bytes
-from onnxprof.predict.kernels import KernelModel, kernel_model_from_json, kernel_model_json
-from onnxprof.predict.latency import LinearFit, OperationsModel, RooflineModel
+from onnxprof.measure.records import json_ready
+from onnxprof.predict.kernels import KernelModel
+from onnxprof.predict.latency import RooflineModel
 from onnxprof.predict.memory import MemoryModel
 from onnxprof.predict.power import PowerModel
+from onnxprof.predict.predictors import LatencyPredictor, predictors_from_json, predictors_json
 
 SCHEMA = "onnxprof.device-profile"
-SCHEMA_VERSION = 5      # 3: the kernel model learns per-op coefficients from profiled kernels;
-                        # 4: memory as `measure` reports it, convolution weights with a slope of their own;
-                        # 5: the kernel model's term for feature maps past the cache
+SCHEMA_VERSION = 6      # 6: the latency predictors under "predictors", by name; the calibrated batch sizes
 UNCALIBRATED_EFFICIENCY = 0.5   # an uncalibrated guess: half the published peak, for compute and bandwidth
-LATENCY_PREDICTORS = ("operations", "roofline", "kernels")
+
+
+class OtherSchemaVersion(ValueError):
+    """A profile written by an older or newer onnxprof, in a profile schema this one does not read."""
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,12 @@ class CalibratedProfile:
     name: str
     engine: str
     provider: str
-    operations: OperationsModel
-    roofline: RooflineModel
+    predictors: Mapping[str, LatencyPredictor]         # fitted latency predictors by name (predictors.PREDICTORS)
     best: str                                          # the latency predictor with the lowest held-out error
     rmspe: Mapping[str, float] = field(default_factory=dict)          # predictor -> held-out RMSPE
     share_within_10pct: Mapping[str, float] = field(default_factory=dict)
     models: tuple[str, ...] = ()
-    kernels: Optional[KernelModel] = None
+    batches: tuple[int, ...] = ()                      # the batch sizes it was calibrated at
     memory: Optional[MemoryModel] = None
     memory_rmspe: Optional[float] = None               # held-out RMSPE of the memory model
     power: Optional[PowerModel] = None                 # fitted from stored runs with a power meter
@@ -54,16 +56,25 @@ class CalibratedProfile:
     created_at: str = ""
 
     def latency_ms(self, report: StaticReport, batch: int, predictor: Optional[str] = None) -> float:
+        """One batch's milliseconds by the predictor named (default: the best one)."""
         chosen = predictor or self.best
-        if chosen == "operations":
-            return self.operations.predict(float(report.totals.macs) / batch, batch)
-        if chosen == "kernels" and self.kernels is not None:
-            return self.kernels.latency_ms(report, batch, self.traits(report))
-        return self.roofline.predict_total(report)
+        if chosen not in self.predictors:
+            raise ValueError(f"profile {self.name} has no {chosen} predictor (it has {', '.join(self.predictors)})")
+        return self.predictors[chosen].latency_ms(report, batch, self.traits(report))
 
     def traits(self, report: StaticReport) -> EngineTraits:
         """How the calibrated engine runs the model of ``report``."""
         return engine_traits(self.engine, EngineOptions(provider=self.provider), report.model.source)
+
+    @property
+    def roofline(self) -> Optional[RooflineModel]:
+        """The fitted roofline, which also predicts single layers (``compare --layers``)."""
+        return self.predictors.get("roofline")
+
+    @property
+    def kernels(self) -> Optional[KernelModel]:
+        """The fitted kernel model, whose terms the calibration table prints."""
+        return self.predictors.get("kernels")
 
     def predict(self, report: StaticReport, batch: int) -> Prediction:
         latency = self.latency_ms(report, batch)
@@ -78,17 +89,15 @@ class CalibratedProfile:
 
 
 def profile_json(profile: CalibratedProfile) -> dict:
-    body = dataclasses.asdict(replace(profile, kernels=None))
-    body["operations"]["by_batch"] = {str(k): v for k, v in body["operations"]["by_batch"].items()}
-    body["kernels"] = kernel_model_json(profile.kernels)
-    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "profile": body}
+    """The profile as standard JSON values: a fit's undefined R² (too few points) or error is null, read
+    back as NaN."""
+    body = {f.name: getattr(profile, f.name) for f in dataclasses.fields(profile) if f.name != "predictors"}
+    return json_ready({"schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+                       "profile": {**body, "predictors": predictors_json(profile.predictors)}})
 
 
 def save_profile(profile: CalibratedProfile, path: Path) -> None:
-    """Standard JSON: a fit's undefined R² (too few points) or error is written as null, read back as NaN."""
-    from onnxprof.measure.records import json_ready
-
-    Path(path).write_text(json.dumps(json_ready(profile_json(profile)), indent=1, allow_nan=False) + "\n")
+    Path(path).write_text(json.dumps(profile_json(profile), indent=1, allow_nan=False) + "\n")
 
 
 def _undefined_as_nan(value: Any, key: str = "") -> Any:
@@ -113,21 +122,23 @@ def _optional(cls, value: Optional[Mapping]):
 
 
 def profile_from_json(document: Mapping) -> CalibratedProfile:
+    """Raises OtherSchemaVersion for a profile of an older or newer schema, ValueError for what is not a
+    profile."""
     if document.get("schema") != SCHEMA:
         raise ValueError(f"not a device profile (schema {document.get('schema')!r})")
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"made by another onnxprof version (profile schema {document.get('schema_version')}, this "
-                         f"onnxprof reads {SCHEMA_VERSION}): run onnxprof calibrate again")
+    version = document.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"no schema_version ({version!r})")
+    if version < SCHEMA_VERSION:
+        raise OtherSchemaVersion(f"written by an older onnxprof (schema {version}); run onnxprof calibrate again")
+    if version > SCHEMA_VERSION:
+        raise OtherSchemaVersion(f"written by a newer onnxprof (schema {version}; this one reads {SCHEMA_VERSION}): "
+                                 "upgrade onnxprof")
     body = _undefined_as_nan(document["profile"])
-    ops = body["operations"]
-    operations = OperationsModel(pooled=LinearFit(**ops["pooled"]),
-                                 by_batch={int(k): LinearFit(**v) for k, v in ops["by_batch"].items()},
-                                 r_squared=ops["r_squared"], n=ops["n"])
     return CalibratedProfile(name=body["name"], engine=body["engine"], provider=body["provider"],
-                             operations=operations, roofline=RooflineModel(**body["roofline"]), best=body["best"],
+                             predictors=predictors_from_json(body["predictors"]), best=body["best"],
                              rmspe=body["rmspe"], share_within_10pct=body["share_within_10pct"],
-                             models=tuple(body["models"]),
-                             kernels=kernel_model_from_json(body["kernels"]) if body.get("kernels") else None,
+                             models=tuple(body["models"]), batches=tuple(body.get("batches", ())),
                              memory=_optional(MemoryModel, body.get("memory")), memory_rmspe=body.get("memory_rmspe"),
                              power=_optional(PowerModel, body.get("power")), hostname=body.get("hostname", ""),
                              created_at=body.get("created_at", ""))
@@ -137,6 +148,8 @@ def load_profile(path: Path) -> CalibratedProfile:
     regular_file(path, "a device profile (.json, written by onnxprof calibrate)")
     try:
         return profile_from_json(json.loads(Path(path).read_text()))
+    except OtherSchemaVersion as exc:
+        raise UsageError(f"--device {path}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"--device {path}: not a readable device profile ({exc})") from None
 
@@ -163,10 +176,6 @@ class PublishedDevice:
             raise UsageError(f"--device {self.facts.name}: its published compute or bandwidth is unknown; "
                              "calibrate instead")
         return uncalibrated_roofline(self.facts.fp32_tflops * 1e12, self.facts.memory_bandwidth_gbs * 1e9)
-
-    def traits(self, report: StaticReport) -> EngineTraits:
-        """How the calibrated engine runs the model of ``report``."""
-        return engine_traits(self.engine, EngineOptions(provider=self.provider), report.model.source)
 
     def predict(self, report: StaticReport, batch: int) -> Prediction:
         latency = self.roofline.predict_total(report)

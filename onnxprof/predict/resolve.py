@@ -27,15 +27,8 @@ Predictor = Union[CalibratedProfile, PublishedDevice]
 
 
 def calibrated_batches(profile: CalibratedProfile) -> tuple[int, ...]:
-    """The batch sizes a profile was fitted at: its own list where it keeps one, else the batch sizes of
-    its per-batch fits (the operations lines, the kernel model's network fits)."""
-    own = getattr(profile, "batches", None)
-    if own:
-        return tuple(sorted({int(b) for b in own}))
-    found = set(profile.operations.by_batch)
-    if profile.kernels is not None:
-        found |= set(profile.kernels.network_by_batch)
-    return tuple(sorted(int(b) for b in found))
+    """The batch sizes a profile was fitted at."""
+    return tuple(sorted({int(b) for b in profile.batches}))
 
 
 def _finite(value: Optional[float]) -> Optional[float]:

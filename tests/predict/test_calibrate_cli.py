@@ -102,7 +102,7 @@ def test_checkpoint_of_other_settings_is_not_read_and_a_cut_line_is_skipped(tmp_
 
 
 def test_a_stopped_collection_resumes_without_measuring_its_points_again(tmp_path):
-    """Stopped by a KeyboardInterrupt from the progress hook after 5 points (inside the single-op
+    """Stopped by a KeyboardInterrupt from the progress hook after 3 points (inside the single-op
     round), the same collection measures only the rest, op cases included."""
     models = _models(tmp_path)
     path = tmp_path / "c.jsonl"
@@ -121,20 +121,21 @@ def test_a_stopped_collection_resumes_without_measuring_its_points_again(tmp_pat
     with bench() as op_bench, pytest.raises(KeyboardInterrupt):
         settings = checkpoint_settings(models, [1], "onnxruntime", op_bench.options, QUICK, 1, op_bench=op_bench)
         collect(models, [1], protocol=QUICK, op_bench=op_bench, checkpoint=Checkpoint(path, settings),
-                on_point=interrupt_after(5))
-    assert len(seen) == 5 and all("single-op" in what for what in seen)
+                on_point=interrupt_after(3))
+    assert len(seen) == 3 and all("single-op" in what for what in seen)
     kept = Checkpoint(path, settings)
-    assert len(kept.records) == 5 and {r["point"] for r in kept.records} == {OP}
+    assert len(kept.records) == 3 and {r["point"] for r in kept.records} == {OP}
 
     seen.clear()
     with bench() as op_bench:
         tally = plan(models, [1], QUICK, 1, op_bench=op_bench, checkpoint=kept)
-        assert (tally.reused, tally.total) == (5, 7 + 3 * 2 + 3)       # 7 Relu cases, 3 timings and profiles, 3 memory
+        cases = len(op_bench.cases)
+        assert cases > 3 and (tally.reused, tally.total) == (3, cases + 3 * 2 + 3)   # 3 timings and profiles, 3 memory
         points = collect(models, [1], protocol=QUICK, op_bench=op_bench, checkpoint=kept, tally=tally,
                          on_point=interrupt_after(-1))
-        assert len(op_bench.timings) >= 7 and {t.source for t in op_bench.timings} == {"op:Relu"}
-    assert tally.measured == len(seen) == tally.total - 5 and tally.done == tally.total
-    assert sum("single-op" in what for what in seen) == 2
+        assert len(op_bench.timings) >= cases and {t.source for t in op_bench.timings} == {"op:Relu"}
+    assert tally.measured == len(seen) == tally.total - 3 and tally.done == tally.total
+    assert sum("single-op" in what for what in seen) == cases - 3
     assert [(p.model, p.batch) for p in points] == [(m, 1) for m, _ in models]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Optional
 
 import pytest
+import onnx
 from onnx import helper
 from typer.testing import CliRunner
 
@@ -35,11 +37,15 @@ def _other(*values: float) -> dict[str, float]:
     return {term.name: value for term, value in zip(OTHER_TERMS, values, strict=True)}
 
 
-def _profile(**extra) -> CalibratedProfile:
-    operations = OperationsModel(LinearFit(2e-9, 1.5, 0.99, 10), {8: LinearFit(1.9e-9, 3.0, 0.98, 5)}, 0.99, 10)
-    fields = dict(name="lab", engine="onnxruntime", provider="cpu", operations=operations, roofline=ROOF,
-                  best="kernels", rmspe={"operations": 0.2, "kernels": 0.07},
-                  share_within_10pct={"operations": 0.5, "kernels": 0.8}, models=("a", "b", "c"))
+OPERATIONS = OperationsModel(LinearFit(2e-9, 1.5, 0.99, 10), {8: LinearFit(1.9e-9, 3.0, 0.98, 5)}, 0.99, 10)
+
+
+def _profile(operations: OperationsModel = OPERATIONS, kernels: Optional[KernelModel] = None,
+             **extra) -> CalibratedProfile:
+    predictors = {"operations": operations, "roofline": ROOF, **({"kernels": kernels} if kernels else {})}
+    fields = dict(name="lab", engine="onnxruntime", provider="cpu", predictors=predictors, best="operations",
+                  rmspe={"operations": 0.2, "kernels": 0.07}, share_within_10pct={"operations": 0.5, "kernels": 0.8},
+                  models=("a", "b", "c"), batches=(1, 8))
     return CalibratedProfile(**{**fields, **extra})
 
 
@@ -50,7 +56,7 @@ def test_profile_file_round_trip_keeps_every_predictor(tmp_path):
                           {"spilled_bytes": 3e-10, "in_network_kernel": 0.004, "in_network_weight_bytes": 1.4e-8},
                           frozenset({("Conv", "Relu")}), {1: NetworkFit(0.005, 1.1), 8: NetworkFit(-0.01, 0.9)},
                           NetworkFit(0.0, 1.0), 0.97, 300, spill_from_bytes=16e6)
-    full = _profile(kernels=kernels, memory=MemoryModel(2e8, 1.3, 1.1, 0.9, 12, ("weights",)),
+    full = _profile(kernels=kernels, best="kernels", memory=MemoryModel(2e8, 1.3, 1.1, 0.9, 12, ("weights",)),
                     memory_rmspe=0.05, power=PowerModel(1.3, 11.8, 0.7, 1.0, 14), hostname="box",
                     created_at="2026-11-25T00:00:00+00:00")
     for profile in (full, _profile()):
@@ -58,17 +64,36 @@ def test_profile_file_round_trip_keeps_every_predictor(tmp_path):
         save_profile(profile, path)
         assert load_profile(path) == profile
     document = json.loads(path.read_text())
-    assert document["schema_version"] == 5
-    document["schema_version"] = 4         # written by an older onnxprof: a clear refusal, not a wrong prediction
-    path.write_text(json.dumps(document))
-    with pytest.raises(UsageError, match="run onnxprof calibrate again"):
-        load_profile(path)
+    assert document["schema_version"] == 6 and set(document["profile"]["predictors"]) == {"operations", "roofline"}
+
+
+def test_a_profile_of_another_schema_is_one_line_naming_it(tmp_path):
+    """Written by an older onnxprof (or a newer one): a clear refusal, not a wrong prediction."""
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")]
+    model = tmp_path / "fc.onnx"
+    onnx.save(make_model(nodes, [("x", [1, 16])], [("y", [1, 16])], [weight("w", (16, 16))]), model)
+    path = tmp_path / "old.json"
+    save_profile(_profile(), path)
+    document = json.loads(path.read_text())
+    db = tmp_path / "r.sqlite"
+    with Store(str(db)):
+        pass
+    for version, line in ((5, f"--device {path}: written by an older onnxprof (schema 5); run onnxprof calibrate "
+                                "again"),
+                          (7, f"--device {path}: written by a newer onnxprof (schema 7; this one reads 6): "
+                                "upgrade onnxprof")):
+        path.write_text(json.dumps({**document, "schema_version": version}))
+        with pytest.raises(UsageError) as refused:
+            load_profile(path)
+        assert str(refused.value) == line
+        done = CliRunner().invoke(app, ["predict", str(model), "--device", str(path), "--db", str(db)])
+        assert done.exit_code == 2 and done.stderr == f"onnxprof: error: {line}\n" and not done.stdout
 
 
 def test_profile_predicts_memory_power_and_energy():
     nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")]
     report = analyze(make_model(nodes, [("x", [4, 256])], [("y", [4, 256])], [weight("w", (256, 256))]), batch=4)
-    profile = _profile(best="operations", memory=MemoryModel(2e8, 1.3, 1.1), power=PowerModel(1.3, 10.0, 0.5, 1.0, 3))
+    profile = _profile(memory=MemoryModel(2e8, 1.3, 1.1), power=PowerModel(1.3, 10.0, 0.5, 1.0, 3))
     p = profile.predict(report, 4)
     assert p.latency_ms == pytest.approx(2e-9 * 256 * 256 * 4 + 1.5)     # batch 4 was not calibrated: pooled line
     activations = report.memory.peak_activation_bytes
@@ -85,7 +110,7 @@ def test_profile_predicts_the_memory_of_convolution_weights_with_their_slope():
     report = analyze(make_model(nodes, [("x", [2, 3, 8, 8])], [("y", [2, 10])],
                                 [weight("k", [16, 3, 3, 3]), weight("w", [16 * 6 * 6, 10])]), batch=2)
     memory = MemoryModel(1e8, 1.0, 2.0, conv_weight_slope=2.5)
-    p = _profile(best="operations", memory=memory).predict(report, 2)
+    p = _profile(memory=memory).predict(report, 2)
     fully_connected, convolution = 4 * 576 * 10, 4 * 16 * 27
     assert p.peak_rss_bytes == int(1e8 + 1.0 * fully_connected + 2.5 * convolution
                                    + 2.0 * report.memory.peak_activation_bytes)
@@ -179,6 +204,7 @@ def test_undefined_fits_are_written_as_standard_json_and_read_back_undefined(tmp
     save_profile(_profile(operations=operations, kernels=kernels, rmspe={"operations": nan, "kernels": 0.07}), path)
     json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the profile file"))
     loaded = load_profile(path)
-    assert math.isnan(loaded.operations.r_squared) and math.isnan(loaded.operations.by_batch[8].r_squared)
+    operations = loaded.predictors["operations"]
+    assert math.isnan(operations.r_squared) and math.isnan(operations.by_batch[8].r_squared)
     assert math.isnan(loaded.kernels.r_squared) and math.isnan(loaded.rmspe["operations"])
     assert loaded.rmspe["kernels"] == 0.07 and loaded.memory_rmspe is None

@@ -24,8 +24,8 @@ ROOF = RooflineModel(1e11, 1e10, {"MatMul": 0.8}, 0.0, 0.25, 0.9, 40)
 def _profile(name: str = "lab", rmspe: float = 0.07, **extra) -> CalibratedProfile:
     line = LinearFit(2e-9, 1.5, 0.99, 10)
     operations = OperationsModel(line, {1: line, 2: line, 8: line}, 0.99, 10)
-    fields = dict(name=name, engine="onnxruntime", provider="cpu", operations=operations, roofline=ROOF,
-                  best="operations", rmspe={"operations": rmspe}, share_within_10pct={"operations": 0.8},
+    fields = dict(name=name, engine="onnxruntime", provider="cpu",
+                  predictors={"operations": operations, "roofline": ROOF}, batches=(1, 2, 8), best="operations", rmspe={"operations": rmspe}, share_within_10pct={"operations": 0.8},
                   models=("resnet18", "resnet50", "alexnet"), hostname="box")
     return CalibratedProfile(**{**fields, **extra})
 
