@@ -180,20 +180,6 @@ def test_the_cpu_pads_a_convolution_to_whole_blocks_and_a_device_does_not(tmp_pa
     assert layout_works(report, on_gpu_traits) == [] and len(layout_works(report, _on_cpu(path))) == 2
 
 
-@needs_blocked_kernels
-def test_the_single_op_cases_for_unblocked_kernels_are_left_unblocked(tmp_path):
-    """Their channel counts (58, 122) are chosen so that ONNX Runtime does not block them: were a release
-    to block them, the [NCHW] classes would be fitted on blocked kernels."""
-    from onnxprof.predict.opbench import UNBLOCKED_OPS, op_cases
-
-    cases = op_cases(tuple(UNBLOCKED_OPS))
-    assert len(cases) == 16
-    for case in cases:
-        path = tmp_path / f"{case.name}.onnx"
-        onnx.save(case.model, path)
-        assert cpu_layout(str(path)).unblocked == {"op"}, case.name
-
-
 def test_engines_state_their_traits_without_building_anything(tmp_path):
     from onnxprof.engines import engine_traits
     from onnxprof.engines.base import EngineOptions

@@ -1,5 +1,5 @@
 """The kernel model: node terms by hand, coefficients recovered from synthetic kernel times, fusions
-learned from which nodes ran in one kernel, the network scale, and single-op benchmarks on ONNX Runtime."""
+learned from which nodes ran in one kernel, and the network scale (the single-op benchmarks: test_opbench)."""
 
 from __future__ import annotations
 
@@ -616,54 +616,3 @@ def test_a_node_fed_by_a_view_in_its_kernel_is_not_fused():
     rows = [LayerRow("relu", ("relu",), ("Relu",), 0.01, None, 0),
             LayerRow("fc", ("flat", "fc"), ("Flatten", "Gemm"), 0.05, None, 0)]
     assert [t.fused for t in kernel_timings(rows, report, "net@1", PLAIN)] == [(False,), (False,)]
-
-
-def test_single_op_cases_are_valid_one_node_models():
-    from onnxprof.predict.opbench import op_cases
-
-    cases = op_cases()
-    assert {"PRelu", "Conv 3x3", "depthwise 3x3", "MatMul", "LayerNormalization", "Gemm"} <= {c.op for c in cases}
-    grouped = {node_works(analyze(c.model), PLAIN)["op"].kernel_class.label()
-               for c in cases if c.op.startswith("grouped")} - {"Conv"}
-    assert grouped == {"Conv(groups of 2+)", "Conv(groups of 4+)", "Conv(groups of 8+)", "Conv(groups of 16+)",
-                       "Conv(groups of 32+)"}
-    for case in cases:
-        onnx.checker.check_model(case.model, full_check=True)
-        kinds = sorted(work.kernel_class.label() for work in node_works(analyze(case.model), PLAIN).values())
-        if case.op.startswith("Conv+BatchNormalization+"):      # the fusion probes: a chain of three
-            assert kinds == sorted(["Conv(depthwise)", "BatchNormalization", case.op.rsplit("+", 1)[1]]), case.name
-        elif case.op.startswith("SiLU"):                        # x·sigmoid(x): two nodes the engine may fuse
-            assert kinds == ["Mul", "Sigmoid"], case.name
-        else:
-            assert len(kinds) == 1, case.name
-
-
-def test_single_op_benchmarks_profile_on_onnx_runtime():
-    from onnxprof.predict.kernel_work import REORDER
-    from onnxprof.predict.opbench import op_cases, profile_ops
-
-    timings = profile_ops(ops=("Relu", "depthwise 3x3"), rounds=2)      # each case once: its faster round
-    assert {t.source for t in timings} == {"op:Relu", "op:depthwise 3x3"}
-    assert len(timings) == 2 * len([c for c in op_cases(("Relu",))])
-    # one node each: a lone convolution's reorders into the blocked layout and back are left out
-    assert all(t.measured_ms > 0 and len(t.nodes) == 1 and t.fused == (False,) for t in timings)
-    assert REORDER not in {t.nodes[0].op for t in timings}
-
-
-def test_gate_sized_cases_profile_the_fixed_cost_of_a_kernel():
-    """Squeeze-and-excitation gates (C×1×1) are all fixed cost: their cases pin a class's constant."""
-    from onnxprof.predict.opbench import GATE_ACTIVATIONS, profile_ops
-
-    timings = profile_ops(ops=("Sigmoid (gate)", "SiLU (gate)"), rounds=1)
-    assert len(timings) == 2 * len(GATE_ACTIVATIONS)
-    assert {t.nodes[0].outputs for t in timings} == {float(n * c) for n, c, _ in GATE_ACTIVATIONS}
-    assert all(t.measured_ms > 0 for t in timings)
-
-
-def test_fusion_probes_show_what_onnx_runtime_fuses_into_a_convolution():
-    from onnxprof.predict.opbench import profile_ops
-
-    timings = profile_ops(ops=("Conv+BatchNormalization+Relu", "Conv+BatchNormalization+PRelu"), rounds=1)
-    fusions = fit_kernels(timings, []).fusions
-    assert {("Conv", "BatchNormalization"), ("BatchNormalization", "Relu")} <= fusions   # one kernel (depthwise)
-    assert ("BatchNormalization", "PRelu") not in fusions                              # PReLU runs alone
