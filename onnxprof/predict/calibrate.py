@@ -282,7 +282,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
             quiet_wait_s: Optional[float] = None, note: Callable[[str], None] = lambda _: None
             ) -> list[CalibrationPoint]:
     """Time and profile every (model, batch) ``rounds`` times, round-robin over the set, then measure each
-    model's memory as ``onnxprof measure`` reports it (see measured_memory).
+    model's peak RSS as ``onnxprof measure`` reports it, in a process of its own (the calibrating process
+    holds every model's analysis, so its own RSS is no guide: it put the fitted floor 100 MB too high).
 
     Rounds interleave the models so that a spell of load from elsewhere on a shared machine lands on
     one round of several models rather than on every run of one. Each point keeps its fastest timing
@@ -441,22 +442,7 @@ def _profiled_ms(rows: Sequence[LayerRow]) -> float:
     return sum(row.measured_ms for row in rows)
 
 
-def measured_memory(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: str = "onnxruntime",
-                    options: EngineOptions = EngineOptions(), progress: Callable[[str], None] = lambda _: None
-                    ) -> dict[tuple[str, int], int]:
-    """Peak RSS per (model, batch) as ``onnxprof measure MODEL --batch ...`` reports it, each model swept
-    in a process of its own (:func:`onnxprof.measure.isolated.peak_rss_in_own_process`): the calibrating
-    process holds every model's analysis, so its own RSS is no guide (it put the fitted floor 100 MB too
-    high). A model whose sweep fails is left out."""
-    peaks = {}
-    for name, path in models:
-        progress(f"{name}: memory, as onnxprof measure reports it")
-        peaks.update({(name, batch): peak for batch, peak in peak_rss_in_own_process(path, batches, engine,
-                                                                                     options).items()})
-    return peaks
-
-
-def _held_out_predictions(data: CalibrationData, points: Sequence[CalibrationPoint]
+def _predictions(data: CalibrationData, points: Sequence[CalibrationPoint]
                           ) -> dict[tuple[str, int], dict[str, float]]:
     """Every registered predictor, fitted on ``data``, predicting each of ``points``."""
     fitted = fit_predictors(data)
@@ -474,7 +460,7 @@ def leave_one_model_out(points: Sequence[CalibrationPoint], compute_flops_per_s:
                            spill_from_bytes)
     predicted: dict[tuple[str, int], dict[str, float]] = {}
     for held_out in dict.fromkeys(p.model for p in points):
-        predicted.update(_held_out_predictions(data.without(held_out), [p for p in points if p.model == held_out]))
+        predicted.update(_predictions(data.without(held_out), [p for p in points if p.model == held_out]))
     return _qualities(points, predicted)
 
 
@@ -486,7 +472,7 @@ def predict_new_models(calibration: Sequence[CalibrationPoint], new: Sequence[Ca
     the same way; their profiles are not used)."""
     data = CalibrationData(tuple(calibration), compute_flops_per_s, bandwidth_bytes_per_s, tuple(op_timings),
                            spill_from_bytes)
-    return _qualities(new, _held_out_predictions(data, new))
+    return _qualities(new, _predictions(data, new))
 
 
 def _qualities(points: Sequence[CalibrationPoint], predicted: dict[tuple[str, int], dict[str, float]]
