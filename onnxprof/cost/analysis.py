@@ -163,7 +163,7 @@ def analyze_model(model: ModelProto, binding: ShapeBinding = ShapeBinding(), che
 def analyze_loaded(loaded: LoadedModel, binding: ShapeBinding = ShapeBinding()) -> StaticReport:
     bound = bind_shapes(loaded.model, binding)
     warnings = list(loaded.warnings)
-    inferred, types = infer_shapes(loaded.model, loaded.source, warnings)
+    inferred, types = infer_shapes(loaded.model, loaded.source, warnings, loaded.layout)
     graph = build_graph(inferred, types)
     return summarize(graph, loaded, bound, sorted(input_symbols(inferred.graph)), tuple(warnings))
 

@@ -14,6 +14,7 @@ from typing import Mapping
 
 import networkx as nx
 
+from onnxprof.cost.nbits import unpacked_weight
 from onnxprof.model.dtypes import FLOATING, QUANTIZED, dtype_name
 from onnxprof.model.graph import CONSTANT, WEIGHT, TensorInfo
 
@@ -77,6 +78,9 @@ def parameter_tensors(graph: nx.DiGraph, scope: Mapping[str, TensorInfo] = None,
             info = tensors.get(root)
             if root in constant and info is not None and is_parameter(info):
                 found[name] = info
+        if data["op_type"] == "MatMulNBits" and data["domain"] == "com.microsoft" and names[1:2] \
+                and names[1] == data["inputs"][1] and names[1] in found:   # packed codes: count each weight
+            found[names[1]] = unpacked_weight(found[names[1]], data["attributes"]) or found[names[1]]
         for sub in data["subgraphs"].values():
             for body in (sub if isinstance(sub, list) else [sub]):
                 found.update(parameter_tensors(body, tensors, frozenset(constant), aliases))

@@ -171,8 +171,8 @@ def _attribute_violation(rules: SchemaRules, op_type: str, attributes: Mapping[s
         if kind != expected and not (kind is None and expected in _LIST_KINDS):   # [] fits any list type
             given = _KIND_WORDS.get(kind, "an empty list")
             return f"attribute '{name}' is {given}, the op takes {_KIND_WORDS[expected]}"
-        check = _VALUE_RULES.get(name)
-        if check is not None and not (name == "pads" and op_type == "Pad"):   # Pad's pads may crop
+        check = _OP_VALUE_RULES.get((op_type, name), _VALUE_RULES.get(name))
+        if check is not None:
             problem = check(value)
             if problem:
                 return f"attribute '{name}' is {_shown(value)}: {problem}"
@@ -196,7 +196,12 @@ def _positive(value: Any) -> str:
 
 
 def _not_negative(value: Any) -> str:
-    return "" if all(v >= 0 for v in value) else "must not be negative"
+    values = value if isinstance(value, list) else (value,)
+    return "" if all(v >= 0 for v in values) else "must not be negative"
+
+
+def _anything(value: Any) -> str:
+    return ""
 
 
 # Attribute values that make no sense below these bounds, whatever the op (names as ONNX and ONNX
@@ -206,6 +211,9 @@ _VALUE_RULES = {name: _positive for name in (
     "dilations", "blocksize", "K", "N", "bits", "size", "num_scan_inputs", "num_outputs",
     "pooled_shape")}
 _VALUE_RULES["pads"] = _not_negative
+# Where one op gives a name another meaning: Pad's pads may crop; RotaryEmbedding's num_heads is 0
+# unless the rotation is partial (exporters write the 0).
+_OP_VALUE_RULES = {("Pad", "pads"): _anything, ("RotaryEmbedding", "num_heads"): _not_negative}
 
 
 def _shown(value: Any) -> str:

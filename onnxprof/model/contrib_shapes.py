@@ -175,6 +175,7 @@ RULES: dict[str, Rule] = {
     "Gelu": _same_as_first, "BiasGelu": _same_as_first, "FastGelu": _same_as_first, "QuickGelu": _same_as_first,
     "BiasAdd": _same_as_first, "RotaryEmbedding": _same_as_first, "QLinearSigmoid": _same_as_first,
     "QLinearAdd": _same_as_first, "QLinearMul": _same_as_first, "SimplifiedLayerNormalization": _same_as_first,
+    "LayerNormalization": _same_as_first,
     "SkipLayerNormalization": _skip_norm, "SkipSimplifiedLayerNormalization": _skip_norm,
     "Attention": _attention, "QAttention": _attention, "PackedAttention": _packed_attention,
     "MultiHeadAttention": _multi_head_attention, "GroupQueryAttention": _group_query_attention,
@@ -184,15 +185,18 @@ RULES: dict[str, Rule] = {
     "FusedConv": _conv(0, 1), "NhwcConv": _conv(0, 1, nhwc=True), "QLinearConv": _conv(0, 3, channels_last_attr=True),
     "QLinearGlobalAveragePool": _global_pool, "GridSample": _grid_sample,
 }
+# Ops ONNX Runtime also registers in the default domain, where ONNX itself has no schema for them
+# (LayerNormalization before opset 17): exporters for ONNX Runtime write them there.
+ORT_DEFAULT_DOMAIN_OPS = frozenset({"SimplifiedLayerNormalization", "LayerNormalization"})
 # Output element types that differ from the first input's.
 FLOAT_OUTPUTS = {"MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QAttention"}
 CONTRIB_DOMAIN = "com.microsoft"
 
 
 def contrib_output_shapes(node: NodeProto, input_shapes: list) -> Optional[list]:
-    """Output shapes of a contrib node (or ORT's default-domain SimplifiedLayerNormalization)."""
+    """Output shapes of a contrib node (or of one of ORT's default-domain ops)."""
     rule = RULES.get(node.op_type)
-    known_domain = node.domain == CONTRIB_DOMAIN or node.op_type == "SimplifiedLayerNormalization"
+    known_domain = node.domain == CONTRIB_DOMAIN or node.op_type in ORT_DEFAULT_DOMAIN_OPS
     if rule is None or not known_domain:
         return None
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}

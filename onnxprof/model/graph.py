@@ -22,7 +22,7 @@ from onnxprof.errors import ModelError, first_line
 from onnxprof.model.dtypes import storage_bytes
 from onnxprof.model.limits import MAX_ELEMENTS
 from onnxprof.model.load import SMALL_TENSOR_BYTES, has_values, tensor_nbytes
-from onnxprof.model.shapes import Dim, TensorType, graph_inputs
+from onnxprof.model.shapes import Dim, TensorType
 from onnxprof.symbolic import Quantity, product
 
 INPUT, WEIGHT, CONSTANT, ACTIVATION = "input", "weight", "constant", "activation"
@@ -52,15 +52,16 @@ def build_graph(model: ModelProto, types: Mapping[str, TensorType]) -> nx.DiGrap
 
 def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> nx.DiGraph:
     tensors: dict[str, TensorInfo] = {}
-    inputs = [i.name for i in graph_inputs(proto)]
+    sizes = _Sizes()
     weights = {t.name for t in proto.initializer}
+    inputs = [i.name for i in proto.input if i.name not in weights]   # IR < 4 lists weights as inputs too
     for name in inputs:
-        tensors[name] = _tensor(name, types, INPUT)
+        tensors[name] = _tensor(name, types, INPUT, sizes)
     for name in weights:
-        tensors[name] = _tensor(name, types, WEIGHT)
+        tensors[name] = _tensor(name, types, WEIGHT, sizes)
 
     values = {t.name: numpy_helper.to_array(t) for t in proto.initializer
-              if has_values(t) and tensor_nbytes(t) <= SMALL_TENSOR_BYTES}
+              if tensor_nbytes(t) <= SMALL_TENSOR_BYTES and has_values(t)}
     producer: dict[str, str] = {}
     keys: set[str] = set()
     nodes: list[tuple[str, dict]] = []
@@ -68,7 +69,10 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
     reads: set[str] = set()
     for order, node in enumerate(proto.node):
         op_type = node.op_type
-        key = _unique_key(node.name or f"{op_type}_{order}", keys)
+        key = node.name or f"{op_type}_{order}"
+        if key in keys:
+            key = _unique_key(key, keys)
+        keys.add(key)
         attributes, subgraphs, captured = {}, {}, []
         for attr in node.attribute:
             if attr.type == AttributeProto.GRAPH:
@@ -87,7 +91,7 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
                 values[output_names[0]] = value
         for name in output_names:
             if name:
-                tensors[name] = _tensor(name, types, kind)
+                tensors[name] = _tensor(name, types, kind, sizes)
                 producer[name] = key
         nodes.append((key, {"op_type": op_type, "domain": node.domain or "ai.onnx", "attributes": attributes,
                             "inputs": input_names, "outputs": output_names, "subgraphs": subgraphs,
@@ -132,22 +136,37 @@ def _constant_value(attributes: dict):
 
 
 def _unique_key(name: str, taken: set[str]) -> str:
+    """``name#2``, ``name#3``... the first not in ``taken``."""
     key, suffix = name, 1
     while key in taken:
         suffix += 1
         key = f"{name}#{suffix}"
-    taken.add(key)
     return key
 
 
-def _tensor(name: str, types: Mapping[str, TensorType], kind: str) -> TensorInfo:
+class _Sizes(dict):
+    """(elements, bytes) of each distinct TensorType, by identity: tensors share a handful of type
+    objects, so each size is computed once (the type is kept, so its id stays its own)."""
+
+    def of(self, found: TensorType) -> tuple[Optional[Quantity], Optional[Quantity]]:
+        known = self.get(id(found))
+        if known is None:
+            known = self[id(found)] = (found, *_size(found))
+        return known[1], known[2]
+
+
+def _size(found: TensorType) -> tuple[Optional[Quantity], Optional[Quantity]]:
+    if not found.is_known:
+        return None, None
+    elements = product(found.shape)
+    if isinstance(elements, int) and not 0 <= elements <= MAX_ELEMENTS:
+        return None, None   # not a tensor any runtime could hold
+    return elements, storage_bytes(elements, found.dtype)
+
+
+def _tensor(name: str, types: Mapping[str, TensorType], kind: str, sizes: _Sizes) -> TensorInfo:
     found = types.get(name)
     if found is None:
         return TensorInfo(name, 0, None, kind, None, None)
-    shape = found.shape
-    if shape is None or None in shape:
-        return TensorInfo(name, found.dtype, shape, kind, None, None)
-    elements = product(shape)
-    if isinstance(elements, int) and not 0 <= elements <= MAX_ELEMENTS:
-        return TensorInfo(name, found.dtype, shape, kind, None, None)   # not a tensor any runtime could hold
-    return TensorInfo(name, found.dtype, shape, kind, elements, storage_bytes(elements, found.dtype))
+    elements, size_bytes = sizes.of(found)
+    return TensorInfo(name, found.dtype, found.shape, kind, elements, size_bytes)

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import onnx
 import onnx.inliner
 from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
-from onnx import AttributeProto, GraphProto, ModelProto, TensorProto
+from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto
 
 from onnxprof.errors import ModelError, first_line
 from onnxprof.files import regular_file
+from onnxprof.model.contrib_shapes import CONTRIB_DOMAIN, ORT_DEFAULT_DOMAIN_OPS
 from onnxprof.model.dtypes import BITS, storage_bytes
 from onnxprof.model.limits import MAX_GRAPH_DEPTH, MAX_NATIVE_PASS_BYTES, native_memory_cap
 from onnxprof.model.stored import (check_payload_lengths, check_values, declared_elements, external_range,
@@ -36,6 +38,15 @@ _DATA_FIELDS = ("raw_data", "float_data", "int32_data", "string_data", "int64_da
 _DATA_FIELD_NAMES = frozenset(_DATA_FIELDS)
 _PAYLOAD_NAMES = {TensorProto.DESCRIPTOR.fields_by_name[name].number: name for name in _DATA_FIELDS
                   if name != "string_data"}
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+@dataclass(frozen=True)
+class GraphLayout:
+    """What the loader's walk over every node found, so that later passes need not walk them again."""
+
+    nested: bool                   # some node holds a subgraph (If/Loop/Scan bodies)
+    outputs: frozenset[str]        # the tensors the main graph's nodes write
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ class LoadedModel:
     # (domain, name) of the model's own functions, whose calls were inlined: a call left in one of their
     # domains names a function the model does not define
     local_functions: frozenset[tuple[str, str]] = frozenset()
+    layout: Optional[GraphLayout] = None   # None when unknown: passes that need it walk the graph
 
 
 def load_model(source: str | os.PathLike, check: bool = True) -> LoadedModel:
@@ -92,23 +104,25 @@ def prepare_model(model: ModelProto, source: str, folder: Path | None = None, fi
     order the nodes, drop weight bytes and run the ONNX checker. ``from_file``: the model was parsed
     by :func:`load_without_payloads`, which recorded the length of every payload it left unread."""
     _check_versions(model, source)
-    graphs, tensors = _contents(model, source)
-    _check_stored_tensors(tensors, source, from_file)
-    external_bytes = _check_external_data(tensors, folder, source)
-    for graph in graphs:
-        _order_nodes(graph, source)
-    stripped = _strip_tensor_data(tensors)
+    contents = _contents(model, source)
+    while contents.unordered and any([_order_nodes(graph, source) for graph in contents.unordered]):
+        contents = _contents(model, source)   # ordering copied nodes, subgraphs with them: walk the copies
+    bare, held = _check_stored_tensors(contents.tensors, source, from_file)
+    external_bytes = _check_external_data(held, folder, source)
+    stripped = bare + _strip_tensor_data(held)
     if check:
         try:
-            _check_model(model, stripped)
+            _check_model(model, stripped, contents.ort_default)
         except onnx.checker.ValidationError as exc:
             raise ModelError(f"{source}: the ONNX checker rejects the model: {first_line(exc)} "
                              "(pass --no-check to analyze it anyway)") from None
     functions = frozenset((f.domain, f.name) for f in model.functions)
+    layout = contents.layout
     if functions:  # model-local functions are costed through their bodies: inline the calls
         model = onnx.inliner.inline_local_functions(model)
+        layout = None   # inlining added nodes
     return LoadedModel(source=source, model=model, file_bytes=file_bytes, external_bytes=external_bytes,
-                       warnings=warnings, local_functions=functions)
+                       warnings=warnings, local_functions=functions, layout=layout)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -132,11 +146,22 @@ def iter_graphs(graph: GraphProto) -> Iterator[GraphProto]:
                     yield from iter_graphs(sub)
 
 
-def _contents(model: ModelProto, source: str) -> tuple[list[GraphProto], list[TensorProto]]:
-    """All graphs (main and subgraphs) and every stored tensor in them: initializers and
-    tensor-valued attributes (Constant values), in one walk over the nodes. Subgraphs nested deeper
-    than every later walk can follow are refused here."""
-    graphs, tensors, pending = [], [], [(model.graph, 0)]
+@dataclass(frozen=True)
+class _Contents:
+    graphs: list[GraphProto]            # the main graph and every subgraph
+    tensors: list[TensorProto]          # initializers and tensor-valued attributes (Constant values)
+    unordered: list[GraphProto]         # graphs whose nodes are not in topological order
+    ort_default: list[NodeProto]        # nodes of ops only ONNX Runtime defines in the default domain
+    layout: GraphLayout
+
+
+def _contents(model: ModelProto, source: str) -> _Contents:
+    """Everything the loader needs from the nodes, in one walk over them: all graphs (main and
+    subgraphs), every stored tensor in them, the graphs whose nodes are out of order and the nodes the
+    checker must not judge by ONNX's schemas. Subgraphs nested deeper than every later walk can
+    follow are refused here."""
+    graphs, tensors, unordered, ort_default, pending = [], [], [], [], [(model.graph, 0)]
+    outputs: frozenset[str] = frozenset()
     while pending:
         graph, depth = pending.pop()
         if depth > MAX_GRAPH_DEPTH:
@@ -144,7 +169,16 @@ def _contents(model: ModelProto, source: str) -> tuple[list[GraphProto], list[Te
                              "onnxprof reads at most that many levels")
         graphs.append(graph)
         tensors.extend(graph.initializer)
+        given = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+        available, ordered = set(given), True
         for node in graph.node:
+            # In order while every input is given or written by an earlier node; a name read from an
+            # enclosing graph also looks out of order here, and _order_nodes looks closer.
+            if ordered and not available.issuperset(node.input):
+                ordered = False
+            available.update(node.output)
+            if node.op_type in ORT_DEFAULT_DOMAIN_OPS and node.domain in _DEFAULT_DOMAINS:
+                ort_default.append(node)
             for attr in node.attribute:
                 kind = attr.type
                 if kind == AttributeProto.TENSOR:
@@ -155,21 +189,32 @@ def _contents(model: ModelProto, source: str) -> tuple[list[GraphProto], list[Te
                     pending.append((attr.g, depth + 1))
                 elif kind == AttributeProto.GRAPHS:
                     pending.extend((sub, depth + 1) for sub in attr.graphs)
-    return graphs, tensors
+        if not ordered:
+            unordered.append(graph)
+        if depth == 0:
+            outputs = frozenset(available - given)
+    return _Contents(graphs, tensors, unordered, ort_default, GraphLayout(len(graphs) > 1, outputs))
 
 
-def _check_stored_tensors(tensors: list[TensorProto], source: str, from_file: bool) -> None:
-    """Every stored tensor's type and dims are possible and its data, where held, fills them."""
+def _check_stored_tensors(tensors: list[TensorProto], source: str,
+                          from_file: bool) -> tuple[list[TensorProto], list[TensorProto]]:
+    """Every stored tensor's type and dims are possible and its data, where held, fills them. Returns
+    the tensors without values (their payload left unread by the parser, or built with dims only) and
+    the others (holding values, or external)."""
+    bare, held = [], []
     for tensor in tensors:
         elements = declared_elements(tensor, source)
         if is_external(tensor):
+            held.append(tensor)
             continue                      # its offset and length are checked with its file
         if has_values(tensor):
+            held.append(tensor)
             if tensor_nbytes(tensor) <= SMALL_TENSOR_BYTES or tensor.data_type == TensorProto.STRING:
                 check_values(tensor, source)
             else:                         # too large to decode for a check: compare lengths
                 check_payload_lengths(tensor, held_lengths(tensor), elements, source)
             continue
+        bare.append(tensor)
         if not from_file:
             continue                      # built in memory with dims only (the zoo): nothing was left out
         unread = {_PAYLOAD_NAMES[f.field_number - UNREAD_FIELD_BASE]: f.data for f in UnknownFieldSet(tensor)
@@ -179,6 +224,7 @@ def _check_stored_tensors(tensors: list[TensorProto], source: str, from_file: bo
                              "(and no external reference); the file is damaged or was saved without its weights")
         check_payload_lengths(tensor, unread, elements, source)
         tensor.DiscardUnknownFields()
+    return bare, held
 
 
 def is_external(tensor: TensorProto) -> bool:
@@ -240,18 +286,13 @@ def _check_external_data(tensors: list[TensorProto], folder: Path | None, source
     return total
 
 
-def _order_nodes(graph: GraphProto, source: str) -> None:
-    """Put nodes in topological order (ONNX requires it; some tools write them unsorted).
+def _order_nodes(graph: GraphProto, source: str) -> bool:
+    """Put the nodes of a graph that looked out of order in topological order (ONNX requires it; some
+    tools write them unsorted); True if that moved any. A graph reading names from an enclosing scope
+    only looks out of order, and stays as it is.
 
     A true cycle cannot be ordered: it is reported with the nodes on it.
     """
-    available = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
-    for node in graph.node:
-        if not available.issuperset(node.input):
-            break  # produced later, or read from an enclosing graph: look closer below
-        available.update(node.output)
-    else:
-        return
     outer = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     import networkx as nx
 
@@ -270,27 +311,26 @@ def _order_nodes(graph: GraphProto, source: str) -> None:
         raise ModelError(f"{source}: the graph has a cycle ({' -> '.join(names + names[:1])}); "
                          "an ONNX graph must be acyclic, fix the exporter or the edit that made it") from None
     if ranked == sorted(ranked):
-        return  # already in order: only outer-scope names made the quick check look closer
+        return False  # already in order: only outer-scope names made the loader's walk look closer
     nodes = [graph.node[i] for i in ranked]
     copies = [type(n)() for n in nodes]
     for copy, node in zip(copies, nodes):
         copy.CopyFrom(node)
     del graph.node[:]
     graph.node.extend(copies)
+    return True
 
 
 def _strip_tensor_data(tensors: list[TensorProto]) -> list[TensorProto]:
     """Drop the bytes of large in-file tensors and the references of external ones: dims and type
-    stay, which is all shape inference and the analysis need of a weight. Returns the tensors
-    without values (including those whose payload the loader already skipped)."""
+    stay, which is all shape inference and the analysis need of a weight. ``tensors`` hold values or
+    are external; returns those stripped."""
     stripped = []
     for tensor in tensors:
         if is_external(tensor) or tensor_nbytes(tensor) > SMALL_TENSOR_BYTES:
             for field in _DATA_FIELDS + ("external_data",):
                 tensor.ClearField(field)
             tensor.data_location = TensorProto.DEFAULT
-            stripped.append(tensor)
-        elif not has_values(tensor):   # already left out by the parser
             stripped.append(tensor)
     return stripped
 
@@ -300,7 +340,7 @@ def has_values(tensor: TensorProto) -> bool:
     return any(field.name in _DATA_FIELD_NAMES for field, _ in tensor.ListFields()) or 0 in tensor.dims
 
 
-def _check_model(model: ModelProto, stripped: list[TensorProto]) -> None:
+def _check_model(model: ModelProto, stripped: list[TensorProto], ort_default: list[NodeProto] = ()) -> None:
     """Run the ONNX checker. It validates structure, schemas and attribute types, and also that each
     tensor's data fills its dims, which a stripped weight cannot: for the check, each one briefly
     becomes a single zero element of its type, then gets its dims back."""
@@ -310,7 +350,7 @@ def _check_model(model: ModelProto, stripped: list[TensorProto]) -> None:
         tensor.dims.append(1)
         tensor.raw_data = bytes(max(1, BITS.get(tensor.data_type, 8) // 8))
     try:
-        with native_memory_cap():
+        with native_memory_cap(), _checked_as_contrib_ops(model, ort_default):
             onnx.checker.check_model(model)
     except MemoryError:
         raise onnx.checker.ValidationError(f"checking needs more than {MAX_NATIVE_PASS_BYTES >> 30} GB: "
@@ -320,3 +360,27 @@ def _check_model(model: ModelProto, stripped: list[TensorProto]) -> None:
             tensor.ClearField("raw_data")
             del tensor.dims[:]
             tensor.dims.extend(shape)
+
+
+@contextmanager
+def _checked_as_contrib_ops(model: ModelProto, nodes: list[NodeProto]) -> Iterator[None]:
+    """While the checker runs, the ``nodes`` whose op ONNX does not define at the model's opset sit in
+    ONNX Runtime's domain, where the checker leaves them to ONNX Runtime, which defines them."""
+    version = next((o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS), 0)
+    moved = []
+    for node in nodes:
+        try:
+            onnx.defs.get_schema(node.op_type, version, "")
+        except onnx.defs.SchemaError:
+            moved.append((node, node.domain))
+            node.domain = CONTRIB_DOMAIN
+    imported = any(o.domain == CONTRIB_DOMAIN for o in model.opset_import)
+    if moved and not imported:
+        model.opset_import.add(domain=CONTRIB_DOMAIN, version=1)
+    try:
+        yield
+    finally:
+        for node, domain in moved:
+            node.domain = domain
+        if moved and not imported:
+            del model.opset_import[-1]

@@ -9,7 +9,7 @@ are fed back as value_info, so ONNX carries them on through the rest of the grap
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 import onnx
@@ -17,7 +17,7 @@ from onnx import GraphProto, ModelProto, TypeProto, ValueInfoProto
 
 from onnxprof.errors import ModelError, UsageError
 from onnxprof.model.limits import MAX_ELEMENTS, MAX_NATIVE_PASS_BYTES, MAX_PROPAGATED_ELEMENTS, native_memory_cap
-from onnxprof.model.load import iter_graphs
+from onnxprof.model.load import GraphLayout, iter_graphs
 from onnxprof.symbolic import Poly, Quantity, format_quantity, parse_dim
 
 Dim = Optional[Quantity]  # int, symbolic Poly, or None when unknown
@@ -27,10 +27,11 @@ Dim = Optional[Quantity]  # int, symbolic Poly, or None when unknown
 class TensorType:
     dtype: int
     shape: Optional[tuple[Dim, ...]]  # None when even the rank is unknown
+    # every dim known; decided once, as most tensors share a handful of type objects
+    is_known: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_known(self) -> bool:
-        return self.shape is not None and all(d is not None for d in self.shape)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_known", self.shape is not None and None not in self.shape)
 
 
 @dataclass(frozen=True)
@@ -92,37 +93,44 @@ def bind_shapes(model: ModelProto, binding: ShapeBinding) -> dict[str, int]:
     return symbols
 
 
-def infer_shapes(model: ModelProto, source: str,
-                 warnings: Optional[list[str]] = None) -> tuple[ModelProto, dict[str, TensorType]]:
+def infer_shapes(model: ModelProto, source: str, warnings: Optional[list[str]] = None,
+                 layout: Optional[GraphLayout] = None) -> tuple[ModelProto, dict[str, TensorType]]:
     """Shape-infer ``model``; return the inferred model and every tensor's type, dims symbolic where
     they depend on the input symbols and None where unknown. What was left unknown on purpose (sizes
-    too large to compute with) is appended to ``warnings``."""
+    too large to compute with) is appended to ``warnings``. ``layout``, what the loader learned of the
+    nodes, spares walking them again."""
     from onnxprof.model.values import refine_shapes
 
+    nested = layout is None or layout.nested
     symbols = input_symbols(model.graph)
     _forget_foreign_symbols(model.graph, symbols)
     inferred = _onnx_infer(model, source, False, warnings)
-    types = collect_types(inferred, symbols)
+    types = collect_types(inferred, symbols, nested)
     propagate = None
     # Run to a fixpoint. ONNX's data propagation stops at Div (``c // groups``) and symbolic arithmetic,
     # and refine_shapes cannot see through Conv or Transpose, so each round may get only one link further
     # down a chain of such shapes (two per ShuffleNet unit). A chain has at most one link per node.
     for _ in range(len(model.graph.node) + 1):
-        if all(t.is_known for t in types.values()) and all(
-                o in types for node in inferred.graph.node for o in node.output if o):
+        if _all_known(inferred, types, layout):
             return inferred, types  # nothing left for data propagation or symbolic evaluation to find
         if propagate is None:       # decided on the first pass's shapes, before propagation can blow up
             propagate = _safe_to_propagate(types, warnings)
             if propagate:
                 inferred = _onnx_infer(model, source, True, warnings)
-                types = collect_types(inferred, symbols)
+                types = collect_types(inferred, symbols, nested)
                 continue
         fixes = refine_shapes(inferred, types)
         if not _record_shapes(model.graph, fixes, types):
             return inferred, types  # nothing new: another round would infer the same
         inferred = _onnx_infer(model, source, propagate, warnings)
-        types = collect_types(inferred, symbols)
+        types = collect_types(inferred, symbols, nested)
     return inferred, types
+
+
+def _all_known(inferred: ModelProto, types: Mapping[str, TensorType], layout: Optional[GraphLayout]) -> bool:
+    """Every typed tensor has all its dims, and every tensor the main graph's nodes write is typed."""
+    written = layout.outputs if layout is not None else (o for node in inferred.graph.node for o in node.output if o)
+    return all(t.is_known for t in types.values()) and all(o in types for o in written)
 
 
 def _safe_to_propagate(types: Mapping[str, TensorType], warnings: Optional[list[str]]) -> bool:
@@ -178,14 +186,20 @@ def input_symbols(graph: GraphProto) -> set[str]:
     return found
 
 
-def collect_types(model: ModelProto, symbols: set[str]) -> dict[str, TensorType]:
-    """Types of all inputs, initializers, inferred values and outputs, in every graph."""
+def collect_types(model: ModelProto, symbols: set[str], nested: bool = True) -> dict[str, TensorType]:
+    """Types of all inputs, initializers, inferred values and outputs, in every graph (``nested``:
+    the model may hold subgraphs; False reads the main graph only)."""
     types: dict[str, TensorType] = {}
     dims: dict[str, Dim] = {}
     by_proto: dict[bytes, Optional[TensorType]] = {}  # most tensors share a handful of types
-    for graph in iter_graphs(model.graph):
+    stored: dict[tuple, TensorType] = {}              # and most weights a handful of shapes
+    for graph in iter_graphs(model.graph) if nested else (model.graph,):
         for tensor in graph.initializer:
-            types[tensor.name] = TensorType(tensor.data_type, tuple(int(d) for d in tensor.dims))
+            key = (tensor.data_type, tuple(tensor.dims))
+            found = stored.get(key)
+            if found is None:
+                found = stored[key] = TensorType(*key)
+            types[tensor.name] = found
         for info in (*graph.input, *graph.value_info, *graph.output):
             if info.name in types and types[info.name].is_known:
                 continue

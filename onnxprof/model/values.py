@@ -13,7 +13,7 @@ from typing import Callable, Mapping, Optional
 import numpy as np
 from onnx import ModelProto, NodeProto, TensorProto, numpy_helper
 
-from onnxprof.model.contrib_shapes import contrib_output_dtype, contrib_output_shapes
+from onnxprof.model.contrib_shapes import ORT_DEFAULT_DOMAIN_OPS, contrib_output_dtype, contrib_output_shapes
 from onnxprof.model.load import has_values
 from onnxprof.symbolic import Quantity, exact_div, product
 
@@ -64,7 +64,7 @@ def refine_shapes(model: ModelProto, types: Mapping) -> dict[str, tuple]:
                 pass  # an unusual form of the op: its value simply stays unknown
         if not node.output:
             continue
-        if node.domain not in ("", "ai.onnx") or node.op_type == "SimplifiedLayerNormalization":
+        if node.domain not in ("", "ai.onnx") or node.op_type in ORT_DEFAULT_DOMAIN_OPS:
             _contrib_fixes(node, types, fixes)
             continue
         out = node.output[0]

@@ -122,10 +122,11 @@ def decoder_model(shape: DecoderShape = DecoderShape(), data_file: str = "model.
         if fused_rotary:
             rotary_inputs = [cos, sin]
         else:
+            # num_heads and rotary_embedding_dim 0: the whole head rotates, as the builder writes it
             q = g.node("RotaryEmbedding", [q, "position_ids", cos, sin], f"{base}/q_rotary/RotaryEmbedding", F16,
-                       [B, S, shape.heads * head], domain=MS, interleaved=0)
+                       [B, S, shape.heads * head], domain=MS, interleaved=0, num_heads=0, rotary_embedding_dim=0)
             k = g.node("RotaryEmbedding", [k, "position_ids", cos, sin], f"{base}/k_rotary/RotaryEmbedding", F16,
-                       [B, S, kv_width], domain=MS, interleaved=0)
+                       [B, S, kv_width], domain=MS, interleaved=0, num_heads=0, rotary_embedding_dim=0)
         attn = g.node("GroupQueryAttention",
                       [q, k, v, f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total,
                        *rotary_inputs],

@@ -187,3 +187,38 @@ def test_cycle_names_its_nodes(tmp_path):
     path = _save(tmp_path, make_model(nodes, [("x", [2])], [("a", [2])]))
     with pytest.raises(ModelError, match=r"cycle \((first -> second -> first|second -> first -> second)\)"):
         load_model(path)
+
+
+def test_unsorted_bodies_inside_an_unsorted_graph_are_put_in_order(tmp_path):
+    """Ordering the main graph copies its nodes, and the bodies inside them: those are ordered as copies."""
+    body = helper.make_graph([helper.make_node("Relu", ["t1"], ["t2"], name="second_in_body"),
+                              helper.make_node("Relu", ["r"], ["t1"], name="first_in_body")], "then", [],
+                             [helper.make_tensor_value_info("t2", TensorProto.FLOAT, [2, 8])])
+    other = helper.make_graph([helper.make_node("Relu", ["r"], ["e"], name="else_relu")], "else", [],
+                              [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 8])])
+    nodes = [helper.make_node("If", ["c"], ["y"], name="branch", then_branch=body, else_branch=other),
+             helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Identity", ["cond"], ["c"], name="condition")]
+    model = make_model(nodes, [("cond", [], TensorProto.BOOL), ("x", [2, 8])], [("y", [2, 8])])
+    loaded = load_model(_save(tmp_path, model))
+    assert [n.name for n in loaded.model.graph.node] == ["relu", "condition", "branch"]
+    then_branch = next(a.g for a in loaded.model.graph.node[2].attribute if a.name == "then_branch")
+    assert [n.name for n in then_branch.node] == ["first_in_body", "second_in_body"]
+
+
+def test_onnx_runtime_default_domain_norms_pass_the_checker_and_the_model_stays_as_written(tmp_path):
+    """ONNX Runtime GenAI writes SimplifiedLayerNormalization in the default domain at opset 14, importing
+    no contrib domain: the checker takes it as ONNX Runtime's op, and the loaded model is unchanged."""
+    node = helper.make_node("SimplifiedLayerNormalization", ["x", "g"], ["y"], name="norm", axis=-1, epsilon=1e-5)
+    model = make_model([node], [("x", [2, 8])], [("y", [2, 8])], [weight("g", [8])], opset=14)
+    loaded = load_model(_save(tmp_path, model))
+    assert [(o.domain, o.version) for o in loaded.model.opset_import] == [("", 14)]
+    assert loaded.model.graph.node[0].domain == ""
+    assert analyze(_save(tmp_path, model)).nodes[0].flops == 4 * 16 + 3 * 2
+
+
+def test_an_op_no_one_defines_in_the_default_domain_is_still_rejected(tmp_path):
+    node = helper.make_node("NoSuchNormalization", ["x"], ["y"], name="norm")
+    path = _save(tmp_path, make_model([node], [("x", [2, 8])], [("y", [2, 8])], opset=14))
+    with pytest.raises(ModelError, match="checker rejects the model: No Op registered for NoSuchNormalization"):
+        load_model(path)

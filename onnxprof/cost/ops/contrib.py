@@ -5,13 +5,14 @@ the default-domain arithmetic it fuses (Conv, Gemm, LayerNormalization, Gelu, at
 
 from __future__ import annotations
 
+from onnxprof.cost.nbits import nbits_layout
 from onnxprof.cost.ops.attention import rotary_embedding
 from onnxprof.cost.ops.conv import conv, qlinear_conv
 from onnxprof.cost.ops.factories import per_output_element
 from onnxprof.cost.ops.linear import check_gemm, check_matmul, gemm
 from onnxprof.cost.ops.sampling import grid_sample
 from onnxprof.cost.registry import NodeContext, OpCost, ShapeUnknown, register
-from onnxprof.cost.validate import check_heads, differ, fail, indivisible, known, required
+from onnxprof.cost.validate import check_heads, differ, fail, indivisible, int_dims, known, required
 from onnxprof.symbolic import product
 
 MS = "com.microsoft"
@@ -72,6 +73,10 @@ def matmul_nbits(ctx: NodeContext) -> OpCost:
     a = ctx.dims(0)
     if a is not None and differ(a[-1], k):
         fail(f"A's last dim is {a[-1] if a else '?'} but K is {k}")
+    packed = int_dims(ctx.dims(1))
+    if packed is not None and len(packed) == 3 and packed != nbits_layout(ctx.attributes):
+        fail(f"B has shape {list(packed)} but K {k}, N {n}, bits {ctx.attr('bits', 4)} and block_size "
+             f"{ctx.attr('block_size')} pack into {list(nbits_layout(ctx.attributes))}")
     out = ctx.out_elements()
     bias = out if ctx.has_input(5) else 0
     return OpCost(macs=out * k, flops=2 * out * k + 2 * k * n + bias)
