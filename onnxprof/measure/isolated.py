@@ -16,14 +16,13 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 from onnxprof.engines.base import EngineOptions
 from onnxprof.measure.harness import TimingProtocol
-from onnxprof.measure.records import OK, RunRecord
+from onnxprof.measure.records import OK, RunRecord, error_line
 from onnxprof.measure.sweep import SweepPlan, run_sweep
 
 # what the measure command imports besides the sweep: the command line, its tables, the predictor
@@ -35,11 +34,40 @@ MEMORY_PROTOCOL = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_du
 
 def sweep_in_own_process(plan: SweepPlan) -> RunRecord:
     """The run ``plan`` measures, measured in a child process (see the module). The plan must pickle: no
-    meter. Raises what the child raised, or BrokenProcessPool when the child died."""
+    meter. ChildProcessError, with the child's error in one line, when the sweep failed or the child died;
+    on a KeyboardInterrupt the child is stopped."""
     if plan.meter is not None:
         raise ValueError("a sweep in a process of its own samples no power meter")
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
-        return child.submit(stored_sweep, plan).result()
+    context = multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(plan, sending), daemon=True)
+    child.start()
+    sending.close()             # the child's end: reading gives EOFError once the child is gone
+    try:
+        reply = receiving.recv()
+    except EOFError:            # it died without a word
+        reply = None
+    except BaseException:       # stopped (a Ctrl-C): the child has nothing left to give
+        child.terminate()
+        raise
+    finally:
+        receiving.close()
+        child.join()
+    if reply is None:
+        raise ChildProcessError(f"the sweep's process died (exit code {child.exitcode})")
+    measured, result = reply
+    if not measured:
+        raise ChildProcessError(result)
+    return result
+
+
+def _child(plan: SweepPlan, sending) -> None:
+    try:
+        sending.send((True, stored_sweep(plan)))
+    except BaseException as exc:     # its error as a line: an engine's exception need not pickle
+        sending.send((False, error_line(exc)))
+    finally:
+        sending.close()
 
 
 def stored_sweep(plan: SweepPlan) -> RunRecord:
@@ -66,7 +94,7 @@ def peak_rss_in_own_process(path: Path, batches: Sequence[int], engine: str = "o
                      options=replace(options, profile_layers=False), protocol=protocol)
     try:
         record = sweep_in_own_process(plan)
-    except Exception:       # whatever the child raised, or BrokenProcessPool when it died
+    except ChildProcessError:
         return {}
     return {result.batch: result.memory.peak_rss_bytes for result in record.batches
             if result.status == OK and result.memory is not None and result.memory.peak_rss_bytes}

@@ -5,8 +5,12 @@ MLP on ONNX Runtime's CPU provider, each child a fresh interpreter (a few second
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +69,10 @@ def test_a_model_the_child_cannot_run_gives_no_peaks(tmp_path, mlp):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
     assert peak_rss_in_own_process(bad, [1]) == {}
-    with pytest.raises(Exception):
+    with pytest.raises(ChildProcessError, match="bad.onnx"):       # the child's error, in one line
         sweep_in_own_process(SweepPlan(str(bad), bad, (1,), protocol=MEMORY_PROTOCOL))
+    with pytest.raises(ChildProcessError, match="--provider 'nope'"):
+        sweep_in_own_process(SweepPlan(str(mlp), mlp, (1,), options=EngineOptions(provider="nope")))
     assert peak_rss_in_own_process(mlp, [1], options=EngineOptions(provider="nope")) == {}
 
 
@@ -79,3 +85,55 @@ def test_the_peak_is_close_to_what_measure_reports(mlp, tmp_path):
     peaks = peak_rss_in_own_process(mlp, [1, 64])
     for batch in (1, 64):     # the command line's own parsing is all the child leaves out: a few MB
         assert abs(peaks[batch] / reported[batch] - 1) < 0.1, (batch, peaks, reported)
+
+
+def _sweeping_children() -> list[psutil.Process]:
+    """The spawned children of this process that run a sweep (not multiprocessing's resource tracker)."""
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _sweeping_child(timeout_s: float = 60.0) -> psutil.Process:
+    """The spawned child of this process, once it is there."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := _sweeping_children():
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError("no child process started")
+
+
+LONG = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_duration_s=120.0)   # stopped long before
+
+
+def test_a_child_that_dies_is_an_error_and_gives_no_peaks(mlp):
+    outcome: dict = {}
+
+    def sweep() -> None:
+        try:
+            sweep_in_own_process(SweepPlan(str(mlp), mlp, (1,), protocol=LONG))
+        except ChildProcessError as exc:
+            outcome["error"] = str(exc)
+
+    thread = threading.Thread(target=sweep)
+    thread.start()
+    _sweeping_child().kill()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and outcome["error"] == f"the sweep's process died (exit code {-signal.SIGKILL})"
+
+
+def test_ctrl_c_stops_the_child_too(mlp):
+    def interrupt() -> None:
+        _sweeping_child()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        sweep_in_own_process(SweepPlan(str(mlp), mlp, (1,), protocol=LONG))
+    assert _sweeping_children() == []
