@@ -23,8 +23,9 @@ from typing import Sequence
 
 from onnxprof.engines import engine_traits
 from onnxprof.measure.harness import TimingProtocol
-from onnxprof.predict.calibrate import (CalibrationPoint, PredictorQuality, best, collect, leave_one_model_out,
-                                       memory_held_out_rmspe, predict_new_models, repeatability)
+from onnxprof.predict.calibrate import (PredictorQuality, best, collect, leave_one_model_out, memory_held_out_rmspe,
+                                       predict_new_models, repeatability)
+from onnxprof.predict.calibration_data import CalibrationPoint
 from onnxprof.predict.memory import fit_memory
 from onnxprof.predict.metrics import fit_quality
 from onnxprof.predict.microbench import measure_this_machine, spill_from_bytes

@@ -135,8 +135,11 @@ def profile_from_json(document: Mapping) -> CalibratedProfile:
         raise OtherSchemaVersion(f"written by a newer onnxprof (schema {version}; this one reads {SCHEMA_VERSION}): "
                                  "upgrade onnxprof")
     body = _undefined_as_nan(document["profile"])
+    predictors = predictors_from_json(body["predictors"])
+    if body["best"] not in predictors:
+        raise ValueError(f"its best predictor {body['best']} is not among its predictors")
     return CalibratedProfile(name=body["name"], engine=body["engine"], provider=body["provider"],
-                             predictors=predictors_from_json(body["predictors"]), best=body["best"],
+                             predictors=predictors, best=body["best"],
                              rmspe=body["rmspe"], share_within_10pct=body["share_within_10pct"],
                              models=tuple(body["models"]), batches=tuple(body.get("batches", ())),
                              memory=_optional(MemoryModel, body.get("memory")), memory_rmspe=body.get("memory_rmspe"),

@@ -90,6 +90,18 @@ def test_a_profile_of_another_schema_is_one_line_naming_it(tmp_path):
         assert done.exit_code == 2 and done.stderr == f"onnxprof: error: {line}\n" and not done.stdout
 
 
+def test_a_profile_without_its_best_predictor_or_with_an_unknown_one_is_not_readable(tmp_path):
+    path = tmp_path / "p.json"
+    save_profile(_profile(best="kernels"), path)        # no kernel model in it
+    with pytest.raises(UsageError, match="not a readable device profile .its best predictor kernels is not among"):
+        load_profile(path)
+    document = json.loads(path.read_text())
+    document["profile"]["predictors"]["guess"] = {}
+    path.write_text(json.dumps(document))
+    with pytest.raises(UsageError, match="unknown latency predictor guess"):
+        load_profile(path)
+
+
 def test_profile_predicts_memory_power_and_energy():
     nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")]
     report = analyze(make_model(nodes, [("x", [4, 256])], [("y", [4, 256])], [weight("w", (256, 256))]), batch=4)
