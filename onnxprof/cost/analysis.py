@@ -174,10 +174,7 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
     params = parameter_tensors(graph)
     scope = CostScope(params, graph.graph["opsets"], LocalFunctions.of(loaded.local_functions))
     nodes = cost_nodes(graph, tensors, graph.graph["values"], scope)
-    counted = [n for n in nodes if n.status == COUNTED]
-    totals = Totals(macs=sum(n.macs for n in counted), flops=sum(n.flops for n in counted),
-                    bytes_read=sum(n.bytes_read for n in counted), bytes_written=sum(n.bytes_written for n in counted),
-                    macs_by_dtype=_by_dtype(counted, "macs"), flops_by_dtype=_by_dtype(counted, "flops"))
+    totals, op_types, formula_symbols = _tally(nodes)
     peak = activation_peak(graph, unknown=scope.tainted)
     inputs = tuple(_tensor_report(tensors[name]) for name in graph.graph["inputs"])
     outputs = tuple(_tensor_report(tensors[name], name in scope.tainted) for name in graph.graph["outputs"]
@@ -190,7 +187,7 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
     uncounted: dict[tuple[str, str], int] = {}
     unknown_shape: list[str] = []
     invalid: list[InvalidNodeReport] = []
-    for path, n in walk_nodes(nodes):
+    for path, n in _not_counted(nodes):
         if n.status == NO_FORMULA:
             uncounted[(n.domain, n.op_type)] = uncounted.get((n.domain, n.op_type), 0) + 1
         elif n.status == UNKNOWN_SHAPE:
@@ -202,10 +199,10 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
                      opsets={(o.domain or "ai.onnx"): o.version for o in model.opset_import},
                      producer=f"{model.producer_name} {model.producer_version}".strip(), nodes=len(nodes),
                      file_bytes=loaded.file_bytes, external_bytes=loaded.external_bytes)
-    remaining = sorted(set(symbols) - set(bindings) | {s for n in counted for s in symbols_of(n.flops)})
+    remaining = sorted(set(symbols) - set(bindings) | formula_symbols)
     return StaticReport(
         model=info, inputs=inputs, outputs=outputs, symbols=tuple(remaining), bindings=dict(bindings),
-        totals=totals, parameters=summarize_parameters(params), memory=memory, op_types=_by_op_type(nodes),
+        totals=totals, parameters=summarize_parameters(params), memory=memory, op_types=op_types,
         nodes=tuple(nodes), uncounted_ops=tuple(UncountedOp(d, o, c) for (d, o), c in sorted(uncounted.items())),
         unknown_shape_nodes=tuple(unknown_shape), graph=graph, reference=_zoo_facts(loaded), warnings=warnings,
         invalid_nodes=tuple(invalid))
@@ -278,13 +275,48 @@ def cost_nodes(graph: nx.DiGraph, tensors: Mapping[str, TensorInfo], values: Map
     return reports
 
 
-def _by_dtype(nodes: list[NodeReport], field_name: str) -> dict[str, Quantity]:
-    shares: dict[str, Quantity] = {}
+def _tally(nodes: list[NodeReport]) -> tuple[Totals, tuple[OpTypeReport, ...], set[str]]:
+    """In one pass over the nodes, in their order: the totals of the counted ones (and their shares by
+    compute type), each op type's counts, and the symbols their FLOPs are formulas in."""
+    macs: Quantity = 0
+    flops: Quantity = 0
+    read: Quantity = 0
+    written: Quantity = 0
+    macs_by_dtype: dict[str, Quantity] = {}
+    flops_by_dtype: dict[str, Quantity] = {}
+    groups: dict[tuple[str, str], list] = {}   # (domain, op type) -> [count, counted, macs, flops, bytes, params]
+    symbols: set[str] = set()
     for n in nodes:
-        value = getattr(n, field_name)
-        if value != 0:
-            shares[n.compute_dtype or "unknown"] = shares.get(n.compute_dtype or "unknown", 0) + value
-    return shares
+        group = groups.get((n.domain, n.op_type))
+        if group is None:
+            group = groups[(n.domain, n.op_type)] = [0, 0, 0, 0, 0, 0]
+        group[0] += 1
+        group[5] += n.params
+        if n.status != COUNTED:
+            continue
+        macs, flops, read, written = macs + n.macs, flops + n.flops, read + n.bytes_read, written + n.bytes_written
+        dtype = n.compute_dtype or "unknown"
+        if n.macs != 0:
+            macs_by_dtype[dtype] = macs_by_dtype.get(dtype, 0) + n.macs
+        if n.flops != 0:
+            flops_by_dtype[dtype] = flops_by_dtype.get(dtype, 0) + n.flops
+        group[1] += 1
+        group[2], group[3], group[4] = group[2] + n.macs, group[3] + n.flops, group[4] + (n.bytes_read + n.bytes_written)
+        if type(n.flops) is not int:
+            symbols |= symbols_of(n.flops)
+    totals = Totals(macs, flops, read, written, macs_by_dtype, flops_by_dtype)
+    op_types = tuple(OpTypeReport(op_type=op_type, domain=domain, count=g[0], counted=g[1], macs=g[2], flops=g[3],
+                                  bytes_moved=g[4], params=g[5]) for (domain, op_type), g in groups.items())
+    return totals, op_types, symbols
+
+
+def _not_counted(nodes, prefix: str = ""):
+    """(qualified name, report) of every node not counted, subgraph bodies included, in walk_nodes' order."""
+    for n in nodes:
+        if n.status != COUNTED:
+            yield prefix + n.name, n
+        for sub in n.subgraphs:
+            yield from _not_counted(sub.nodes, f"{prefix}{n.name}/{sub.attribute}/")
 
 
 def walk_nodes(nodes, prefix: str = ""):
@@ -298,15 +330,15 @@ def walk_nodes(nodes, prefix: str = ""):
 def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], scope: CostScope,
                 values: Mapping[str, object] = None, bodies: Mapping[str, list] = None) -> NodeReport:
     """One node's costs; ``bodies`` are the costed subgraphs of a control-flow node."""
-    op_type, domain = data["op_type"], data["domain"]
-    inputs = tuple(tensors.get(name) if name else None for name in data["inputs"])
-    outputs = tuple(tensors.get(name) if name else None for name in data["outputs"])
+    op_type, domain, names = data["op_type"], data["domain"], data["inputs"]
+    inputs = tuple([tensors.get(name) if name else None for name in names])
+    outputs = tuple([tensors.get(name) if name else None for name in data["outputs"]])
     own_params = 0
     params = scope.params
-    for index, name in enumerate(data["inputs"]):
-        if name in params and name not in data["inputs"][:index]:   # a tensor read twice counts once
+    for index, name in enumerate(names):
+        if name in params and name not in names[:index]:   # a tensor read twice counts once
             own_params += params[name].elements
-    subgraphs = tuple(s for group in (bodies or {}).values() for s in group)
+    subgraphs = tuple([s for group in bodies.values() for s in group]) if bodies else ()
     dtype = dtype_name(inputs[0].dtype) if inputs and inputs[0] is not None and inputs[0].dtype else ""
     opset = scope.opsets.get(domain, 0)
     facts = (key, op_type, domain, own_params, outputs, subgraphs, dtype)
@@ -323,7 +355,7 @@ def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], scope: 
     entry = lookup(domain, op_type)
     if entry is None:
         return _uncounted(facts, NO_FORMULA, trusted=not derived)
-    body_costs = {a: (g[0] if len(g) == 1 else g) for a, g in (bodies or {}).items()}
+    body_costs = {a: (g[0] if len(g) == 1 else g) for a, g in bodies.items()} if bodies else {}
     ctx = NodeContext(op_type, domain, data["attributes"], inputs, outputs, opset,
                       values if values is not None else {}, body_costs, key)
     try:
@@ -340,8 +372,8 @@ def node_report(key: str, data: dict, tensors: Mapping[str, TensorInfo], scope: 
     if cost is None:
         return _uncounted(facts, UNKNOWN_SHAPE)
     return NodeReport(key, op_type, domain, COUNTED, cost.macs, cost.flops, read, written, own_params,
-                      tuple(None if t is None else t.shape for t in outputs),
-                      tuple(None if t is None else t.size_bytes for t in outputs), subgraphs, dtype)
+                      tuple([None if t is None else t.shape for t in outputs]),
+                      tuple([None if t is None else t.size_bytes for t in outputs]), subgraphs, dtype)
 
 
 def _uncounted(facts: tuple, status: str, reason: str = "", trusted: bool = True) -> NodeReport:
@@ -427,17 +459,3 @@ def _tensor_report(info: TensorInfo, untrusted: bool = False) -> TensorReport:
     if untrusted:   # produced by, or downstream of, an invalid node: its inferred shape is made up
         return TensorReport(info.name, dtype_name(info.dtype), None, None)
     return TensorReport(info.name, dtype_name(info.dtype), info.shape, info.size_bytes)
-
-
-def _by_op_type(nodes: list[NodeReport]) -> tuple[OpTypeReport, ...]:
-    groups: dict[tuple[str, str], list[NodeReport]] = {}
-    for n in nodes:
-        groups.setdefault((n.domain, n.op_type), []).append(n)
-    reports = []
-    for (domain, op_type), members in groups.items():
-        counted = [m for m in members if m.status == COUNTED]
-        reports.append(OpTypeReport(
-            op_type=op_type, domain=domain, count=len(members), counted=len(counted),
-            macs=sum(m.macs for m in counted), flops=sum(m.flops for m in counted),
-            bytes_moved=sum(m.bytes_read + m.bytes_written for m in counted), params=sum(m.params for m in members)))
-    return tuple(reports)

@@ -67,8 +67,8 @@ def parameter_tensors(graph: nx.DiGraph, scope: Mapping[str, TensorInfo] = None,
     found: dict[str, TensorInfo] = {}
     for _, data in graph.nodes(data=True):
         names = [n for n in data["inputs"] if n]
-        if data["op_type"] != "Constant" and names and data["op_type"] not in _NOT_FOLDED \
-                and not data["subgraphs"] and all(n in constant for n in names):
+        if names and constant.issuperset(names) and data["op_type"] != "Constant" \
+                and data["op_type"] not in _NOT_FOLDED and not data["subgraphs"]:
             constant.update(o for o in data["outputs"] if o)   # constant computation: not a reader
             if data["op_type"] in _SAME_VALUES and data["outputs"]:
                 aliases[data["outputs"][0]] = aliases.get(names[0], names[0])

@@ -66,7 +66,7 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
     keys: set[str] = set()
     nodes: list[tuple[str, dict]] = []
     edges: dict[tuple[str, str], list[TensorInfo]] = {}
-    reads: set[str] = set()
+    foreign: set[str] = set()   # names read before this graph defines them: an enclosing graph's
     for order, node in enumerate(proto.node):
         op_type = node.op_type
         key = node.name or f"{op_type}_{order}"
@@ -95,21 +95,25 @@ def _build(proto: GraphProto, types: Mapping[str, TensorType], opsets: dict) -> 
                 producer[name] = key
         nodes.append((key, {"op_type": op_type, "domain": node.domain or "ai.onnx", "attributes": attributes,
                             "inputs": input_names, "outputs": output_names, "subgraphs": subgraphs,
-                            "captured": tuple(dict.fromkeys(captured)), "order": order}))
+                            "captured": tuple(dict.fromkeys(captured)) if captured else (), "order": order}))
         for name in (*input_names, *captured) if captured else input_names:
-            reads.add(name)
             source = producer.get(name)
             if source is None or source == key:
+                if name not in tensors:
+                    foreign.add(name)
                 continue
             between = edges.setdefault((source, key), [])
             if tensors[name] not in between:
                 between.append(tensors[name])
     g = nx.DiGraph(tensors=tensors, inputs=inputs, outputs=[o.name for o in proto.output], weights=weights,
                    opsets=opsets, values=values)
-    g.add_nodes_from(nodes)
+    g.add_nodes_from(key for key, _ in nodes)   # then each node's data: quicker than (key, data) pairs
+    node_data = g.nodes
+    for key, data in nodes:
+        node_data[key].update(data)
     g.add_edges_from((u, v, {"tensors": tuple(infos)}) for (u, v), infos in edges.items())
     # Names this graph reads from an enclosing scope (If/Loop/Scan bodies): edges into the parent node.
-    g.graph["captured"] = sorted(n for n in reads if n and n not in tensors)
+    g.graph["captured"] = sorted(n for n in foreign if n and n not in tensors)
     return g
 
 

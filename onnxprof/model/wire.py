@@ -100,6 +100,9 @@ def _encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
+_MARKER_KEYS = {number: _encode_varint((UNREAD_FIELD_BASE + number) << 3) for number in _TENSOR_PAYLOADS}
+
+
 def _unread_marker(buf, number: int, body: int, end: int) -> bytes:
     """The field that stands for a payload left out: its length, or its entry count if varints (the
     bytes that end a varint, counted without decoding; only integer tensors are stored so)."""
@@ -107,7 +110,7 @@ def _unread_marker(buf, number: int, body: int, end: int) -> bytes:
         length = int(np.count_nonzero(np.frombuffer(buf[body:end], dtype=np.uint8) < 0x80))
     else:
         length = end - body
-    return _encode_varint((UNREAD_FIELD_BASE + number) << 3) + _encode_varint(length)
+    return _MARKER_KEYS[number] + _encode_varint(length)
 
 
 def _filter(buf, start: int, end: int, kind: int, depth: int) -> list:
@@ -119,34 +122,46 @@ def _filter(buf, start: int, end: int, kind: int, depth: int) -> list:
     run_start = pos = start
     while pos < end:
         field_start = pos
-        key, pos = _varint(buf, pos, end)
-        number, wire = key >> 3, key & 7
+        key = buf[pos]            # keys, lengths and values of one byte are decoded here, the rest by _varint
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos, end)
+        wire = key & 7
         if wire == 0:
-            _, pos = _varint(buf, pos, end)
+            if pos < end and buf[pos] < 0x80:
+                pos += 1
+            else:
+                _, pos = _varint(buf, pos, end)
             continue
-        if wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            length, body = _varint(buf, pos, end)
+        if wire == 2:
+            key_end = pos
+            length = buf[pos] if pos < end else 0x80
+            if length < 0x80:
+                body = pos + 1
+            else:
+                length, body = _varint(buf, pos, end)
             pos = body + length
             if pos > end:
                 raise DecodeError("a field runs past the end of its message (truncated file?)")
             if length <= SMALL:
                 continue
+            number = key >> 3
             if kind == _TENSOR and number in _TENSOR_PAYLOADS:
                 pieces.append(buf[run_start:field_start])
                 pieces.append(_unread_marker(buf, number, body, pos))
                 run_start = pos
             elif number in descend:
                 inner = _filter(buf, body, pos, descend[number], depth + 1)
-                pieces.append(buf[run_start:field_start])
-                pieces.append(_encode_varint(key))
-                pieces.append(_encode_varint(sum(len(p) for p in inner)))
+                pieces.append(buf[run_start:key_end])          # up to the field's key, which stays
+                pieces.append(_encode_varint(sum(map(len, inner))))
                 pieces.extend(inner)
                 run_start = pos
             continue
+        if wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
         else:
             raise DecodeError(f"unsupported wire type {wire}")
         if pos > end:
