@@ -24,6 +24,7 @@ Run: python scripts/bench_analyze.py [--rounds 7] [--large-rounds 3] [--sizes 10
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -137,18 +138,27 @@ def child_environment(folder: Path) -> dict:
     return env
 
 
+# A small process that starts the command and reports its wall seconds, peak RSS (KB) and exit code. A
+# process's peak RSS counts, from before its exec, the process that started it: this launcher, not the
+# benchmark, which holds the large models it wrote.
+LAUNCHER = """
+import os, sys, time
+devnull = os.open(os.devnull, os.O_WRONLY)
+start = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def run(command: Sequence[str], env: dict) -> Run:
     """Wall seconds and peak resident memory of one process; its output is discarded."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    error = process.stderr.read().decode(errors="replace").strip()
-    process.stderr.close()
-    if process.returncode:
-        raise Failed(f"exit {process.returncode}: {' '.join(command)}: {error.splitlines()[-1] if error else ''}")
-    return Run(seconds, usage.ru_maxrss / 1024)
+    done = subprocess.run([PYTHON, "-I", "-S", "-c", LAUNCHER, *command], env=env, capture_output=True, text=True)
+    seconds, rss_kb, code = done.stdout.split()
+    if int(code):
+        error = done.stderr.strip().splitlines()
+        raise Failed(f"exit {code}: {' '.join(command)}: {error[-1] if error else ''}")
+    return Run(float(seconds), int(rss_kb) / 1024)
 
 
 def side_by_side(commands: dict[str, list[str]], rounds: int, env: dict) -> dict[str, Run]:
@@ -177,6 +187,7 @@ def references(path: Path) -> dict[str, list[str]]:
     return found
 
 
+@functools.lru_cache(maxsize=None)
 def _importable(module: str) -> bool:
     return subprocess.run([PYTHON, "-c", f"import {module}"], capture_output=True).returncode == 0
 
@@ -197,6 +208,7 @@ class Figure:
     peak_rss_mb: float
     target: str = ""
     meets: Optional[bool] = None
+    nodes: int = 0              # a chain's size
 
     @property
     def ratio(self) -> float:
@@ -223,7 +235,7 @@ def figures(folder: Path, sizes: Sequence[int], rounds: int, large_rounds: int, 
             targeted = size == max(sizes) and name == "onnxsim"
             out.append(Figure(f"chain {size // 1000}k nodes", got["onnxprof"].seconds, name, got[name].seconds,
                               got["onnxprof"].peak_rss_mb, f"≤ {CHAIN_TARGET:.2f}×" if targeted else "",
-                              ratio <= CHAIN_TARGET if targeted else None))
+                              ratio <= CHAIN_TARGET if targeted else None, size))
     if "onnxsim" not in references(folder / "small.onnx"):
         notes.append("onnxsim is not installed: chains compared with onnx.load only (pip install onnxsim)")
     if not _importable("onnx_tool"):
@@ -245,13 +257,10 @@ def figures(folder: Path, sizes: Sequence[int], rounds: int, large_rounds: int, 
     return out
 
 
-def growth(out: Sequence[Figure], sizes: Sequence[int]) -> list[tuple[int, int, float]]:
+def growth(out: Sequence[Figure]) -> list[tuple[int, int, float]]:
     """(from, to, seconds per 1k nodes) between consecutive chain sizes."""
-    seconds = {}
-    for f in out:
-        if f.name.startswith("chain"):
-            seconds[int(f.name.split()[1][:-1]) * 1000] = f.onnxprof_s
-    ordered = [s for s in sizes if s in seconds]
+    seconds = {f.nodes: f.onnxprof_s for f in out if f.nodes}
+    ordered = sorted(seconds)
     return [(a, b, (seconds[b] - seconds[a]) / (b - a) * 1000) for a, b in zip(ordered, ordered[1:])]
 
 
@@ -427,7 +436,7 @@ def main() -> None:
             return
         notes: list[str] = []
         out = figures(folder, args.sizes, args.rounds, args.large_rounds, env, notes)
-        steps = growth(out, args.sizes)
+        steps = growth(out)
         if args.format == "json":
             print(json.dumps({"schema": "onnxprof.bench-analyze", "figures": [{**asdict(f), "ratio": f.ratio} for f in out],
                               "seconds_per_1k_nodes": [{"from": a, "to": b, "seconds": s} for a, b, s in steps],
