@@ -210,9 +210,6 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
 
 def _zoo_facts(loaded: LoadedModel):
     """The manifest entry of a zoo network, by ``zoo:NAME`` or by an exported file's graph name."""
-    from onnxprof.zoo import canonical
-    from onnxprof.zoo.manifest import manifest
-
     model = loaded.model
     if loaded.source.startswith("zoo:"):
         name = loaded.source[4:]
@@ -220,6 +217,9 @@ def _zoo_facts(loaded: LoadedModel):
         name = model.graph.name
     else:
         return None
+    from onnxprof.zoo import canonical      # imports every network's builder: only for the zoo's own
+    from onnxprof.zoo.manifest import manifest
+
     by_key = {canonical(n): facts for n, facts in manifest().items()}
     return by_key.get(canonical(name))
 

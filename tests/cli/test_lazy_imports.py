@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 from onnxprof.cli.main import COMMANDS, app
 
 # What `analyze` of a file never needs: the other commands, the results database, the engines,
-# the predictors, the figures, and typer's value validation.
+# the predictors, the figures, the zoo's network builders, and typer's value validation.
 NOT_NEEDED = ("onnxprof.cli.measure", "onnxprof.cli.predict", "onnxprof.cli.report", "onnxprof.cli.results",
               "onnxprof.cli.compare", "onnxprof.cli.meters", "onnxprof.cli.zoo", "onnxprof.cli.ops",
               "onnxprof.store", "onnxprof.engines", "onnxprof.predict", "onnxprof.meters", "onnxprof.measure.sweep",
-              "onnxruntime", "sqlalchemy", "matplotlib", "pydantic")
+              "onnxprof.zoo", "onnxruntime", "sqlalchemy", "matplotlib", "pydantic")
 
 RUN_MAIN = """
 import json, sys
