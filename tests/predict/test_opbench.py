@@ -14,7 +14,7 @@ from onnxprof.cost.analysis import analyze_model
 from onnxprof.measure.inputs import synthetic_feeds
 from onnxprof.predict.kernel_work import REORDER
 from onnxprof.predict.kernels import observed_fusions
-from onnxprof.predict.opbench import (FAMILIES, MAX_ACTIVATION_BYTES, MAX_MACS, MAX_WEIGHT_BYTES, SIDES, OpBench,
+from onnxprof.predict.opbench import (FAMILIES, MAX_ACTIVATION_BYTES, MAX_MACS, MAX_WEIGHT_BYTES, SIDES, Draw,
                                       op_cases, profile_ops, sampled)
 
 ort = pytest.importorskip("onnxruntime")
@@ -37,6 +37,13 @@ def _nodes(case, op_type: str) -> list[onnx.NodeProto]:
     return [n for n in case.model.graph.node if n.op_type == op_type]
 
 
+def _by_family(cases) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for case in cases:
+        found.setdefault(case.op, []).append(case)
+    return found
+
+
 def _attribute(node: onnx.NodeProto, name: str, default=None):
     found = [onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == name]
     return found[0] if found else default
@@ -50,6 +57,16 @@ def test_a_seed_draws_the_same_cases_under_the_same_names_every_time():
     everything = {family.op: set(sampled(family)) for family in FAMILIES}
     assert {c.name for c in first} == everything["Conv (grouped)"] | everything["Gather"]
     assert set(sampled(FAMILIES[0], seed=1)).isdisjoint(everything[FAMILIES[0].op])
+
+
+def test_a_draw_past_a_bound_is_rejected():
+    def relu(shape, **work):
+        return Draw("", (shape,), shape, lambda b, x: b.node("Relu", [x], "op"), **work)
+
+    # input and output of 8×64×112×112 floats: 2 × 25.7 MB; of twice the channels, 103 MB
+    assert relu((8, 64, 112, 112)).within_bounds() and not relu((8, 128, 112, 112)).within_bounds()
+    assert not relu((1, 8), weights=MAX_WEIGHT_BYTES // 4 + 1).within_bounds()
+    assert not relu((1, 8), macs=MAX_MACS + 1).within_bounds() and relu((1, 8), macs=MAX_MACS).within_bounds()
 
 
 def test_every_case_is_a_valid_model_within_the_bounds(cases):
@@ -68,10 +85,7 @@ def test_every_case_is_a_valid_model_within_the_bounds(cases):
 
 def test_one_case_of_each_family_drawn_at_random_runs_on_onnx_runtime(cases):
     rng = np.random.default_rng(7)
-    by_family: dict[str, list] = {}
-    for case in cases:
-        by_family.setdefault(case.op, []).append(case)
-    for family, members in by_family.items():
+    for members in _by_family(cases).values():
         case = members[int(rng.integers(len(members)))]
         session = ort.InferenceSession(case.model.SerializeToString(), providers=["CPUExecutionProvider"])
         (output,) = session.run(["output"], synthetic_feeds(analyze_model(case.model)))
@@ -80,9 +94,7 @@ def test_one_case_of_each_family_drawn_at_random_runs_on_onnx_runtime(cases):
 
 
 def test_the_sampled_spaces_cover_what_networks_run(cases):
-    by_family: dict[str, list] = {}
-    for case in cases:
-        by_family.setdefault(case.op, []).append(case)
+    by_family = _by_family(cases)
     convolutions = [(c, n) for family in ("Conv 1x1", "Conv", "Conv (stem)", "Conv (depthwise)", "Conv (grouped)")
                     for c in by_family[family] for n in _nodes(c, "Conv")]
     kernels = {tuple(_attribute(n, "kernel_shape")) for _, n in convolutions}
@@ -145,10 +157,9 @@ def test_some_sampled_convolutions_are_left_unblocked_by_onnx_runtime(tmp_path):
 
 
 def test_single_op_benchmarks_profile_on_onnx_runtime():
-    with OpBench(ops=("Relu", "Pad"), rounds=2) as bench:
-        expected = {name: f"op:{case.op}" for name, case in bench.cases.items()}
+    cases = op_cases(("Relu", "Pad"))
     timings = profile_ops(ops=("Relu", "Pad"), rounds=2)      # each case once: its faster round
-    assert Counter(t.source for t in timings) == Counter(expected.values())
+    assert Counter(t.source for t in timings) == Counter(f"op:{case.op}" for case in cases)
     assert all(t.measured_ms > 0 and len(t.nodes) == 1 and t.fused == (False,) for t in timings)
     assert {t.nodes[0].op for t in timings} == {"Relu", "Pad"}
 
