@@ -283,9 +283,11 @@ def print_figures(out: Sequence[Figure], steps, notes: Sequence[str]) -> None:
 
 # -------------------------------------------------------------------------------------------- breakdown
 
-# phase -> the functions whose time it is (module, attribute); what no phase names is "other"
+# phase -> the functions whose time it is (module, attribute), less the phases they call; what no phase
+# names (typer, binding the shapes, the shape passes' loop) is "other"
 PHASES = (
     ("parse", "onnxprof.model.wire", "load_without_payloads"),
+    ("loader's checks", "onnxprof.model.load", "prepare_model"),
     ("checker", "onnxprof.model.load", "_check_model"),
     ("ONNX shape inference", "onnxprof.model.shapes", "_onnx_infer"),
     ("symbolic pass", "onnxprof.model.values", "refine_shapes"),
@@ -293,9 +295,10 @@ PHASES = (
     ("graph build", "onnxprof.model.graph", "build_graph"),
     ("costing, validation", "onnxprof.cost.analysis", "cost_nodes"),
     ("liveness", "onnxprof.cost.memory", "activation_peak"),
+    ("report assembly", "onnxprof.cost.analysis", "summarize"),
     ("rendering", "onnxprof.report.tables", "render_analysis"),
 )
-ROWS = ("interpreter start", "imports", *dict.fromkeys(p for p, _, _ in PHASES), "other", "exit")
+ROWS = ("interpreter start", "imports: onnx", "imports: the rest", *dict.fromkeys(p for p, _, _ in PHASES), "other", "exit")
 
 # Run inside the analysed process (python -X importtime): marks on stderr when it starts, enters and
 # leaves a phase and ends; importtime's lines between the marks say what was imported meanwhile.
@@ -354,9 +357,11 @@ def breakdown_once(path: Path, env: dict) -> tuple[float, dict[str, float], set[
     for line in done.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             _, cumulative, name = line.split("|", 2)
+            if started and name.strip() == "onnx":
+                rows["imports: onnx"] = int(cumulative) / 1e6      # what a bare onnx.load imports too
             if not started or not cumulative.strip().isdigit() or name.startswith("  "):
                 continue            # site's imports, the header, or an import nested in another
-            rows["imports"] += int(cumulative) / 1e6
+            rows["imports: the rest"] += int(cumulative) / 1e6
             if stack:
                 stack[-1][2] += int(cumulative) / 1e6
             continue
@@ -377,6 +382,7 @@ def breakdown_once(path: Path, env: dict) -> tuple[float, dict[str, float], set[
             rows["exit"] = ended - float(value)
         elif mark == "@missing":
             missing.add(value)
+    rows["imports: the rest"] -= rows["imports: onnx"]
     rows["other"] = total - sum(rows.values())
     return total, rows, missing
 
