@@ -35,6 +35,7 @@ from onnxprof.zoo.export import export
 
 PROG = "record_calibration"
 ZOO = "zoo"          # the set of zoo networks named without one
+INTERRUPTED = 130    # the exit status of a run stopped by Ctrl-C, as onnxprof calibrate's
 
 
 def fail(message: str) -> None:
@@ -127,19 +128,20 @@ def main() -> None:
     def progress(what: str) -> None:       # before each measurement, and when one is taken again
         print(f"  [{tally.done}/{tally.total} done, about {duration_text(tally.left_s())} left] {what}", flush=True)
 
-    device = measure_this_machine(engine=engine, threads=args.threads)
-    compute, bandwidth = device.fp32_tflops * 1e12, device.memory_bandwidth_gbs * 1e9
-    spill = spill_from_bytes(engine_traits(engine, options))
-    print(f"this machine: {compute / 1e9:.1f} GFLOP/s, {bandwidth / 1e9:.1f} GB/s through {engine}; feature maps "
-          f"spill past {spill / 1e6:.1f} MB" if spill else "this host lists no CPU cache", flush=True)
     try:
+        device = measure_this_machine(engine=engine, threads=args.threads)
+        compute, bandwidth = device.fp32_tflops * 1e12, device.memory_bandwidth_gbs * 1e9
+        spill = spill_from_bytes(engine_traits(engine, options))
+        print(f"this machine: {compute / 1e9:.1f} GFLOP/s, {bandwidth / 1e9:.1f} GB/s through {engine}; feature "
+              f"maps spill past {spill / 1e6:.1f} MB" if spill else "this host lists no CPU cache", flush=True)
         with op_bench if op_bench is not None else nullcontext():
             points = collect(models, batches, engine, options, protocol, rounds=args.rounds, op_bench=op_bench,
                              checkpoint=checkpoint, tally=tally, progress=progress, note=print)
     except KeyboardInterrupt:
         checkpoint.close()
-        fail(f"stopped; {tally.done} of {tally.total} points kept"
-             + (f" in {args.checkpoint}: run the same command again to resume" if args.checkpoint else ""))
+        print(f"{PROG}: stopped; {tally.done} of {tally.total} points measured"
+              + (f", kept in {args.checkpoint}: the same command resumes" if args.checkpoint else ""), file=sys.stderr)
+        sys.exit(INTERRUPTED)
     except OnnxprofError as exc:
         fail(str(exc))
     recording = record(points, checkpoint, models, labels, host_facts(engine, options, compute, bandwidth, spill),
@@ -151,6 +153,7 @@ def main() -> None:
         fail("the recording does not rebuild the kernel timings measured; not written")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_recording(recording, args.output)
+    checkpoint.remove()          # its points are in the recording
     missing = sorted({name for name, _ in models} - {p.model for p in points})
     print(f"wrote {args.output}: {len(points)} points of {len(recording.models)} models, "
           f"{len(recording.op_cases)} single-op cases, {args.output.stat().st_size / 1e6:.2f} MB, "
