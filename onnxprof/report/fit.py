@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Optional, Sequence, Union
 
 from rich import box as boxes
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
@@ -93,11 +94,13 @@ class FitTable:
         self.label = label
         self.hint = hint
         self.rows: list[tuple[Cell, ...]] = []
+        self._widest: dict[int, int] = {}       # column -> its widest cell: every trial layout asks
 
     def add_row(self, *cells: Optional[Cell]) -> None:
         if len(cells) != len(self.columns):
             raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
         self.rows.append(tuple("" if cell is None else cell for cell in cells))
+        self._widest.clear()
 
     @property
     def keys(self) -> tuple[int, ...]:
@@ -136,7 +139,9 @@ class FitTable:
         return [_text(row[index]) for row in self.rows]
 
     def _natural(self, console: Console, index: int) -> int:
-        return max((_widest_line(cell) for cell in self._cells(index)), default=0)
+        if index not in self._widest:
+            self._widest[index] = max((_widest_line(cell) for cell in self._cells(index)), default=0)
+        return self._widest[index]
 
     def _fit(self, console: Console, shown: list[int], width: int, stacked: Optional[int] = None,
              tight: bool = False) -> Optional[_Layout]:
@@ -295,7 +300,7 @@ def _text(cell: Cell) -> Text:
 
 
 def _widest_line(text: Text) -> int:
-    return max((line.cell_len for line in text.split("\n", allow_blank=True)), default=0)
+    return max(cell_len(line) for line in text.plain.split("\n"))
 
 
 def _longest_word(text: str) -> int:
