@@ -45,7 +45,7 @@ def _header(report: StaticReport) -> Panel:
 
 def _tensors(report: StaticReport) -> FitTable:
     table = FitTable("Inputs and outputs", [Column("", NAME), Column("name", NAME, key=True), Column("dtype", NAME, 1),
-                                            Column("shape", NAME), Column("size", NUMBER)])
+                                            Column("shape", NAME), Column("size", NUMBER, 2)])
     for role, tensors in (("input", report.inputs), ("output", report.outputs)):
         for t in tensors:
             table.add_row(role, t.name, t.dtype, shape_text(t.shape), size(t.size_bytes))
