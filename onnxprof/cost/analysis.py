@@ -16,7 +16,7 @@ from onnxprof.cost.parameters import ParameterSummary, parameter_tensors, summar
 from onnxprof.cost.registry import DATA, METADATA, InvalidNode, NodeContext, ShapeUnknown, lookup
 from onnxprof.cost.validate import rules_for, schema_violation
 from onnxprof.model.dtypes import dtype_name
-from onnxprof.model.graph import TensorInfo, build_graph
+from onnxprof.model.graph import WEIGHT, TensorInfo, build_graph
 from onnxprof.model.load import LoadedModel, load_model, prepare_model
 from onnxprof.model.shapes import ShapeBinding, bind_shapes, infer_shapes, input_symbols
 from onnxprof.symbolic import Quantity, symbols_of
@@ -180,7 +180,7 @@ def summarize(graph: nx.DiGraph, loaded: LoadedModel, bindings: Mapping[str, int
     outputs = tuple(_tensor_report(tensors[name], name in scope.tainted) for name in graph.graph["outputs"]
                     if name in tensors)
     memory = MemoryReport(
-        weight_bytes=sum(t.size_bytes or 0 for t in tensors.values() if t.kind == "weight"),
+        weight_bytes=sum(t.size_bytes or 0 for t in map(tensors.get, graph.graph["weights"]) if t.kind == WEIGHT),
         peak_activation_bytes=peak.peak_bytes, peak_at=peak.peak_at,
         input_bytes=_sum_known(t.size_bytes for t in inputs), output_bytes=_sum_known(t.size_bytes for t in outputs),
         unknown_tensors=peak.unknown_tensors)

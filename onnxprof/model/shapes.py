@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Mapping, Optional
 
 import onnx
@@ -21,6 +22,7 @@ from onnxprof.model.load import GraphLayout, iter_graphs
 from onnxprof.symbolic import Poly, Quantity, format_quantity, parse_dim
 
 Dim = Optional[Quantity]  # int, symbolic Poly, or None when unknown
+_IS_KNOWN = attrgetter("is_known")
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def infer_shapes(model: ModelProto, source: str, warnings: Optional[list[str]] =
 def _all_known(inferred: ModelProto, types: Mapping[str, TensorType], layout: Optional[GraphLayout]) -> bool:
     """Every typed tensor has all its dims, and every tensor the main graph's nodes write is typed."""
     written = layout.outputs if layout is not None else (o for node in inferred.graph.node for o in node.output if o)
-    return all(t.is_known for t in types.values()) and all(o in types for o in written)
+    return all(map(_IS_KNOWN, types.values())) and all(map(types.__contains__, written))
 
 
 def _safe_to_propagate(types: Mapping[str, TensorType], warnings: Optional[list[str]]) -> bool:
