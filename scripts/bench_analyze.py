@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -120,7 +120,8 @@ class Failed(Exception):
 
 @dataclass(frozen=True)
 class Run:
-    seconds: float
+    seconds: float              # wall
+    cpu_seconds: float          # user + system: what load from elsewhere on the machine changes least
     peak_rss_mb: float
 
 
@@ -138,7 +139,7 @@ def child_environment(folder: Path) -> dict:
     return env
 
 
-# A small process that starts the command and reports its wall seconds, peak RSS (KB) and exit code. A
+# A small process that starts the command and reports its wall and CPU seconds, peak RSS (KB) and exit code. A
 # process's peak RSS counts, from before its exec, the process that started it: this launcher, not the
 # benchmark, which holds the large models it wrote.
 LAUNCHER = """
@@ -147,18 +148,19 @@ devnull = os.open(os.devnull, os.O_WRONLY)
 start = time.perf_counter()
 pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
 _, status, usage = os.wait4(pid, 0)
-print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+print(time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+      os.waitstatus_to_exitcode(status))
 """
 
 
 def run(command: Sequence[str], env: dict) -> Run:
-    """Wall seconds and peak resident memory of one process; its output is discarded."""
+    """Wall and CPU seconds and peak resident memory of one process; its output is discarded."""
     done = subprocess.run([PYTHON, "-I", "-S", "-c", LAUNCHER, *command], env=env, capture_output=True, text=True)
-    seconds, rss_kb, code = done.stdout.split()
+    seconds, cpu, rss_kb, code = done.stdout.split()
     if int(code):
         error = done.stderr.strip().splitlines()
         raise Failed(f"exit {code}: {' '.join(command)}: {error[-1] if error else ''}")
-    return Run(float(seconds), int(rss_kb) / 1024)
+    return Run(float(seconds), float(cpu), int(rss_kb) / 1024)
 
 
 def side_by_side(commands: dict[str, list[str]], rounds: int, env: dict) -> dict[str, Run]:
@@ -171,7 +173,8 @@ def side_by_side(commands: dict[str, list[str]], rounds: int, env: dict) -> dict
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             runs[name].append(run(commands[name], env))
-    return {name: Run(statistics.median(x.seconds for x in got), max(x.peak_rss_mb for x in got))
+    return {name: Run(statistics.median(x.seconds for x in got), statistics.median(x.cpu_seconds for x in got),
+                      max(x.peak_rss_mb for x in got))
             for name, got in runs.items()}
 
 
@@ -202,17 +205,20 @@ def bare_load(path: Path, external_data: bool = True) -> list[str]:
 @dataclass(frozen=True)
 class Figure:
     name: str
-    onnxprof_s: float
     reference: str
-    reference_s: float
-    peak_rss_mb: float
+    onnxprof: Run
+    against: Run                # the reference's run
     target: str = ""
     meets: Optional[bool] = None
     nodes: int = 0              # a chain's size
 
     @property
     def ratio(self) -> float:
-        return self.onnxprof_s / self.reference_s
+        return self.onnxprof.seconds / self.against.seconds
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.onnxprof.cpu_seconds / self.against.cpu_seconds
 
 
 def figures(folder: Path, sizes: Sequence[int], rounds: int, large_rounds: int, env: dict,
@@ -222,20 +228,18 @@ def figures(folder: Path, sizes: Sequence[int], rounds: int, large_rounds: int, 
 
     small = _saved(folder, "small.onnx", small_model)
     got = side_by_side({"onnxprof": analyze + [str(small)], "onnx.load": bare_load(small)}, rounds, env)
-    ratio = got["onnxprof"].seconds / got["onnx.load"].seconds
-    out.append(Figure("few-node model", got["onnxprof"].seconds, "onnx.load", got["onnx.load"].seconds,
-                      got["onnxprof"].peak_rss_mb, f"≤ {SMALL_TARGET:.2f}×", ratio <= SMALL_TARGET))
+    figure = Figure("few-node model", "onnx.load", got["onnxprof"], got["onnx.load"], f"≤{SMALL_TARGET:.2f}×")
+    out.append(replace(figure, meets=figure.ratio <= SMALL_TARGET))
 
     for size in sizes:
         path = _saved(folder, f"chain{size}.onnx", lambda: chain_model(size))
         others = references(path) or {"onnx.load": bare_load(path)}
         got = side_by_side({"onnxprof": analyze + [str(path)], **others}, large_rounds, env)
         for name in others:
-            ratio = got["onnxprof"].seconds / got[name].seconds
-            targeted = size == max(sizes) and name == "onnxsim"
-            out.append(Figure(f"chain {size // 1000}k nodes", got["onnxprof"].seconds, name, got[name].seconds,
-                              got["onnxprof"].peak_rss_mb, f"≤ {CHAIN_TARGET:.2f}×" if targeted else "",
-                              ratio <= CHAIN_TARGET if targeted else None, size))
+            figure = Figure(f"chain {size // 1000}k nodes", name, got["onnxprof"], got[name], nodes=size)
+            if size == max(sizes) and name == "onnxsim":
+                figure = replace(figure, target=f"≤{CHAIN_TARGET:.2f}×", meets=figure.ratio <= CHAIN_TARGET)
+            out.append(figure)
     if "onnxsim" not in references(folder / "small.onnx"):
         notes.append("onnxsim is not installed: chains compared with onnx.load only (pip install onnxsim)")
     if not _importable("onnx_tool"):
@@ -252,31 +256,31 @@ def figures(folder: Path, sizes: Sequence[int], rounds: int, large_rounds: int, 
         notes.append(f"decoder LLM: {exc}")
     else:
         rss = got["onnxprof"].peak_rss_mb
-        out.append(Figure("decoder LLM, 32 layers", got["onnxprof"].seconds, "onnx.load", got["onnx.load"].seconds,
-                          rss, f"< {DECODER_RSS_TARGET_MB} MB", rss < DECODER_RSS_TARGET_MB))
+        out.append(Figure("32-layer decoder LLM", "onnx.load", got["onnxprof"], got["onnx.load"],
+                          f"<{DECODER_RSS_TARGET_MB} MB", rss < DECODER_RSS_TARGET_MB))
     return out
 
 
 def growth(out: Sequence[Figure]) -> list[tuple[int, int, float]]:
     """(from, to, seconds per 1k nodes) between consecutive chain sizes."""
-    seconds = {f.nodes: f.onnxprof_s for f in out if f.nodes}
+    seconds = {f.nodes: f.onnxprof.seconds for f in out if f.nodes}
     ordered = sorted(seconds)
     return [(a, b, (seconds[b] - seconds[a]) / (b - a) * 1000) for a, b in zip(ordered, ordered[1:])]
 
 
 def print_figures(out: Sequence[Figure], steps, notes: Sequence[str]) -> None:
-    print(f"{'':<24}{'onnxprof s':>10} {'reference':<10}{'ref s':>7}{'ratio':>7}{'RSS MB':>7}  target")
+    print(f"{'':<20}{'onnxprof':>8} {'reference':<10}{'ref s':>6}{'ratio':>7}{'cpu':>6}{'peak':>6}  target")
+    print(f"{'':<20}{'s':>8} {'':<10}{'':>6}{'':>7}{'ratio':>6}{'MB':>6}")
     for f in out:
-        verdict = "" if f.meets is None else (" meets" if f.meets else " MISSES")
-        print(f"{f.name:<24}{f.onnxprof_s:>10.2f} {f.reference:<10}{f.reference_s:>7.2f}{f.ratio:>7.2f}"
-              f"{f.peak_rss_mb:>7.0f}  {f.target}{verdict}")
+        verdict = "" if f.meets is None else (" met" if f.meets else " MISSED")
+        print(f"{f.name:<20}{f.onnxprof.seconds:>8.2f} {f.reference:<10}{f.against.seconds:>6.2f}{f.ratio:>7.2f}"
+              f"{f.cpu_ratio:>6.2f}{f.onnxprof.peak_rss_mb:>6.0f}  {f.target}{verdict}")
     for a, b, per_1k in steps:
         print(f"chain {a // 1000}k → {b // 1000}k: {per_1k:.3f} s per 1k nodes")
     if len(steps) >= 2:
         ratio = steps[-1][2] / steps[0][2]
-        verdict = "linear" if ratio <= LINEAR_TOLERANCE else "MORE THAN LINEAR"
-        print(f"growth: last step's s per 1k nodes / first's = {ratio:.2f} (1.00 linear, ≤ {LINEAR_TOLERANCE}): "
-              f"{verdict}")
+        verdict = "met" if ratio <= LINEAR_TOLERANCE else "MISSED"
+        print(f"growth: last step / first step = {ratio:.2f} (linear: ≤ {LINEAR_TOLERANCE}) {verdict}")
     for note in notes:
         print(f"note: {note}")
 
@@ -444,7 +448,8 @@ def main() -> None:
         out = figures(folder, args.sizes, args.rounds, args.large_rounds, env, notes)
         steps = growth(out)
         if args.format == "json":
-            print(json.dumps({"schema": "onnxprof.bench-analyze", "figures": [{**asdict(f), "ratio": f.ratio} for f in out],
+            print(json.dumps({"schema": "onnxprof.bench-analyze",
+                              "figures": [{**asdict(f), "ratio": f.ratio, "cpu_ratio": f.cpu_ratio} for f in out],
                               "seconds_per_1k_nodes": [{"from": a, "to": b, "seconds": s} for a, b, s in steps],
                               "notes": notes}, indent=1))
         else:
