@@ -33,7 +33,7 @@ from typing import Iterable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from onnxprof.engines.base import Engine, EngineOptions, EngineOutOfMemory, EngineUnavailable, ProviderFallback
-from onnxprof.engines.ort_layout import cpu_layout
+from onnxprof.engines.ort_layout import cpu_layout, renamed_kernels
 from onnxprof.engines.traits import EngineTraits, GraphLayout
 from onnxprof.errors import ModelError, UsageError
 from onnxprof.measure.records import EngineInfo, error_line, utf8_text
@@ -333,7 +333,8 @@ class OnnxRuntimeEngine(Engine):
 
     def layer_profile(self) -> list[dict]:
         """Median kernel time per node over every run since build (warm-up included), with
-        ``profile_layers``: [{"name", "nodes", "op_type", "provider", "time_ms", "calls"}].
+        ``profile_layers``: [{"name", "nodes", "op_type", "provider", "time_ms", "calls", "inputs", "outputs"}]
+        (``inputs``, ``outputs``: on the CPU provider, the tensors a kernel of a made-up name reads and writes).
 
         Profiling ends at the first call (ONNX Runtime cannot restart it on a session). Names are those
         of the graph ONNX Runtime runs: with graph optimisations on, fused nodes carry new names (a
@@ -344,6 +345,10 @@ class OnnxRuntimeEngine(Engine):
             return []
         if self._profile is None:
             self._read_profile()
+        if self.options.provider == "cpu":      # the graph ort_layout optimises is the CPU provider's
+            renamed = renamed_kernels(str(self.model_path))
+            return [{**layer, **dict(zip(("inputs", "outputs"), map(list, renamed.get(layer["name"], ((), ())))))}
+                    for layer in self._profile or []]
         return self._profile or []
 
     # -- helpers ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -42,6 +43,7 @@ BLOCKABLE = frozenset({"Conv", "FusedConv", "MaxPool", "AveragePool", "GlobalAve
 # they are zero-filled; other weights are made graph inputs, so that none of the model's bytes are built
 LAYOUT_INPUTS = frozenset({"Conv", "BatchNormalization", "Add", "Mul", "Sum", "Resize", "Upsample"})
 LARGEST_FILLED_BYTES = 1 << 20
+RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")   # views: no kernel work
 
 
 def padded_channels(channels: int, block: int) -> int:
@@ -50,31 +52,54 @@ def padded_channels(channels: int, block: int) -> int:
     return -(-channels // block) * block if block else channels
 
 
+@dataclass(frozen=True)
+class OptimisedGraph:
+    layout: GraphLayout = GraphLayout()
+    # each node whose name the optimisation made up (a fusion: "Gelu", "…/MatMulAddFusion"): its name,
+    # the tensors it reads and those it writes (see _written)
+    renamed: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
+
+
 def cpu_layout(source: str) -> GraphLayout:
     """The layout ONNX Runtime's CPU provider, with full graph optimisation, gives the model at ``source``
     (a path or ``zoo:NAME``). Empty when this CPU has no blocked kernels (then nothing is told apart),
     when ONNX Runtime is not installed, or when it cannot build the model: this is a prediction aid and
     never fails."""
+    return _optimised_graph(source).layout
+
+
+def renamed_kernels(source: str) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The tensors each kernel of a made-up name reads and writes in the graph ONNX Runtime's CPU
+    provider runs: a fusion keeps the name of the tensor its last node wrote, and otherwise sits between
+    kernels that are named, which joins its time to the ONNX nodes it ran (see measure.layers). Empty
+    where the optimised graph cannot be read."""
+    return {name: (inputs, outputs) for name, inputs, outputs in _optimised_graph(source).renamed}
+
+
+def _optimised_graph(source: str) -> OptimisedGraph:
     try:
         stat = os.stat(source)
         version = (stat.st_mtime_ns, stat.st_size)    # a file rewritten in place is read again
     except OSError:
         version = None                                # zoo:NAME
-    return _layout(str(source), version)
+    return _read_optimised(str(source), version)
 
 
 @functools.lru_cache(maxsize=128)
-def _layout(source: str, version: Optional[tuple]) -> GraphLayout:
-    block = channel_block()
-    if not block:
-        return GraphLayout()
+def _read_optimised(source: str, version: Optional[tuple]) -> OptimisedGraph:
     try:
         model = _weightless_copy(load_model(source, check=False).model)
     except Exception:           # noqa: BLE001 - not a file, or a model the analyser reads but cannot rebuild
-        return GraphLayout()
+        return OptimisedGraph()
     optimized = _optimized(model)
     if optimized is None:
-        return GraphLayout()
+        return OptimisedGraph()
+    names = {node.name for node in model.graph.node}
+    renamed = tuple((node.name, tuple(node.input), _written(node, optimized)) for node in optimized.graph.node
+                    if node.name and node.name not in names)
+    block = channel_block()
+    if not block:
+        return OptimisedGraph(renamed=renamed)
     # a fused convolution (FusedConv) keeps its Conv's name; a blocked one is a new node with a new name
     original = {node.name for node in model.graph.node if node.op_type in BLOCKABLE}
     unblocked = frozenset(node.name for node in optimized.graph.node
@@ -84,7 +109,24 @@ def _layout(source: str, version: Optional[tuple]) -> GraphLayout:
     conversions = tuple((node.op_type, node.input[0] if node.op_type == "ReorderInput" else node.output[0])
                         for node in optimized.graph.node
                         if node.domain == LAYOUT_DOMAIN and node.op_type in REORDER_OPS)
-    return GraphLayout(unblocked, conversions, block)
+    return OptimisedGraph(GraphLayout(unblocked, conversions, block), renamed)
+
+
+def _written(node, optimized: ModelProto) -> tuple[str, ...]:
+    """The tensors a kernel writes, and those of the reshapes and layout conversions the optimiser put
+    after it, which take over its original output's name (a MatMul+Add on tokens run as a 2-D Gemm
+    between two Reshapes; a Gelu between blocked convolutions, whose output is converted back)."""
+    readers: dict[str, list] = {}
+    for other in optimized.graph.node:
+        for name in other.input:
+            readers.setdefault(name, []).append(other)
+    written, frontier = list(node.output), list(node.output)
+    while frontier:
+        following = [reader for name in frontier for reader in readers.get(name, ())
+                     if reader.op_type in RESHAPES + REORDER_OPS and reader.input[0] == name]
+        frontier = [name for reader in following for name in reader.output]
+        written += frontier
+    return tuple(written)
 
 
 def cpu_blocks() -> bool:
@@ -129,8 +171,9 @@ def _optimized(model: ModelProto) -> Optional[ModelProto]:
 
 
 def _weightless_copy(model: ModelProto) -> ModelProto:
-    """The model with every stripped weight zero-filled (those the layout pass reads, and any small
-    one) or turned into a graph input (large weights of other ops: fully connected layers, embeddings)."""
+    """The model with every stripped weight (an initializer or a Constant node's tensor) zero-filled (those
+    the layout pass reads, and any small one) or turned into a graph input (large weights of other ops:
+    fully connected layers, embeddings)."""
     copy = ModelProto()
     copy.CopyFrom(model)
     graph = copy.graph
@@ -147,4 +190,22 @@ def _weightless_copy(model: ModelProto) -> ModelProto:
             graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
     del graph.initializer[:]
     graph.initializer.extend(kept)
+    _fill_constants(graph)
     return copy
+
+
+def _fill_constants(graph) -> None:
+    """Constant nodes whose tensor was stripped as a weight's: zero-filled when small, else graph inputs."""
+    nodes = []
+    for node in graph.node:
+        value = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
+        if node.op_type != "Constant" or value is None or has_values(value):
+            nodes.append(node)
+        elif tensor_nbytes(value) <= LARGEST_FILLED_BYTES:
+            filled = numpy_helper.from_array(np.zeros(tuple(value.dims), helper.tensor_dtype_to_np_dtype(value.data_type)))
+            value.CopyFrom(filled)
+            nodes.append(node)
+        else:
+            graph.input.append(helper.make_tensor_value_info(node.output[0], value.data_type, list(value.dims)))
+    del graph.node[:]
+    graph.node.extend(nodes)

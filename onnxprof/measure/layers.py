@@ -7,7 +7,9 @@ profiled layer is anchored to a static node (by node name, by the name of a tens
 stripping the engine's decorations); every static node left without a layer was absorbed by a fusion
 and is attributed to the nearest anchored node it connects to through other absorbed nodes —
 downstream first (Conv+BN+ReLU named after the ReLU), then upstream (``fused Conv`` swallowing its
-ReLU). A fused kernel's time is then one row covering all its ONNX nodes.
+ReLU). A kernel whose name joins nothing is anchored to the node that wrote its output, where the engine
+says which tensors it writes (ONNX Runtime's ``Gelu`` fusion of an Erf chain). A fused kernel's time is
+then one row covering all its ONNX nodes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Mapping, Optional
 import networkx as nx
 
 from onnxprof.cost.analysis import COUNTED, StaticReport
+from onnxprof.cost.registry import VIEW, lookup
 
 _DECORATION = re.compile(r"^(fused |_)|(_bn_nchwc|_nchwc|_token_\d+|_kernel_time|/[^/]*_output_\d+|/\w+Fusion/?)$")
 
@@ -39,9 +42,28 @@ def join_layers(report: StaticReport, profile: list[dict], macs_per_s: float) ->
     anchors: dict[str, str] = {}                 # static node -> profile layer name
     for layer in profile:
         for candidate in layer.get("nodes") or [layer["name"]]:
-            node = _anchor(candidate, graph, producers)
-            if node is not None and node not in anchors:
-                anchors[node] = layer["name"]
+            _claim(anchors, _anchor(candidate, graph, producers), layer["name"])
+    # a kernel the engine named itself (a fusion named "Gelu") ran the nodes that wrote the tensors it
+    # writes; not a view the engine inserted, which only inherits the name of a tensor another kernel made
+    kernels = [layer for layer in profile if not _is_view(layer.get("op_type", ""))]
+    for layer in kernels:
+        for output in layer.get("outputs") or ():
+            _claim(anchors, _anchor(output, graph, producers), layer["name"])
+    # one whose tensors all have made-up names (a Gelu between two blocked convolutions) ran the
+    # unclaimed nodes between the kernels that feed it and those it feeds
+    joined = set(anchors.values())
+    writer = {t: layer["name"] for layer in profile for t in layer.get("outputs") or ()}
+    reader: dict[str, list[str]] = {}
+    for layer in profile:
+        for t in layer.get("inputs") or ():
+            reader.setdefault(t, []).append(layer["name"])
+    for layer in kernels:
+        if layer["name"] in joined or not layer.get("inputs"):
+            continue
+        before = {writer[t] for t in layer["inputs"] if t in writer}
+        after = {r for t in layer.get("outputs") or () for r in reader.get(t, ())}
+        for node in _between(graph, anchors, before, after):
+            anchors[node] = layer["name"]
     covered: dict[str, list[str]] = {layer["name"]: [] for layer in profile}
     for node in graph.nodes:
         owner = anchors.get(node) or _absorbing_layer(graph, node, anchors)
@@ -55,6 +77,32 @@ def join_layers(report: StaticReport, profile: list[dict], macs_per_s: float) ->
         rows.append(LayerRow(layer["name"], nodes, tuple(dict.fromkeys(op_class(graph.nodes[n]) for n in nodes)),
                              float(layer["time_ms"]), macs / macs_per_s * 1000 if macs else None, macs))
     return rows
+
+
+def _claim(anchors: dict[str, str], node: Optional[str], layer: str) -> None:
+    if node is not None and node not in anchors:
+        anchors[node] = layer
+
+
+def _between(graph: nx.DiGraph, anchors: Mapping[str, str], before: set[str], after: set[str]) -> set[str]:
+    """The nodes no layer claims on paths from a node of a layer in ``before`` to one of a layer in ``after``."""
+    def reach(starts, step) -> set[str]:
+        seen, frontier = set(), [n for n in starts for n in step(n) if n not in anchors]
+        while frontier:
+            node = frontier.pop()
+            if node not in seen:
+                seen.add(node)
+                frontier.extend(n for n in step(node) if n not in anchors)
+        return seen
+
+    sources = [n for n, layer in anchors.items() if layer in before]
+    sinks = [n for n, layer in anchors.items() if layer in after]
+    return reach(sources, graph.successors) & reach(sinks, graph.predecessors)
+
+
+def _is_view(op_type: str) -> bool:
+    entry = lookup("", op_type)
+    return entry is not None and entry.moves == VIEW
 
 
 def op_class(data: Mapping) -> str:

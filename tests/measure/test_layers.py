@@ -91,3 +91,62 @@ def test_batchnorm_run_as_a_blocked_convolution_is_joined_to_its_node(tmp_path):
     rows = join_layers(analyze(path), profile, macs_per_s=1e10)
     batchnorm = next(row for row in rows if row.name.endswith("_bn_nchwc"))
     assert batchnorm.onnx_nodes[0] == "bn"
+
+
+def _gelu(h, x: str, prefix: str) -> list:
+    """GELU as exporters write it: x · (erf(x / √2) + 1) · ½, which ONNX Runtime fuses into one kernel."""
+    return [h.make_node("Div", [x, "sqrt2"], [f"{prefix}.d"], name=f"{prefix}.div"),
+            h.make_node("Erf", [f"{prefix}.d"], [f"{prefix}.e"], name=f"{prefix}.erf"),
+            h.make_node("Add", [f"{prefix}.e", "one"], [f"{prefix}.a"], name=f"{prefix}.add"),
+            h.make_node("Mul", [x, f"{prefix}.a"], [f"{prefix}.m"], name=f"{prefix}.mul"),
+            h.make_node("Mul", [f"{prefix}.m", "half"], [f"{prefix}.out"], name=f"{prefix}.half")]
+
+
+def _gelu_between(kind: str):
+    """(model, input shape) with a GELU where ONNX Runtime gives the fused kernel a name of its own:
+    on tokens after a MatMul + bias (run as a Gemm between two Reshapes), or between two convolutions
+    it runs in its blocked layout, where every tensor around the GELU has a made-up name too."""
+    h, rng = onnx.helper, np.random.default_rng(0)
+    constants = [h.make_tensor(n, onnx.TensorProto.FLOAT, [], [v]) for n, v in
+                 (("sqrt2", 2 ** 0.5), ("one", 1.0), ("half", 0.5))]
+    if kind == "tokens":
+        shape, width = [4, 49, 64], 64
+        nodes = [h.make_node("MatMul", ["x", "w1"], ["p"], name="fc1"),
+                 h.make_node("Add", ["p", "b1"], ["pb"], name="fc1.bias"), *_gelu(h, "pb", "gelu"),
+                 h.make_node("MatMul", ["gelu.out", "w2"], ["y"], name="fc2")]
+        weights = [onnx.numpy_helper.from_array(rng.standard_normal((width, width)).astype(np.float32), n)
+                   for n in ("w1", "w2")] + [onnx.numpy_helper.from_array(np.zeros(width, np.float32), "b1")]
+    else:
+        shape = [1, 64, 28, 28]
+        nodes = [h.make_node("Conv", ["x", "w1"], ["c"], name="conv1"), *_gelu(h, "c", "gelu"),
+                 h.make_node("Conv", ["gelu.out", "w2"], ["y"], name="conv2")]
+        weights = [onnx.numpy_helper.from_array(rng.standard_normal((64, 64, 1, 1)).astype(np.float32), n)
+                   for n in ("w1", "w2")]
+    graph = h.make_graph(nodes, kind, [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, shape)],
+                         [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape)], constants + weights)
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], ir_version=9), shape
+
+
+@pytest.mark.parametrize("kind", ["tokens", "blocked"])
+def test_kernels_onnx_runtime_names_itself_are_joined_to_the_nodes_they_ran(tmp_path, kind):
+    """A fusion ONNX Runtime names itself ("Gelu", "fc1/MatMulAddFusion") joins no node by name: it is
+    joined by the tensors it writes (through the Reshapes or layout conversions put after it), or, when
+    every tensor around it has a made-up name, to the nodes between the kernels that feed it and those
+    it feeds. Its time used to fall out of every fit, and the nodes it ran went to a neighbour's row."""
+    model, shape = _gelu_between(kind)
+    path = tmp_path / f"{kind}.onnx"
+    onnx.save(model, path)
+    report = analyze(path)
+    with OnnxRuntimeEngine(path, EngineOptions(profile_layers=True)) as engine:
+        engine.activate({"x": np.random.default_rng(1).standard_normal(shape).astype(np.float32)})
+        for _ in range(3):
+            engine.infer()
+        profile = engine.layer_profile()
+        engine.deactivate()
+    rows = join_layers(report, profile, macs_per_s=1e10)
+    gelu = [row for row in rows if "Gelu" in row.name]
+    assert len(gelu) == 1 and set(gelu[0].onnx_nodes) == {f"gelu.{n}" for n in ("div", "erf", "add", "mul", "half")}
+    if kind == "tokens":    # the bias add ran in the Gemm, not in the GELU or the next MatMul
+        assert set(next(row for row in rows if "fc1.bias" in row.onnx_nodes).onnx_nodes) == {"fc1", "fc1.bias"}
+    covered = [node for row in rows for node in row.onnx_nodes]
+    assert sorted(covered) == sorted(n.name for n in report.nodes)        # each node in exactly one row
