@@ -34,16 +34,21 @@ def activation_peak(graph: nx.DiGraph, unknown: Collection[str] = ()) -> Activat
     buffer_of = {name: name for name in graph.graph["inputs"]}   # tensor -> the buffer holding it
     allocated_at: dict[int, list[str]] = {}
     last_use: dict[str, int] = {}
+    views: dict[tuple[str, str], bool] = {}   # (domain, op type) -> whether it aliases its input
     for index, (_, data) in enumerate(nodes):
         for name in _reads(data):
             if name in buffer_of:
                 last_use[buffer_of[name]] = index
-        entry = lookup(data["domain"], data["op_type"])
+        op = (data["domain"], data["op_type"])
+        view = views.get(op)
+        if view is None:
+            entry = lookup(*op)
+            view = views[op] = entry is not None and entry.moves == VIEW
         source = data["inputs"][0] if data["inputs"] else ""
         for name in data["outputs"]:
             if not name or tensors[name].kind != ACTIVATION:
                 continue
-            if entry is not None and entry.moves == VIEW and source in buffer_of:
+            if view and source in buffer_of:
                 buffer_of[name] = buffer_of[source]
             else:
                 buffer_of[name] = name
@@ -74,7 +79,7 @@ def activation_peak(graph: nx.DiGraph, unknown: Collection[str] = ()) -> Activat
     for index, (key, _) in enumerate(nodes):
         for name in allocated_at.get(index, ()):
             live = live + size(name)
-        if greater(live, peak):
+        if (live > peak if type(live) is int and type(peak) is int else greater(live, peak)):
             peak, peak_at = live, key
         for name in freed_at.get(index, ()):
             value = known_size(name)
