@@ -1,5 +1,6 @@
-"""Names are data: a model, node or file name that looks like rich markup is printed as it is, by every
-command that shows it, never read as a style (or as a broken tag that ends the command)."""
+"""Names are data: a model, node or file name that looks like rich markup or an emoji code is printed
+as it is, by every command that shows it, never read as a style (or as a broken tag that ends the
+command)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 from onnxprof.cli.main import app
 from tests.robustness.hostile_models import small_cnn
 
-NAMES = ["[red]conv", "[/]relu[bold", "pool[/x]", "[link=file:///etc]flatten"]
+NAMES = ["[red]conv", "[/]relu[bold", "pool[/x]", "[link=file:///etc]flatten", ":thumbs_up:gemm"]
 
 
 @pytest.fixture(scope="module")
