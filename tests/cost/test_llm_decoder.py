@@ -41,6 +41,15 @@ def test_macs_are_linear_per_token_plus_attention_over_the_whole_sequence(tiny):
     assert report.symbols == ("batch_size", "past_sequence_length", "sequence_length", "total_sequence_length")
 
 
+def test_rotary_inside_the_attention_costs_what_rotary_nodes_cost(tmp_path):
+    nodes = analyze(write_decoder(tmp_path / "nodes", **TINY))
+    fused = analyze(write_decoder(tmp_path / "fused", fused_rotary=True, **TINY))
+    # per layer and token: 3 FLOPs for each element of the 4 query and 2 key heads of 16
+    rope = [n for n in nodes.nodes if n.op_type == "RotaryEmbedding"]
+    assert sum(n.flops for n in rope) == 2 * 3 * (4 + 2) * 16 * B * S
+    assert fused.totals.macs == nodes.totals.macs and fused.totals.flops == nodes.totals.flops
+
+
 def test_bound_dims_give_the_count_of_one_decoding_step(tiny):
     step = ShapeBinding(dims={"batch_size": 1, "sequence_length": 1, "past_sequence_length": 99,
                               "total_sequence_length": 100})

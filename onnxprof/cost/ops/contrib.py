@@ -248,7 +248,7 @@ def multi_head_attention(ctx: NodeContext) -> OpCost:
 
 @register("GroupQueryAttention", domain=MS,
           macs="batch × heads × S × total length × 2·head (key/value heads shared)",
-          flops="2 × MACs + per score: scale, mask, softmax")
+          flops="2 × MACs + per score: scale, mask, softmax + 3 per rotated query and key element (do_rotary)")
 def group_query_attention(ctx: NodeContext) -> OpCost:
     q = ctx.in_shape(0)
     heads, kv_heads = required(ctx, "num_heads"), required(ctx, "kv_num_heads")
@@ -264,4 +264,9 @@ def group_query_attention(ctx: NodeContext) -> OpCost:
         total = ctx.in_shape(3)[2] + q_len
     else:
         total = q_len
-    return _scores(batch, heads, q_len, total, head_dim, head_dim)
+    rotary = 0
+    if ctx.attr("do_rotary", 0):   # queries and keys rotated inside, counted as RotaryEmbedding counts them
+        cos = ctx.dims(7)               # [max length, rotated / 2]: the cache says how much of a head rotates
+        rotated = 2 * cos[1] if cos is not None and len(cos) == 2 and known(cos[1]) else head_dim
+        rotary = 3 * batch * q_len * (heads + kv_heads) * rotated
+    return _scores(batch, heads, q_len, total, head_dim, head_dim, extra_flops=rotary)
