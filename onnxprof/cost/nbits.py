@@ -1,5 +1,5 @@
-"""MatMulNBits' packed weights (ONNX Runtime's 2-, 4- and 8-bit block quantization): their layout,
-and the weight they stand for, counted in its real bits."""
+"""Weights packed as ONNX Runtime's 2-, 4- and 8-bit block quantization stores them (MatMulNBits,
+GatherBlockQuantized): their layout, and the weight they stand for, counted in its real bits."""
 
 from __future__ import annotations
 
@@ -34,3 +34,15 @@ def unpacked_weight(packed: TensorInfo, attributes: Mapping) -> Optional[TensorI
         return None
     k, n = attributes["K"], attributes["N"]
     return TensorInfo(packed.name, code_type, (n, k), packed.kind, k * n, packed.size_bytes)
+
+
+def unpacked_table(packed: TensorInfo, attributes: Mapping) -> Optional[TensorInfo]:
+    """The table of ``bits``-bit codes a GatherBlockQuantized uint8 ``data`` tensor packs along its last
+    axis, in the bytes it takes; None when it is not packed (int4 data counts as it is)."""
+    code_type = _CODE_TYPES.get(attributes.get("bits", 4))
+    if packed.dtype != TensorProto.UINT8 or code_type is None or code_type == TensorProto.UINT8 \
+            or not packed.shape or not isinstance(packed.elements, int):
+        return None
+    per_byte = 8 // attributes.get("bits", 4)
+    shape = (*packed.shape[:-1], packed.shape[-1] * per_byte)
+    return TensorInfo(packed.name, code_type, shape, packed.kind, packed.elements * per_byte, packed.size_bytes)

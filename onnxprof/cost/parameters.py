@@ -14,7 +14,7 @@ from typing import Mapping
 
 import networkx as nx
 
-from onnxprof.cost.nbits import unpacked_weight
+from onnxprof.cost.nbits import unpacked_table, unpacked_weight
 from onnxprof.model.dtypes import FLOATING, QUANTIZED, dtype_name
 from onnxprof.model.graph import CONSTANT, WEIGHT, TensorInfo
 
@@ -38,6 +38,8 @@ class ParameterSummary:
 # input is the parameter of a QDQ graph (its float output is an activation).
 # Ops that rearrange a constant without changing its values: their output is the same parameter.
 _SAME_VALUES = {"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+# Contrib ops reading packed codes: the input that holds them, and the weight it stands for.
+_PACKED = {"MatMulNBits": (1, unpacked_weight), "GatherBlockQuantized": (0, unpacked_table)}
 _NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
                "Multinomial", "DequantizeLinear"}
 
@@ -78,9 +80,12 @@ def parameter_tensors(graph: nx.DiGraph, scope: Mapping[str, TensorInfo] = None,
             info = tensors.get(root)
             if root in constant and info is not None and is_parameter(info):
                 found[name] = info
-        if data["op_type"] == "MatMulNBits" and data["domain"] == "com.microsoft" and names[1:2] \
-                and names[1] == data["inputs"][1] and names[1] in found:   # packed codes: count each weight
-            found[names[1]] = unpacked_weight(found[names[1]], data["attributes"]) or found[names[1]]
+        packed = _PACKED.get(data["op_type"]) if data["domain"] == "com.microsoft" else None
+        if packed is not None:   # codes packed into bytes: count each weight
+            index, unpack = packed
+            name = data["inputs"][index] if index < len(data["inputs"]) else ""
+            if name in found:
+                found[name] = unpack(found[name], data["attributes"]) or found[name]
         for sub in data["subgraphs"].values():
             for body in (sub if isinstance(sub, list) else [sub]):
                 found.update(parameter_tensors(body, tensors, frozenset(constant), aliases))

@@ -63,6 +63,7 @@ _CONV = {"group": A.INT, "kernel_shape": A.INTS, "strides": A.INTS, "pads": A.IN
          "auto_pad": A.STRING}
 _CONTRIB: dict[str, tuple[dict[str, int], tuple[str, ...]]] = {
     "MatMulNBits": ({"K": A.INT, "N": A.INT, "bits": A.INT, "block_size": A.INT}, ("K", "N", "block_size")),
+    "GatherBlockQuantized": ({"bits": A.INT, "block_size": A.INT, "gather_axis": A.INT, "quantize_axis": A.INT}, ()),
     "Attention": ({"num_heads": A.INT, "qkv_hidden_sizes": A.INTS}, ("num_heads",)),
     "QAttention": ({"num_heads": A.INT, "qkv_hidden_sizes": A.INTS}, ("num_heads",)),
     "PackedAttention": ({"num_heads": A.INT, "qkv_hidden_sizes": A.INTS}, ("num_heads",)),

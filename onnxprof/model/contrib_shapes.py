@@ -3,7 +3,7 @@ know. Layouts from ONNX Runtime's ContribOperators.md; symbolic dims flow throug
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from onnx import NodeProto, TensorProto, helper
 
@@ -193,14 +193,34 @@ FLOAT_OUTPUTS = {"MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QAttention"}
 CONTRIB_DOMAIN = "com.microsoft"
 
 
-def contrib_output_shapes(node: NodeProto, input_shapes: list) -> Optional[list]:
-    """Output shapes of a contrib node (or of one of ORT's default-domain ops)."""
+def _gather_block_quantized(shapes: list, dtypes: list, attrs: dict) -> list:
+    """Gather on axis 0 of block-quantized data; uint8 data packs 8 / bits codes per byte along its
+    last axis, which the output holds unpacked."""
+    data, indices = shapes[0], shapes[1]
+    if data is None or indices is None or attrs.get("gather_axis", 0) not in (0, -len(data)):
+        return [None]
+    last = data[-1]
+    if dtypes[0] == TensorProto.UINT8:
+        last = last * (8 // attrs.get("bits", 4))
+    return [tuple(indices) + tuple(data[1:-1]) + (last,)]
+
+
+# Rules that also need the inputs' element types: (input shapes, input types, attributes) -> output shapes.
+TYPED_RULES: dict[str, Callable[[list, list, dict], list]] = {"GatherBlockQuantized": _gather_block_quantized}
+
+
+def contrib_output_shapes(node: NodeProto, input_shapes: list, input_dtypes: Sequence[int] = ()) -> Optional[list]:
+    """Output shapes of a contrib node (or of one of ORT's default-domain ops); ``input_dtypes``, 0
+    where unknown, for the ops whose shapes depend on them."""
     rule = RULES.get(node.op_type)
+    typed = TYPED_RULES.get(node.op_type)
     known_domain = node.domain == CONTRIB_DOMAIN or node.op_type in ORT_DEFAULT_DOMAIN_OPS
-    if rule is None or not known_domain:
+    if (rule is None and typed is None) or not known_domain:
         return None
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     try:
+        if typed is not None:
+            return typed(input_shapes, list(input_dtypes) + [0] * (len(input_shapes) - len(input_dtypes)), attrs)
         return rule(input_shapes, attrs)
     except (IndexError, TypeError, ZeroDivisionError):
         return None
@@ -208,8 +228,8 @@ def contrib_output_shapes(node: NodeProto, input_shapes: list) -> Optional[list]
 
 # Ops whose outputs do not take their first input's element type: per output, the input whose type it takes
 # (an int) or a fixed type (a TensorProto enum, as ("type", T)). EmbedLayerNormalization reads int32 ids
-# and writes the embeddings' float type (and an int32 mask index).
-_OUTPUT_DTYPES = {"EmbedLayerNormalization": (2, ("type", TensorProto.INT32), 2)}
+# and writes the embeddings' float type (and an int32 mask index); GatherBlockQuantized its scales' type.
+_OUTPUT_DTYPES = {"EmbedLayerNormalization": (2, ("type", TensorProto.INT32), 2), "GatherBlockQuantized": (2,)}
 
 
 def contrib_output_dtype(node: NodeProto, input_dtypes: list, index: int = 0) -> int:

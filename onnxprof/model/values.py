@@ -88,10 +88,10 @@ def _contrib_fixes(node: NodeProto, types: Mapping, fixes: dict) -> None:
     from onnxprof.model.shapes import TensorType
 
     inputs = [types.get(name) if name else None for name in node.input]
-    shapes = contrib_output_shapes(node, [None if t is None else t.shape for t in inputs])
+    dtypes = [0 if t is None else t.dtype for t in inputs]
+    shapes = contrib_output_shapes(node, [None if t is None else t.shape for t in inputs], dtypes)
     if not shapes:
         return
-    dtypes = [0 if t is None else t.dtype for t in inputs]
     for index, (name, shape) in enumerate(zip(node.output, shapes)):
         current = types.get(name)
         if not name or shape is None or (current is not None and current.is_known) or not _improves(shape, current):

@@ -118,3 +118,20 @@ def test_layer_normalization_of_onnx_runtime_default_domain_before_opset_17_is_c
                                       [weight("g", [8]), weight("b", [8])], opset=14))   # the ONNX checker included
     assert report.nodes[0].output_shapes == ((2, 5, 8),)
     assert report.nodes[0].flops == 8 * 80 + 3 * 10
+
+
+def test_a_4_bit_embedding_table_is_gathered_unpacked_and_counted_in_its_real_bits():
+    """GatherBlockQuantized: 100 rows of 64 4-bit codes, two per byte, one float16 scale per block of 32."""
+    table = numpy_helper.from_array(np.zeros((100, 32), np.uint8), "table")
+    scales = weight("scales", [100, 2], np.float16)
+    node = helper.make_node("GatherBlockQuantized", ["table", "ids", "scales"], ["emb"], name="embed", domain=MS,
+                            bits=4, block_size=32, gather_axis=0, quantize_axis=1)
+    model = _ms_model([node], [("ids", ["batch_size", "sequence_length"], TensorProto.INT64)], [("emb", None)],
+                      [table, scales])
+    report = analyze_model(model, check=False)
+    embed = report.nodes[0]
+    assert embed.output_shapes == ((B, S, 64),) and embed.compute_dtype == "uint8"
+    assert report.graph.graph["tensors"]["emb"].dtype == TensorProto.FLOAT16
+    assert embed.flops == 2 * 64 * B * S
+    shares = {d.dtype: (d.elements, d.bytes) for d in report.parameters.by_dtype}
+    assert shares == {"uint4": (6400, 3200), "float16": (200, 400)}

@@ -82,6 +82,13 @@ def matmul_nbits(ctx: NodeContext) -> OpCost:
     return OpCost(macs=out * k, flops=2 * out * k + 2 * k * n + bias)
 
 
+@register("GatherBlockQuantized", domain=MS, flops="2 per output element (zero point, scale)")
+def gather_block_quantized(ctx: NodeContext) -> OpCost:
+    if ctx.attr("bits", 4) not in (2, 4, 8):
+        fail(f"bits {ctx.attr('bits')} is not 2, 4 or 8")
+    return OpCost(flops=2 * ctx.out_elements())
+
+
 @register("MatMulIntegerToFloat", domain=MS, macs="out elements × K (integer)",
           flops="2 × MACs + 2 per output (scales) + bias")
 def matmul_integer_to_float(ctx: NodeContext) -> OpCost:
