@@ -5,8 +5,8 @@ Vision transformers with plain and with windowed attention, hybrids of convoluti
 dense-prediction heads, other input sizes, NAS-style mobile nets, and re-parameterised plain nets in their
 deploy form. Each follows its paper and reference definition layer for layer; a network that was shrunk to
 run in about a second at batch 8 on a small CPU says so in its source line. Every reshape fixes each size
-but the leading one, so the batch stays symbolic without Shape nodes in the graph, as a hand-written export
-would have it.
+but the leading one, so the batch stays symbolic without Shape nodes in the graph; only ViT's class token and
+the exporter's GroupNorm read the batch from the input's shape, as their reference exports do.
 
 Run through export_torch_models.py: python scripts/export_torch_models.py --set heldout --output DIR
 """
@@ -199,8 +199,9 @@ def swin(dim: int, depths: tuple[int, ...], heads: tuple[int, ...], window: int 
 # Inverted residuals: MobileViT's MV2, EfficientNet, ProxylessNAS, FBNet
 
 class InvertedResidual(nn.Module):
-    """1×1 expansion (left out at ratio 1 unless `always_expand`), k×k depthwise, optional squeeze-excitation,
-    linear 1×1 projection; residual when the shape is kept (MobileNetV2 and the NAS nets built from it)."""
+    """1×1 expansion (left out at ratio 1 unless `always_expand`), k×k depthwise, optional squeeze-excitation
+    (SiLU, as EfficientNet's), linear 1×1 projection; residual when the shape is kept (MobileNetV2 and the NAS
+    nets built from it)."""
 
     def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, expand: int = 6,
                  act: Callable[[], nn.Module] = nn.ReLU6, se_squeeze: int = 0, bn: Optional[dict] = None,
@@ -889,9 +890,9 @@ HELDOUT: dict[str, Spec] = {
                       "Swin-T at widths 64-512 (2/3): not published"),
     # hybrids of convolution and attention
     "mobilevit-xs": Spec(partial(mobilevit, (32, 48, 64, 80, 96), (96, 120, 144), 384), "conv-attention hybrid",
-                         2.32, None, "MobileViT-XS, Mehta & Rastegari 2022", sized(256)),
+                         2.32, 1.1, "MobileViT-XS, Mehta & Rastegari 2022 (timm)", sized(256)),
     "mobilevit-s": Spec(partial(mobilevit, (32, 64, 96, 128, 160), (144, 192, 240), 640), "conv-attention hybrid",
-                        5.58, None, "MobileViT-S, Mehta & Rastegari 2022", sized(256)),
+                        5.58, 2.0, "MobileViT-S, Mehta & Rastegari 2022 (timm)", sized(256)),
     "efficientformer-l1": Spec(partial(EfficientFormer, (48, 96, 224, 448), (3, 2, 6, 4), 1),
                                "conv-attention hybrid", 12.3, 1.3, "EfficientFormer-L1, Li et al. 2022"),
     "levit-192": Spec(partial(LeViT, (192, 288, 384), (3, 5, 6), (4, 4, 4), 32), "conv-attention hybrid",
