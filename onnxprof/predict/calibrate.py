@@ -27,9 +27,8 @@ from onnxprof.measure.quiet import MachineProbe, Round, fastest_round
 from onnxprof.measure.records import OK, json_ready
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.measure.harness import now_iso
-from onnxprof.predict.calibration_data import CalibrationData, CalibrationPoint
-from onnxprof.predict.kernels import KernelTiming, kernel_timings
-from onnxprof.predict.latency import layer_samples
+from onnxprof.predict.calibration_data import CalibrationData, CalibrationPoint, network_point
+from onnxprof.predict.kernels import KernelTiming
 from onnxprof.predict.memory import MemorySample, fit_memory
 from onnxprof.predict.metrics import TOLERANCE, FitQuality, fit_quality, leave_one_out, rmspe
 from onnxprof.predict.power import PowerModel
@@ -421,11 +420,8 @@ def collect(models: Sequence[tuple[str, Path]], batches: Sequence[int], engine: 
         profile, profile_quiet = kept_profiles.get(key, (None, True))
         report, rows = reports[key], list(profile.payload) if profile else []
         traits = engine_traits(engine, options, str(paths[key[0]]))
-        points.append(CalibrationPoint(
-            key[0], key[1], float(report.totals.macs) / key[1], timing.ms,
-            tuple(layer_samples(rows, report)), report, memory.get(key),
-            tuple(kernel_timings(rows, report, f"{key[0]}@{key[1]}", traits)), timing_quiet and profile_quiet,
-            tuple(r.ms for r in timings[key]), traits))
+        points.append(network_point(key[0], key[1], report, timing.ms, rows, traits, memory.get(key),
+                                    timing_quiet and profile_quiet, [r.ms for r in timings[key]]))
     return points
 
 

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Optional, Sequence
 
 from onnxprof.cost.analysis import StaticReport
 from onnxprof.engines.traits import EngineTraits
-from onnxprof.predict.kernels import KernelTiming, NetworkTiming
-from onnxprof.predict.latency import LayerSample, OpsSample
+from onnxprof.measure.layers import LayerRow
+from onnxprof.predict.kernels import KernelTiming, NetworkTiming, kernel_timings
+from onnxprof.predict.latency import LayerSample, OpsSample, layer_samples
 from onnxprof.predict.memory import MemorySample, conv_weight_bytes
 
 
@@ -75,3 +76,13 @@ class CalibrationData:
         """Each profiled point's timed run against the sum and count of its profiled kernels."""
         return [NetworkTiming(p.report, p.batch, p.median_ms, sum(layer.measured_ms for layer in p.layers),
                               len(p.layers), p.traits) for p in self.points if p.layers]
+
+
+def network_point(name: str, batch: int, report: StaticReport, median_ms: float, rows: Sequence[LayerRow],
+                  traits: EngineTraits, peak_rss_bytes: Optional[int] = None, quiet: bool = True,
+                  round_ms: Sequence[float] = ()) -> CalibrationPoint:
+    """A calibration point from a network's measurements: its timed median and profiled rows."""
+    return CalibrationPoint(name, batch, float(report.totals.macs) / batch, median_ms,
+                            tuple(layer_samples(rows, report)), report, peak_rss_bytes,
+                            tuple(kernel_timings(rows, report, f"{name}@{batch}", traits)), quiet,
+                            tuple(round_ms), traits)

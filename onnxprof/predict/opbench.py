@@ -612,6 +612,13 @@ def _prepare(case: OpCase, folder: Path, engine: str, options: EngineOptions) ->
     return Prepared(path, report, _feature_map_feeds(report), engine_traits(engine, options, str(path)))
 
 
+def case_timings(op: str, rows: Sequence[LayerRow], report: StaticReport, traits: EngineTraits) -> list[KernelTiming]:
+    """A single-op case's profiled kernels, its lone layout conversions left out: the graph's input
+    converted in and its output out are not what a network's conversions between its layers cost."""
+    found = kernel_timings(rows, report, f"op:{op}", traits, alone=True)
+    return [timing for timing in found if timing.nodes[0].op != REORDER]
+
+
 class OpBench:
     """``with OpBench(engine, options) as bench:`` — the cases, saved and analysed once; ``run_round(probe)``
     profiles each case once between two readings of ``probe``; ``finish(probe, took_s)`` profiles again
@@ -643,11 +650,7 @@ class OpBench:
 
     def _timings(self, name: str, rows: Sequence[LayerRow]) -> list[KernelTiming]:
         case = self._prepared[name]
-        found = kernel_timings(rows, case.report, f"op:{self.cases[name].op}", case.traits, alone=True)
-        # a lone op's reorders (the graph's input in, its output out) are left out: with their 40
-        # sources in the fit, the Reorder class gave 2.3 µs a kernel against 6.5 µs from networks
-        # alone, and ShuffleNetV2's and MobileNetV3's reorders half their profiled time
-        return [timing for timing in found if timing.nodes[0].op != REORDER]
+        return case_timings(self.cases[name].op, rows, case.report, case.traits)
 
     def _profile(self, name: str, probe: MachineProbe) -> None:
         case = self._prepared[name]

@@ -43,11 +43,10 @@ from onnxprof.measure.records import json_document, json_ready
 from onnxprof.model.load import iter_graphs, load_model, prepare_model
 from onnxprof.model.shapes import ShapeBinding
 from onnxprof.predict.calibrate import OP, PROFILE, Checkpoint, row_from_json
-from onnxprof.predict.calibration_data import CalibrationData, CalibrationPoint
-from onnxprof.predict.kernel_work import REORDER
-from onnxprof.predict.kernels import KernelTiming, kernel_timings
-from onnxprof.predict.latency import layer_samples
+from onnxprof.predict.calibration_data import CalibrationData, CalibrationPoint, network_point
+from onnxprof.predict.kernels import KernelTiming
 from onnxprof.predict.microbench import last_level_cache_bytes, private_cache_bytes
+from onnxprof.predict.opbench import case_timings
 
 SCHEMA = "onnxprof.calibration-recording"
 SCHEMA_VERSION = 1
@@ -258,30 +257,13 @@ def _op_case(case, records: Sequence[Mapping], op_bench, folder: Path) -> Record
 # -- rebuilt as the library's types ----------------------------------------------------------------
 
 
-def network_point(name: str, batch: int, report: StaticReport, median_ms: float, rows: Sequence[LayerRow],
-                  traits: EngineTraits, peak_rss_bytes: Optional[int] = None, quiet: bool = True,
-                  round_ms: Sequence[float] = ()) -> CalibrationPoint:
-    """A calibration point as collect makes it from its measurements."""
-    return CalibrationPoint(name, batch, float(report.totals.macs) / batch, median_ms,
-                            tuple(layer_samples(rows, report)), report, peak_rss_bytes,
-                            tuple(kernel_timings(rows, report, f"{name}@{batch}", traits)), quiet,
-                            tuple(round_ms), traits)
-
-
-def op_case_timings(op: str, rows: Sequence[LayerRow], report: StaticReport, traits: EngineTraits
-                    ) -> list[KernelTiming]:
-    """A single-op case's kernel timings as the op bench keeps them: its lone reorders left out."""
-    found = kernel_timings(rows, report, f"op:{op}", traits, alone=True)
-    return [timing for timing in found if timing.nodes[0].op != REORDER]
-
-
 def rebuild(recording: Recording) -> RecordedCollection:
     graphs = {m.name: m.graph for m in recording.models}
     points = tuple(network_point(p.model, p.batch, analysis(graphs[p.model], p.batch, p.model), p.median_ms, p.rows,
                                  p.traits, p.peak_rss_bytes, p.quiet, p.round_ms)
                    for p in recording.points)
     op_timings = tuple(timing for case in recording.op_cases
-                       for timing in op_case_timings(case.op, case.rows, analysis(case.graph, None, case.name),
+                       for timing in case_timings(case.op, case.rows, analysis(case.graph, None, case.name),
                                                      case.traits))
     return RecordedCollection(recording.host, points, {m.name: m.label for m in recording.models}, op_timings)
 
