@@ -446,7 +446,7 @@ def main() -> None:
             return
         notes: list[str] = []
         if env.get("PYTHONPYCACHEPREFIX") == str(folder / "bytecode"):
-            notes.append("bytecode files are off in this shell: each process caches them in the run's folder")
+            notes.append("bytecode is off in this shell: each process caches it in the run's folder")
         out = figures(folder, args.sizes, args.rounds, args.large_rounds, env, notes)
         steps = growth(out)
         if args.format == "json":
