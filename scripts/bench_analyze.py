@@ -241,7 +241,7 @@ def figures(folder: Path, sizes: Sequence[int], rounds: int, large_rounds: int, 
                 figure = replace(figure, target=f"≤{CHAIN_TARGET:.2f}×", meets=figure.ratio <= CHAIN_TARGET)
             out.append(figure)
     if "onnxsim" not in references(folder / "small.onnx"):
-        notes.append("onnxsim is not installed: chains compared with onnx.load only (pip install onnxsim)")
+        notes.append("onnxsim is not installed: chains against onnx.load only (pip install onnxsim)")
     if not _importable("onnx_tool"):
         notes.append("onnx-tool is not installed: no onnx-tool figures")
 
