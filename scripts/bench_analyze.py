@@ -302,7 +302,8 @@ PHASES = (
     ("report assembly", "onnxprof.cost.analysis", "summarize"),
     ("rendering", "onnxprof.report.tables", "render_analysis"),
 )
-ROWS = ("interpreter start", "imports: onnx", "imports: the rest", *dict.fromkeys(p for p, _, _ in PHASES), "other", "exit")
+ROWS = ("interpreter start", "imports: onnx", "imports: the rest", *dict.fromkeys(p for p, _, _ in PHASES),
+        "other", "exit")
 
 # Run inside the analysed process (python -X importtime): marks on stderr when it starts, enters and
 # leaves a phase and ends; importtime's lines between the marks say what was imported meanwhile.
@@ -344,8 +345,8 @@ print(f"@end {time.time()!r}", file=sys.stderr, flush=True)
 def breakdown_once(path: Path, env: dict) -> tuple[float, dict[str, float], set[str]]:
     """Whole-process seconds and seconds by row of one analyze process on ``path``. Rows: interpreter
     start (to the first line of the program, site's imports included), the imports after it, each
-    phase less the imports and phases within it, exit, and 'other', what is left (typer, the loader's
-    checks, assembling the report)."""
+    phase less the imports and phases within it, exit, and 'other', what is left (typer, binding the
+    shapes, the loop around the shape passes)."""
     code = f"PHASES = {PHASES!r}\n{CHILD}"
     spawned = time.time()
     start = time.perf_counter()
