@@ -62,7 +62,8 @@ def small_model() -> onnx.ModelProto:
              helper.make_node("GlobalAveragePool", ["r"], ["p"], name="pool"),
              helper.make_node("Flatten", ["p"], ["f"], name="flatten"),
              helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["y"], name="fc", transB=1)]
-    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
+    graph = helper.make_graph(nodes, "small",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], weights)
     return _versioned(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
@@ -76,7 +77,8 @@ def chain_model(nodes: int, width: int = 64) -> onnx.ModelProto:
         graph_nodes.append(helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"], name=f"block{i}.matmul"))
         graph_nodes.append(helper.make_node("Relu", [f"m{i}"], [f"r{i}"], name=f"block{i}.relu"))
         x = f"r{i}"
-    graph = helper.make_graph(graph_nodes, f"chain{nodes}", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+    graph = helper.make_graph(graph_nodes, f"chain{nodes}",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
                               [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, width])], weights)
     return _versioned(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
