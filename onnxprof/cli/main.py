@@ -11,6 +11,7 @@ runs ``analyze`` in a loop does not pay for what ``measure``, ``calibrate`` or `
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -198,14 +199,14 @@ def _build(name: str):
     return typer.main.get_command(holder)
 
 
-_PREPARED: set[str] = set()
+_PREPARED: "weakref.WeakSet[typer.Typer]" = weakref.WeakSet()
 
 
 def _prepare_group(name: str, group: typer.Typer) -> None:
-    """Once per group: its commands report user errors in one line and have readable help."""
-    if name in _PREPARED:
+    """Once per group's app: its commands report user errors in one line and have readable help."""
+    if group in _PREPARED:
         return
-    _PREPARED.add(name)
+    _PREPARED.add(group)
     for registered in group.registered_commands:
         full = f"{name} {registered.name or registered.callback.__name__}"
         registered.callback = _reporting_user_errors(registered.callback, full in READING)
