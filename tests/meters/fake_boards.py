@@ -2,7 +2,7 @@
 
 Each builder writes one board's power-monitor files under ``root`` with round mV and mA values, and
 returns what a correct meter must read from them: every rail's watts (mV × mA / 1e6), the total, and
-which input rail gives it (None: the sum). Layouts follow /work/shared/reference/jetson.md.
+which input rail gives it (None: the sum). Layouts follow the Jetson sensor paths in docs/power.md.
 """
 
 from __future__ import annotations
