@@ -72,7 +72,7 @@ def renamed_kernels(source: str) -> dict[str, tuple[tuple[str, ...], tuple[str, 
     """The tensors each kernel of a made-up name reads and writes in the graph ONNX Runtime's CPU
     provider runs: a fusion keeps the name of the tensor its last node wrote, and otherwise sits between
     kernels that are named, which joins its time to the ONNX nodes it ran (see measure.layers). Empty
-    where the optimised graph cannot be read."""
+    where the optimised graph cannot be read. Layout conversions are left out: they compute nothing."""
     return {name: (inputs, outputs) for name, inputs, outputs in _optimised_graph(source).renamed}
 
 
@@ -95,8 +95,13 @@ def _read_optimised(source: str, version: Optional[tuple]) -> OptimisedGraph:
     if optimized is None:
         return OptimisedGraph()
     names = {node.name for node in model.graph.node}
-    renamed = tuple((node.name, tuple(node.input), _written(node, optimized)) for node in optimized.graph.node
-                    if node.name and node.name not in names)
+    readers: dict[str, list] = {}
+    for node in optimized.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    # a layout conversion computes nothing: it writes a tensor under the name of the node that made it
+    renamed = tuple((node.name, tuple(node.input), _written(node, readers)) for node in optimized.graph.node
+                    if node.name and node.name not in names and node.op_type not in REORDER_OPS)
     block = channel_block()
     if not block:
         return OptimisedGraph(renamed=renamed)
@@ -112,14 +117,11 @@ def _read_optimised(source: str, version: Optional[tuple]) -> OptimisedGraph:
     return OptimisedGraph(GraphLayout(unblocked, conversions, block), renamed)
 
 
-def _written(node, optimized: ModelProto) -> tuple[str, ...]:
+def _written(node, readers: dict[str, list]) -> tuple[str, ...]:
     """The tensors a kernel writes, and those of the reshapes and layout conversions the optimiser put
     after it, which take over its original output's name (a MatMul+Add on tokens run as a 2-D Gemm
-    between two Reshapes; a Gelu between blocked convolutions, whose output is converted back)."""
-    readers: dict[str, list] = {}
-    for other in optimized.graph.node:
-        for name in other.input:
-            readers.setdefault(name, []).append(other)
+    between two Reshapes; a Gelu between blocked convolutions, whose output is converted back).
+    ``readers``: each tensor's reading nodes in the optimised graph."""
     written, frontier = list(node.output), list(node.output)
     while frontier:
         following = [reader for name in frontier for reader in readers.get(name, ())

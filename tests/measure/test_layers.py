@@ -9,6 +9,7 @@ import pytest
 from onnxprof.cost.analysis import analyze
 from onnxprof.engines.base import EngineOptions
 from onnxprof.engines.onnxruntime import OnnxRuntimeEngine
+from onnxprof.engines.ort_layout import REORDER_OPS, renamed_kernels
 from onnxprof.measure.layers import join_layers
 from onnxprof.model.shapes import ShapeBinding
 from tests.cost.test_models import RESNET_STYLE_MACS, resnet_style_model
@@ -146,6 +147,9 @@ def test_kernels_onnx_runtime_names_itself_are_joined_to_the_nodes_they_ran(tmp_
     rows = join_layers(report, profile, macs_per_s=1e10)
     gelu = [row for row in rows if "Gelu" in row.name]
     assert len(gelu) == 1 and set(gelu[0].onnx_nodes) == {f"gelu.{n}" for n in ("div", "erf", "add", "mul", "half")}
+    # a layout conversion writes a tensor under the name of the node that made it: it claims no node
+    assert all(not row.onnx_nodes for row in rows if row.name.startswith(REORDER_OPS))
+    assert not any(name.startswith(REORDER_OPS) for name in renamed_kernels(str(path)))
     if kind == "tokens":    # the bias add ran in the Gemm, not in the GELU or the next MatMul
         assert set(next(row for row in rows if "fc1.bias" in row.onnx_nodes).onnx_nodes) == {"fc1", "fc1.bias"}
     covered = [node for row in rows for node in row.onnx_nodes]
