@@ -347,8 +347,11 @@ class OnnxRuntimeEngine(Engine):
             self._read_profile()
         if self.options.provider == "cpu":      # the graph ort_layout optimises is the CPU provider's
             renamed = renamed_kernels(str(self.model_path))
-            return [{**layer, **dict(zip(("inputs", "outputs"), map(list, renamed.get(layer["name"], ((), ())))))}
-                    for layer in self._profile or []]
+            layers = []
+            for layer in self._profile or []:
+                inputs, outputs = renamed.get(layer["name"], ((), ()))
+                layers.append({**layer, "inputs": list(inputs), "outputs": list(outputs)})
+            return layers
         return self._profile or []
 
     # -- helpers ---------------------------------------------------------------------------------

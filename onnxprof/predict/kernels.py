@@ -24,6 +24,7 @@ conversions it inserts) comes from the engine's traits (:mod:`onnxprof.engines.t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
@@ -252,14 +253,16 @@ class KernelModel:
         """The nearest measured class's (see KernelClass.fallbacks); any product's for a product never
         seen; the other ops' median for an op never seen."""
         names = {t.name for t in class_terms(work)}
-        candidates = [*kernel_class.fallbacks(), *sorted(k for k in self.coefficients if k.is_product and not k.fused)]
-        if not kernel_class.is_product:
-            candidates.append(OTHER)
-        for candidate in candidates:
+        last_resort = (OTHER,) if not kernel_class.is_product else self._products
+        for candidate in (*kernel_class.fallbacks(), *last_resort):
             found = self.coefficients.get(candidate)
             if found is not None and set(found) == names:
                 return found
         return None     # a product when no product was calibrated: unknown
+
+    @functools.cached_property
+    def _products(self) -> tuple[KernelClass, ...]:
+        return tuple(sorted(k for k in self.coefficients if k.is_product and not k.fused))
 
     def _class_ms(self, work: NodeWork, fused: bool) -> float:
         coefficients = self._coefficients(replace(work.kernel_class, fused=fused), work)
